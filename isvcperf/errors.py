@@ -1,0 +1,37 @@
+"""The errors isvcperf turns into exit codes.
+
+Every failure a user can cause or meet is one of these, raised with a message that names
+the field or thing at fault and what to do; the CLI prints the message (never a
+traceback) and exits with the class's code, so scripts can tell bad input from a target
+that was not there.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_SLO_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_COULD_NOT_RUN = 3
+EXIT_INTERRUPTED = 130
+
+
+class IsvcperfError(Exception):
+    """Base class: an error with a user-facing message and an exit code."""
+
+    exit_code = EXIT_COULD_NOT_RUN
+
+
+class SpecError(IsvcperfError):
+    """Bad input: the spec, a flag, a payload or a stored result (exit 2)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class CouldNotRun(IsvcperfError):
+    """The test could not run: target not ready, workers missing, port taken (exit 3)."""
+
+    exit_code = EXIT_COULD_NOT_RUN

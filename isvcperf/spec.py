@@ -1,0 +1,292 @@
+"""RunSpec: the whole test as data, loaded and validated once.
+
+A spec comes from a YAML file, is changed by `--set key=value` overrides, and is checked
+here field by field and across fields. Everything downstream (readiness, the Plan, the
+runners, SLOs, reports) takes a RunSpec and trusts it; nothing else reads YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from isvcperf import metric_names, schema
+from isvcperf.errors import SpecError
+from isvcperf.overrides import apply_overrides
+from isvcperf.schema import duration_field
+
+Protocol = Literal["v2", "v1", "raw"]
+Method = Literal["GET", "POST", "PUT"]
+_V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/[^/]+)?/infer/?$")
+_V1_PREDICT = re.compile(r"/v1/models/([^/:]+):predict/?$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class Target:
+    """Where requests go and how they are framed."""
+
+    url: str | None = None
+    """Full inference URL. When absent it is built from base_url, protocol and model."""
+    base_url: str | None = None
+    protocol: Protocol = "v2"
+    model: str | None = None
+    method: Method = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    """Header values may hold ${ENV_VAR}; expanded when the run starts, never stored."""
+    timeout: float | None = duration_field(30.0)
+    """Per-request timeout; a request that takes longer counts as an error."""
+
+
+@dataclass
+class Ready:
+    """How long, and where, to wait for the target before sending load."""
+
+    timeout: float | None = duration_field(60.0)
+    url: str | None = None
+    """Readiness URL for `raw` targets (GET must answer 2xx); v1/v2 use the protocol's own."""
+    interval: float | None = duration_field(1.0)
+    enabled: bool = True
+
+
+@dataclass
+class Payload:
+    """The request body: one of a file, a URL or inline data."""
+
+    file: str | None = None
+    url: str | None = None
+    inline: Any = None
+    """A string is sent as is; a mapping or list is sent as JSON."""
+    content_type: str = "application/json"
+
+
+@dataclass
+class Warmup:
+    """Requests sent before measuring; sent for real, excluded from every metric."""
+
+    requests: int = 0
+    duration: float | None = duration_field(0.0)
+
+
+@dataclass
+class Load:
+    """How much load, for how long, from how many processes."""
+
+    users: int = 4
+    """Concurrent users (connections). With `rate`, the most requests in flight."""
+    duration: float | None = duration_field(None)
+    requests: int | None = None
+    """Total measured requests across all workers (exact); default 100 when no duration."""
+    rate: float = 0.0
+    """Requests per second across all workers (open loop); 0 means closed loop."""
+    warmup: Warmup = field(default_factory=Warmup)
+    workers: int | None = None
+    """Locust worker processes; default one per CPU core, never more than users."""
+    spawn_rate: float | None = None
+    """Users started per second; default all at once."""
+    locustfile: str | None = None
+    """Your own locustfile instead of the built-in inference user."""
+
+
+@dataclass
+class ErrorRange:
+    """HTTP statuses counted as errors: lower ≤ status ≤ upper (either may be open)."""
+
+    lower: int | None = None
+    upper: int | None = None
+
+
+@dataclass
+class Metrics:
+    """What to compute beyond the defaults."""
+
+    percentiles: list[float] = field(default_factory=lambda: list(metric_names.DEFAULT_PERCENTILES))
+    error_ranges: list[ErrorRange] = field(default_factory=lambda: [ErrorRange(lower=400)])
+
+
+@dataclass
+class SLO:
+    """A limit on one metric: upper means value ≤ limit, lower means value ≥ limit."""
+
+    upper: float | None = None
+    lower: float | None = None
+
+
+@dataclass
+class RunSpec:
+    """The whole test."""
+
+    name: str = "isvcperf"
+    target: Target = field(default_factory=Target)
+    ready: Ready = field(default_factory=Ready)
+    payload: Payload = field(default_factory=Payload)
+    load: Load = field(default_factory=Load)
+    metrics: Metrics = field(default_factory=Metrics)
+    slos: dict[str, SLO] = field(default_factory=dict)
+    runner: Literal["local"] = "local"
+    base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
+    """Directory relative paths in the spec are resolved against (the spec file's)."""
+
+    @property
+    def infer_url(self) -> str:
+        """The URL requests are sent to."""
+        return self.target.url or ""
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for result.json; header values redacted so tokens never land on disk."""
+        data = schema.dump(self)
+        headers = data.get("target", {}).get("headers")
+        if headers:
+            data["target"]["headers"] = {k: "<redacted>" for k in headers}
+        return data
+
+
+def load_file(path: str | os.PathLike, overrides: list[str] | None = None) -> RunSpec:
+    """Read a spec file, apply `--set` overrides, validate and return the RunSpec."""
+    spec_path = Path(path)
+    if not spec_path.is_file():
+        raise SpecError("", f"spec file {str(path)!r} not found (check the path)")
+    try:
+        text = spec_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError("", f"cannot read spec file {str(path)!r}: {exc}") from None
+    data = parse_yaml(text, str(path))
+    if not isinstance(data, dict):
+        raise SpecError("", f"{path}: the spec must be a YAML mapping of fields (name, target, load, ...)")
+    data = apply_overrides(data, overrides or [])
+    if "name" not in data:
+        data["name"] = spec_path.stem
+    return from_data(data, base_dir=str(spec_path.parent.resolve()))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Safe-load YAML, turning syntax errors into one line with the line number."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError("", f"{source}:{where}: invalid YAML: {problem}") from None
+
+
+def from_data(data: dict[str, Any], base_dir: str = ".") -> RunSpec:
+    """Validate plain data (already overridden) into a RunSpec."""
+    spec = schema.load(RunSpec, data)
+    spec.base_dir = base_dir
+    _check(spec)
+    return spec
+
+
+def _check(spec: RunSpec) -> None:
+    """Cross-field rules and defaults that depend on other fields."""
+    if not spec.name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec.name):
+        raise SpecError("name", f"{schema.describe(spec.name)} must be letters, digits, '.', '_' or '-'")
+    _check_target(spec.target)
+    _check_load(spec.load)
+    _check_payload(spec)
+    for i, rng in enumerate(spec.metrics.error_ranges):
+        if rng.lower is None and rng.upper is None:
+            raise SpecError(f"metrics.errorRanges[{i}]", "needs lower, upper or both")
+    for i, pct in enumerate(spec.metrics.percentiles):
+        if not 0 < pct <= 100:
+            raise SpecError(f"metrics.percentiles[{i}]", f"{pct:g} is not a percentile in (0, 100]")
+    for name, slo in spec.slos.items():
+        problem = metric_names.check(name)
+        if problem:
+            raise SpecError(f"slos.{name}", problem)
+        if slo.upper is None and slo.lower is None:
+            raise SpecError(f"slos.{name}", "needs an upper or a lower limit (e.g. {upper: 500})")
+    if spec.ready.timeout is not None and spec.ready.timeout <= 0 and spec.ready.enabled:
+        raise SpecError("ready.timeout", "must be more than 0s (or set ready.enabled: false)")
+
+
+def _check_target(target: Target) -> None:
+    if target.url is None and target.base_url is None:
+        raise SpecError("target.url", "is required (the inference URL, or target.baseUrl with target.model)")
+    for key, value in (("url", target.url), ("baseUrl", target.base_url)):
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise SpecError(f"target.{key}", f"{schema.describe(value)} is not an http:// or https:// URL")
+    if target.url is None:
+        if target.protocol == "raw":
+            raise SpecError("target.url", "is required for protocol raw")
+        if not target.model:
+            raise SpecError("target.model", "is required to build the URL from target.baseUrl")
+        base = target.base_url.rstrip("/")  # type: ignore[union-attr]
+        target.url = (
+            f"{base}/v2/models/{target.model}/infer"
+            if target.protocol == "v2"
+            else f"{base}/v1/models/{target.model}:predict"
+        )
+    elif target.model is None:
+        pattern = _V2_INFER if target.protocol == "v2" else _V1_PREDICT if target.protocol == "v1" else None
+        match = pattern.search(target.url) if pattern else None
+        if pattern and not match:
+            raise SpecError(
+                "target.model",
+                f"is required: cannot tell the model from {target.url!r} "
+                f"(expected .../{'v2/models/NAME/infer' if target.protocol == 'v2' else 'v1/models/NAME:predict'})",
+            )
+        target.model = match.group(1) if match else None
+    if target.timeout is not None and target.timeout <= 0:
+        raise SpecError("target.timeout", "must be more than 0s")
+
+
+def _check_load(load: Load) -> None:
+    if load.users < 1:
+        raise SpecError("load.users", f"{load.users} must be at least 1")
+    if load.workers is not None and load.workers < 1:
+        raise SpecError("load.workers", f"{load.workers} must be at least 1")
+    if load.rate < 0:
+        raise SpecError("load.rate", f"{load.rate:g} must be 0 (closed loop) or more")
+    if load.spawn_rate is not None and load.spawn_rate <= 0:
+        raise SpecError("load.spawnRate", f"{load.spawn_rate:g} must be more than 0")
+    if load.duration is not None and load.requests is not None:
+        raise SpecError("load", "give either duration or requests, not both")
+    if load.duration is not None and load.duration <= 0:
+        raise SpecError("load.duration", "must be more than 0s")
+    if load.requests is not None and load.requests < 1:
+        raise SpecError("load.requests", f"{load.requests} must be at least 1")
+    if load.duration is None and load.requests is None:
+        load.requests = 100
+    if load.warmup.requests < 0:
+        raise SpecError("load.warmup.requests", f"{load.warmup.requests} must be 0 or more")
+    if load.warmup.requests and load.warmup.duration:
+        raise SpecError("load.warmup", "give either requests or duration, not both")
+
+
+def _check_payload(spec: RunSpec) -> None:
+    payload = spec.payload
+    given = [k for k, v in (("file", payload.file), ("url", payload.url), ("inline", payload.inline)) if v is not None]
+    if len(given) > 1:
+        raise SpecError("payload", f"give one of file, url or inline, not {' and '.join(given)}")
+    if not given and spec.target.protocol != "raw":
+        raise SpecError("payload", f"is required for protocol {spec.target.protocol} (file:, url: or inline:)")
+    if payload.url is not None and not re.match(r"^(https?|file)://", payload.url):
+        raise SpecError("payload.url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")
+
+
+def expand_env(value: str, field_path: str) -> str:
+    """Expand ${VAR} from the environment; a missing variable is an error naming it."""
+
+    def repl(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise SpecError(field_path, f"environment variable {name} is not set (export it or remove ${{{name}}})")
+        return os.environ[name]
+
+    return _ENV_REF.sub(repl, value)
+
+
+def resolved_headers(spec: RunSpec) -> dict[str, str]:
+    """Request headers with ${ENV} expanded, plus the payload's content type."""
+    headers = {k: expand_env(v, f"target.headers.{k}") for k, v in spec.target.headers.items()}
+    if spec.target.method != "GET" and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = spec.payload.content_type
+    return headers
+
