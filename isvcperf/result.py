@@ -34,8 +34,9 @@ class SLOVerdict:
     """One SLO checked against the measured metrics."""
 
     metric: str
-    value: float | None
     satisfied: bool
+    value: float | None = None
+    """None when the metric was not measured (which never satisfies the SLO)."""
     upper: float | None = None
     lower: float | None = None
 

@@ -1,0 +1,314 @@
+"""Render a Result as text, HTML or JSON.
+
+Both human formats are laid out by Jinja2 templates from one view model built here, so
+the text and HTML reports always show the same numbers formatted the same way; the
+templates decide only layout. Everything from the result that a server could have
+written (error examples, reasons) is escaped in HTML and stripped of control
+characters in text, so a hostile response can neither run script in a browser nor drive
+a terminal.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import textwrap
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jinja2
+
+from isvcperf import __version__, metric_names
+from isvcperf.durations import format_duration
+from isvcperf.errors import SpecError
+from isvcperf.result import Result, SLOVerdict, WorkerSummary
+
+FORMATS = ("text", "html", "json")
+TEXT_WIDTH = 100
+"""The text report fits a 100-column terminal (long URLs and tokens excepted)."""
+EXAMPLE_CHARS = 200
+
+_TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2"}
+_FIXED_RANK = {
+    "request-count": 0,
+    "error-count": 1,
+    "error-rate": 2,
+    "throughput": 3,
+    "latency-mean": 4,
+    "latency-stddev": 5,
+    "latency-min": 6,
+}
+_PERCENTILE_RANK = 7
+_MAX_RANK = 8
+_OTHER_RANK = 9
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_LOAD_KEYS = ("users", "workers", "rate", "requests", "duration", "warmupRequests", "warmupDuration")
+
+
+class SLORow(NamedTuple):
+    metric: str
+    limit: str
+    value: str
+    satisfied: bool
+
+
+class MetricRow(NamedTuple):
+    metric: str
+    value: str
+    unit: str
+
+
+def format_measure(value: float) -> str:
+    """Latencies (ms) and rates with about four significant digits.
+
+    Sub-millisecond precision matters for fast models (a 0.8 ms p50) but is noise on a
+    2-second tail, so the decimals shrink as the value grows.
+    """
+    size = abs(value)
+    decimals = 3 if size < 10 else 2 if size < 100 else 1 if size < 1000 else 0
+    return f"{value:.{decimals}f}"
+
+
+def format_metric(name: str, value: float | None) -> str:
+    """A metric's value for display, without its unit; `missing` when it was not measured."""
+    if value is None:
+        return "missing"
+    if not math.isfinite(value):
+        return str(value)
+    metric = name.partition("/")[2]
+    if metric.endswith("-count"):
+        return str(round(value))
+    if metric == "error-rate":
+        # A fraction, like the SLO limits written against it (upper: 0.01).
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    return format_measure(value)
+
+
+def metric_order(name: str) -> tuple[Any, ...]:
+    """Sort key: by prefix (known ones first), then counts, rate, throughput, mean,
+    stddev, min, percentiles ascending, max; metrics this version does not know last."""
+    prefix, _, metric = name.partition("/")
+    known = metric_names.PREFIXES
+    prefix_rank = known.index(prefix) if prefix in known else len(known)
+    percentile = metric_names.percentile_of(metric)
+    if percentile is not None:
+        rank: tuple[int, float] = (_PERCENTILE_RANK, percentile)
+    elif metric == "latency-max":
+        rank = (_MAX_RANK, 0.0)
+    else:
+        rank = (_FIXED_RANK.get(metric, _OTHER_RANK), 0.0)
+    return (prefix_rank, prefix, rank, metric)
+
+
+def render(result: Result, fmt: str) -> str:
+    """The report for `result` in `fmt` (one of FORMATS)."""
+    if fmt == "json":
+        return json.dumps(result.to_data(), indent=2)
+    if fmt not in _TEMPLATES:
+        raise SpecError("-o", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    return _environment().get_template(_TEMPLATES[fmt]).render(view(result))
+
+
+def write_reports(result: Result, out_dir: Path) -> dict[str, Path]:
+    """Write result.json, report.txt and report.html into `out_dir`; return their paths by format."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "result.json", "text": out_dir / "report.txt", "html": out_dir / "report.html"}
+    result.save(paths["json"])
+    for fmt in ("text", "html"):
+        paths[fmt].write_text(render(result, fmt), encoding="utf-8")
+    return paths
+
+
+def view(result: Result) -> dict[str, Any]:
+    """Everything the templates show, already formatted."""
+    slos = [_slo_row(verdict) for verdict in result.slos]
+    errors = sorted(result.errors, key=lambda e: -e.count)
+    return {
+        "result": result,
+        "version": __version__,
+        "verdict": result.verdict,
+        "verdict_detail": _verdict_detail(result),
+        "summary": _summary(result),
+        "slos": slos,
+        "slos_satisfied": sum(row.satisfied for row in slos),
+        "metrics": [
+            MetricRow(name, format_metric(name, result.metrics[name]), metric_names.unit(name))
+            for name in sorted(result.metrics, key=metric_order)
+        ],
+        "errors": errors,
+        "error_total": sum(e.count for e in errors),
+        "example_chars": EXAMPLE_CHARS,
+        "warnings": result.warnings,
+        "workers": result.workers,
+        "worker_total": _worker_total(result),
+        "spec_json": json.dumps(result.spec, indent=2),
+    }
+
+
+def _slo_row(verdict: SLOVerdict) -> SLORow:
+    unit = metric_names.unit(verdict.metric)
+    limits = []
+    if verdict.lower is not None:
+        limits.append(f"≥ {_with_unit(f'{verdict.lower:g}', unit)}")
+    if verdict.upper is not None:
+        limits.append(f"≤ {_with_unit(f'{verdict.upper:g}', unit)}")
+    shown = format_metric(verdict.metric, verdict.value)
+    value = shown if verdict.value is None else _with_unit(shown, unit)
+    return SLORow(verdict.metric, " and ".join(limits), value, verdict.satisfied)
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return f"{text} {unit}" if unit else text
+
+
+def _verdict_detail(result: Result) -> str:
+    """One line on why the verdict is what it is; the reason, when set, follows it."""
+    total = len(result.slos)
+    failed = sum(not v.satisfied for v in result.slos)
+    if result.verdict == "failed":
+        note = "" if result.status == "completed" else f" (run {result.status})"
+        return f"{failed} of {total} SLO{'s' if total != 1 else ''} not satisfied{note}"
+    if result.verdict == "passed":
+        return f"all {total} SLO{'s' if total != 1 else ''} satisfied" if total else "run completed; no SLOs given"
+    if result.verdict == "interrupted":
+        return "the run stopped early; metrics cover only what was measured before it stopped"
+    return "no load was measured"
+
+
+def _summary(result: Result) -> list[tuple[str, str]]:
+    """Label/value rows on the target, load and window; rows with nothing to say are left out."""
+    rows = []
+    target = dict(result.target)
+    if "url" in target:
+        rows.append(("Target", str(target.pop("url"))))
+    protocol, model = target.pop("protocol", None), target.pop("model", None)
+    if protocol or model:
+        rows.append(("Protocol", " ".join(filter(None, [str(protocol or ""), f"(model {model})" if model else ""]))))
+    rows.extend((key.capitalize(), str(value)) for key, value in target.items() if value is not None)
+    if result.load:
+        rows.append(("Load", _load_text(result.load)))
+    if result.measured_seconds > 0:
+        rows.append(("Measured", format_duration(round(result.measured_seconds, 3))))
+    if result.started_at:
+        rows.append(("Started", result.started_at))
+    if result.ended_at:
+        rows.append(("Ended", result.ended_at))
+    requests = _request_count(result)
+    if requests is not None:
+        rows.append(("Requests", str(requests)))
+    return rows
+
+
+def _load_text(load: dict[str, Any]) -> str:
+    """The applied load as one phrase: `8 users, 2 workers, open loop at 100 req/s, for 5m`."""
+    parts = []
+    if load.get("users") is not None:
+        parts.append(_plural(load["users"], "user"))
+    if load.get("workers") is not None:
+        parts.append(_plural(load["workers"], "worker"))
+    if load.get("rate") is not None:
+        parts.append(f"open loop at {load['rate']:g} req/s" if load["rate"] else "closed loop")
+    if load.get("requests") is not None:
+        parts.append(_plural(load["requests"], "request"))
+    if load.get("duration") is not None:
+        parts.append(f"for {format_duration(load['duration'])}")
+    if load.get("warmupRequests"):
+        parts.append(f"warm-up {_plural(load['warmupRequests'], 'request')}")
+    if load.get("warmupDuration"):
+        parts.append(f"warm-up {format_duration(load['warmupDuration'])}")
+    parts.extend(f"{key} {value}" for key, value in load.items() if key not in _LOAD_KEYS and value is not None)
+    return ", ".join(parts)
+
+
+def _plural(count: Any, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _request_count(result: Result) -> int | None:
+    """Measured requests: the first `*/request-count` in report order (`http/` is the total),
+    else the workers' sum, else unknown."""
+    counts = [name for name in sorted(result.metrics, key=metric_order) if name.endswith("/request-count")]
+    if counts and math.isfinite(result.metrics[counts[0]]):
+        return round(result.metrics[counts[0]])
+    if result.workers:
+        return sum(w.requests for w in result.workers)
+    return None
+
+
+def _worker_total(result: Result) -> WorkerSummary | None:
+    """A total row, worth showing only when there is more than one worker to add up."""
+    if len(result.workers) < 2:
+        return None
+    return WorkerSummary(
+        "total",
+        sum(w.requests for w in result.workers),
+        sum(w.errors for w in result.workers),
+        sum(w.warmup_requests for w in result.workers),
+        sum(w.dropped for w in result.workers),
+    )
+
+
+def oneline(text: str, limit: int | None = None) -> str:
+    """Text safe for a terminal: control characters (newlines, escape sequences) become
+    spaces, and it is cut to `limit` characters with an ellipsis."""
+    flat = _CONTROL.sub(" ", str(text)).strip()
+    if limit is not None and len(flat) > limit:
+        return flat[: limit - 1].rstrip() + "…"
+    return flat
+
+
+def text_table(rows: Iterable[Any], columns: Sequence[tuple[str, ...]]) -> str:
+    """An aligned plain-text table.
+
+    `columns` holds (header, attribute) or (header, attribute, ">") for right-aligned
+    numbers; rows are objects read by attribute. Booleans print as true/false like
+    Iter8's report.
+    """
+    header = [column[0] for column in columns]
+    body = [[_cell(getattr(row, column[1])) for column in columns] for row in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(columns))]
+    right = [column[2:] == (">",) for column in columns]
+    lines = [header, ["-" * width for width in widths], *body]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(w) if r else cell.ljust(w) for cell, w, r in zip(line, widths, right, strict=True)
+        ).rstrip()
+        for line in lines
+    )
+
+
+def text_fields(rows: Sequence[tuple[str, str]]) -> str:
+    """`Label   value` lines, values wrapped to TEXT_WIDTH under their own column."""
+    width = max(len(label) for label, _ in rows) + 2
+    lines = []
+    for label, value in rows:
+        text = oneline(value)
+        wrapped = textwrap.wrap(text, TEXT_WIDTH - width, break_long_words=False, break_on_hyphens=False) or [text]
+        lines.append(label.ljust(width) + wrapped[0])
+        lines.extend(" " * width + more for more in wrapped[1:])
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return oneline(value)
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """One Jinja2 environment, built on first use: HTML autoescaped, text not, strict about typos."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(table=text_table, fields=text_fields)
+    env.filters["oneline"] = oneline
+    return env
