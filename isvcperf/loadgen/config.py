@@ -1,0 +1,72 @@
+"""LoadgenConfig: what the code inside Locust needs to know, as one JSON document.
+
+The Plan writes it (a private file locally, a ConfigMap on Kubernetes) and the master and
+every worker read it from the path in `ISVCPERF_LOADGEN_CONFIG`, so the processes never
+parse the user's spec themselves. Header values keep their `${VAR}` references and are
+expanded from each process's own environment: secrets travel as environment (or
+Kubernetes Secrets), never inside this file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CONFIG_ENV = "ISVCPERF_LOADGEN_CONFIG"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class LoadgenConfig:
+    """Load parameters for the whole run; each worker gets its share from the master."""
+
+    url: str
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    body_b64: str = ""
+    timeout: float = 30.0
+    error_ranges: list[tuple[int | None, int | None]] = field(default_factory=lambda: [(400, None)])
+    users: int = 1
+    workers: int = 1
+    requests: int | None = None
+    duration: float | None = None
+    rate: float = 0.0
+    warmup_requests: int = 0
+    warmup_duration: float = 0.0
+    linger: float = 300.0
+    """How long a finished master waits for its result to be fetched before quitting."""
+
+    @property
+    def body(self) -> bytes:
+        return base64.b64decode(self.body_b64)
+
+    def expanded_headers(self) -> dict[str, str]:
+        """Header values with ${VAR} taken from this process's environment."""
+        return {k: _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), v) for k, v in self.headers.items()}
+
+    def is_error_status(self, status: int) -> bool:
+        return any((lo is None or status >= lo) and (hi is None or status <= hi) for lo, hi in self.error_ranges)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadgenConfig:
+        data: dict[str, Any] = json.loads(text)
+        data["error_ranges"] = [tuple(r) for r in data.get("error_ranges", [])]
+        return cls(**data)
+
+
+def load_from_env() -> LoadgenConfig:
+    """The config named by ISVCPERF_LOADGEN_CONFIG; a clear error when it is absent."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise RuntimeError(
+            f"{CONFIG_ENV} is not set: this locustfile is started by `isvcperf run`, not by plain `locust`"
+        )
+    with open(path, encoding="utf-8") as handle:
+        return LoadgenConfig.from_json(handle.read())
