@@ -283,10 +283,15 @@ def expand_env(value: str, field_path: str) -> str:
     return _ENV_REF.sub(repl, value)
 
 
-def resolved_headers(spec: RunSpec) -> dict[str, str]:
-    """Request headers with ${ENV} expanded, plus the payload's content type."""
-    headers = {k: expand_env(v, f"target.headers.{k}") for k, v in spec.target.headers.items()}
+def request_headers(spec: RunSpec, expand: bool = True) -> dict[str, str]:
+    """Request headers plus the payload's content type; ${ENV} expanded unless `expand` is False.
+
+    The Locust processes get them unexpanded and expand from their own environment, so a
+    token is never written into a file.
+    """
+    headers = {
+        k: expand_env(v, f"target.headers.{k}") if expand else v for k, v in spec.target.headers.items()
+    }
     if spec.target.method != "GET" and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = spec.payload.content_type
     return headers
-

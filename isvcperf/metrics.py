@@ -1,0 +1,49 @@
+"""Metrics under Iter8's names, computed from the merged counts and HdrHistogram.
+
+Latencies are milliseconds with sub-millisecond precision, taken from a histogram that
+holds every measured latency at 3 significant digits (never Locust's rounded buckets).
+Throughput is successful requests per second over the measured window, from the first
+worker starting to measure to the last measured response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isvcperf import metric_names
+from isvcperf.loadgen.recorder import decode_histogram
+
+PREFIX = "http"
+
+
+def compute(total: dict[str, Any], percentiles: list[float], window_s: float) -> dict[str, float]:
+    """Iter8-named metrics from a merged snapshot (see isvcperf.loadgen.recorder.merge)."""
+    requests = int(total.get("requests", 0))
+    errors = int(total.get("errors", 0))
+    successes = int(total.get("successes", requests - errors))
+    values: dict[str, float] = {
+        "request-count": requests,
+        "error-count": errors,
+        "error-rate": errors / requests if requests else 0.0,
+        "throughput": successes / window_s if window_s > 0 else 0.0,
+    }
+    histogram = decode_histogram(total.get("histogram", ""))
+    if histogram.get_total_count():
+        ms = 1e-3
+        values.update(
+            {
+                "latency-mean": histogram.get_mean_value() * ms,
+                "latency-stddev": histogram.get_stddev() * ms,
+                "latency-min": histogram.get_min_value() * ms,
+                "latency-max": histogram.get_max_value() * ms,
+            }
+        )
+        for pct in sorted(set(percentiles)):
+            values[metric_names.percentile_name(pct)] = histogram.get_value_at_percentile(pct) * ms
+    return {f"{PREFIX}/{name}": float(value) for name, value in values.items()}
+
+
+def wanted_percentiles(configured: list[float], slo_metrics: list[str]) -> list[float]:
+    """The configured percentiles plus any an SLO names (so every SLO has its value)."""
+    extra = [metric_names.percentile_of(m.partition("/")[2]) for m in slo_metrics]
+    return sorted(set(configured) | {p for p in extra if p is not None})

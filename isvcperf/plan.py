@@ -1,0 +1,143 @@
+"""Plan: the process topology of a run, derived once from a RunSpec.
+
+The master's and each worker's command line and environment, and the LoadgenConfig they
+read. The local runner starts exactly these as processes; the Kubernetes runner renders
+the same Plan into pods, so what runs in a cluster is what the local tests exercised.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isvcperf import locustfiles
+from isvcperf.errors import SpecError
+from isvcperf.loadgen.config import CONFIG_ENV, LoadgenConfig
+from isvcperf.spec import RunSpec, request_headers
+
+DEFAULT_LOCUSTFILE = Path(locustfiles.__file__).with_name("infer_http.py")
+WORKER_CONNECT_TIMEOUT = 60
+LOCALHOST = "127.0.0.1"
+
+
+@dataclass
+class ProcessSpec:
+    """One Locust process: its name, argv (without the interpreter) and extra environment."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Ports:
+    """Where the master listens: workers connect to `master`, the orchestrator reads `web`."""
+
+    master: int
+    web: int
+    host: str = LOCALHOST
+
+
+@dataclass
+class Plan:
+    """Everything needed to start the run's Locust processes."""
+
+    config: LoadgenConfig
+    master: ProcessSpec
+    workers: list[ProcessSpec]
+    ports: Ports
+    locustfile: Path
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stats_url(self) -> str:
+        return f"http://{self.ports.host}:{self.ports.web}/isvcperf/stats"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.ports.host}:{self.ports.web}/"
+
+
+def worker_count(spec: RunSpec) -> tuple[int, list[str]]:
+    """Workers to start: the spec's, or one per core; never more than users (each needs one)."""
+    wanted = spec.load.workers or os.cpu_count() or 1
+    if wanted > spec.load.users:
+        note = (
+            f"load.workers {wanted} is more than load.users {spec.load.users}; "
+            f"starting {spec.load.users} worker(s) so each has a user"
+        )
+        return spec.load.users, ([note] if spec.load.workers else [])
+    return wanted, []
+
+
+def loadgen_config(spec: RunSpec, payload: bytes, workers: int) -> LoadgenConfig:
+    """The part of the spec the Locust processes need, with the payload inlined."""
+    load = spec.load
+    return LoadgenConfig(
+        url=spec.infer_url,
+        method=spec.target.method,
+        headers=request_headers(spec, expand=False),
+        body_b64=base64.b64encode(payload).decode("ascii"),
+        timeout=spec.target.timeout or 30.0,
+        error_ranges=[(r.lower, r.upper) for r in spec.metrics.error_ranges],
+        users=load.users,
+        workers=workers,
+        requests=load.requests,
+        duration=load.duration,
+        rate=load.rate,
+        warmup_requests=load.warmup.requests,
+        warmup_duration=load.warmup.duration or 0.0,
+    )
+
+
+def locustfile_path(spec: RunSpec) -> Path:
+    """The built-in locustfile, or the spec's own (relative to the spec file)."""
+    if not spec.load.locustfile:
+        return DEFAULT_LOCUSTFILE
+    path = Path(spec.base_dir, spec.load.locustfile).resolve()
+    if not path.is_file():
+        raise SpecError("load.locustfile", f"{spec.load.locustfile!r} not found (looked at {path})")
+    return path
+
+
+def make_plan(spec: RunSpec, payload: bytes, ports: Ports, config_path: str, csv_prefix: str,
+              log_dir: str) -> Plan:
+    """Derive the master and worker processes for `spec`.
+
+    `config_path` is where the LoadgenConfig will be readable by every process; the
+    runner decides where that is (a private file, a mounted ConfigMap).
+    """
+    workers, warnings = worker_count(spec)
+    config = loadgen_config(spec, payload, workers)
+    locustfile = locustfile_path(spec)
+    env = {CONFIG_ENV: config_path}
+    spawn_rate = spec.load.spawn_rate or float(spec.load.users)
+    master = ProcessSpec(
+        name="master",
+        args=[
+            "-m", "locust", "-f", str(locustfile),
+            "--master", "--master-bind-host", ports.host, "--master-bind-port", str(ports.master),
+            "--expect-workers", str(workers), "--expect-workers-max-wait", str(WORKER_CONNECT_TIMEOUT),
+            "--autostart", "--users", str(spec.load.users), "--spawn-rate", f"{spawn_rate:g}",
+            "--web-host", ports.host, "--web-port", str(ports.web),
+            "--csv", csv_prefix, "--csv-full-history",
+            "--logfile", f"{log_dir}/locust-master.log", "--loglevel", "INFO",
+        ],
+        env=env,
+    )
+    worker_specs = [
+        ProcessSpec(
+            name=f"worker-{i}",
+            args=[
+                "-m", "locust", "-f", str(locustfile), "--worker",
+                "--master-host", ports.host, "--master-port", str(ports.master),
+                "--logfile", f"{log_dir}/locust-worker-{i}.log", "--loglevel", "INFO",
+            ],
+            env=env,
+        )
+        for i in range(workers)
+    ]
+    return Plan(config=config, master=master, workers=worker_specs, ports=ports, locustfile=locustfile,
+                warnings=warnings)

@@ -1,0 +1,15 @@
+"""Outcome: what a runner hands back, whichever runner it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Outcome:
+    """The master's final stats (or the last seen) and whether the run finished."""
+
+    stats: dict[str, Any] | None
+    finished: bool
+    reason: str
