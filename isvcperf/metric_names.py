@@ -46,6 +46,13 @@ def percentile_name(percentile: float) -> str:
     return f"latency-p{percentile:g}"
 
 
+def canonical(name: str) -> str:
+    """Write a percentile metric the way it is reported (`latency-p90.0` → `latency-p90`)."""
+    prefix, sep, metric = name.partition("/")
+    pct = percentile_of(metric)
+    return f"{prefix}{sep}{percentile_name(pct)}" if pct is not None else name
+
+
 def check(name: str) -> str | None:
     """Return None when `name` is a metric isvcperf produces, else what is wrong with it."""
     prefix, _, metric = name.partition("/")

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -22,8 +23,10 @@ from isvcperf.schema import duration_field
 
 Protocol = Literal["v2", "v1", "raw"]
 Method = Literal["GET", "POST", "PUT"]
-_V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/[^/]+)?/infer/?$")
-_V1_PREDICT = re.compile(r"/v1/models/([^/:]+):predict/?$")
+_URL_PATTERNS = {
+    "v2": re.compile(r"/v2/models/([^/]+)(?:/versions/[^/]+)?/infer/?$"),
+    "v1": re.compile(r"/v1/models/([^/:]+):predict/?$"),
+}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -49,7 +52,7 @@ class Ready:
 
     timeout: float | None = duration_field(60.0)
     url: str | None = None
-    """Readiness URL for `raw` targets (GET must answer 2xx); v1/v2 use the protocol's own."""
+    """When given, GET must answer 2xx here instead of the protocol's own readiness checks."""
     interval: float | None = duration_field(1.0)
     enabled: bool = True
 
@@ -196,6 +199,7 @@ def _check(spec: RunSpec) -> None:
     for i, pct in enumerate(spec.metrics.percentiles):
         if not 0 < pct <= 100:
             raise SpecError(f"metrics.percentiles[{i}]", f"{pct:g} is not a percentile in (0, 100]")
+    spec.slos = {metric_names.canonical(name): slo for name, slo in spec.slos.items()}
     for name, slo in spec.slos.items():
         problem = metric_names.check(name)
         if problem:
@@ -223,18 +227,25 @@ def _check_target(target: Target) -> None:
             if target.protocol == "v2"
             else f"{base}/v1/models/{target.model}:predict"
         )
-    elif target.model is None:
-        pattern = _V2_INFER if target.protocol == "v2" else _V1_PREDICT if target.protocol == "v1" else None
-        match = pattern.search(target.url) if pattern else None
-        if pattern and not match:
-            raise SpecError(
-                "target.model",
-                f"is required: cannot tell the model from {target.url!r} "
-                f"(expected .../{'v2/models/NAME/infer' if target.protocol == 'v2' else 'v1/models/NAME:predict'})",
-            )
-        target.model = match.group(1) if match else None
+    elif target.model is None and target.protocol != "raw":
+        target.model = model_of(target.url, target.protocol)
+        if target.model is None:
+            expected = "v2/models/NAME/infer" if target.protocol == "v2" else "v1/models/NAME:predict"
+            raise SpecError("target.model", f"is required: cannot tell the model from {target.url!r} (expected .../{expected})")
     if target.timeout is not None and target.timeout <= 0:
         raise SpecError("target.timeout", "must be more than 0s")
+
+
+def model_of(url: str, protocol: str) -> str | None:
+    """The model name in a V2 infer or V1 predict URL (judged by its path), else None."""
+    pattern = _URL_PATTERNS.get(protocol)
+    match = pattern.search(urlsplit(url).path) if pattern else None
+    return match.group(1) if match else None
+
+
+def protocol_of(url: str) -> str:
+    """The inference protocol a URL speaks, told by its path: `v2`, `v1`, else `raw`."""
+    return next((name for name in _URL_PATTERNS if model_of(url, name)), "raw")
 
 
 def _check_load(load: Load) -> None:

@@ -1,0 +1,208 @@
+"""Iter8 0.13 `--set` flags as spec data: `isvcperf launch --set ...` replaces `iter8 k launch`.
+
+People who followed Iter8's KServe tutorials have their test as a list of Helm `--set`
+flags for the `ready`, `http` and `assess` tasks. This module reads those flags the way
+Helm builds Iter8's values (same key syntax, list indices, `{a,b}` lists, later flags win)
+and rewrites them as RunSpec file data, adding Iter8's defaults (8 queries per second,
+4 connections, 100 requests) so the same flags produce the same test. It only checks what
+the translation needs; `spec.from_data` validates the result. Anything it cannot
+translate is a SpecError naming the key, never silently dropped, because an ignored SLO
+or a lost header would make the verdict meaningless.
+
+Besides Iter8's vocabulary, any spec field may be set by its own dotted path
+(`load.workers=2`); such a path wins over the Iter8 key for the same field, whatever
+their order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from isvcperf import metric_names, schema, spec
+from isvcperf.errors import SpecError
+from isvcperf.overrides import Part, join_key, parse_value, set_path, split_override, unescape_text
+
+TASKS = ("ready", "http", "assess")
+DEFAULT_RATE = 8
+DEFAULT_USERS = 4
+DEFAULT_NAME = "launch"
+
+_HTTP_KEYS: dict[str, tuple[str, ...]] = {
+    "url": ("target", "url"),
+    "headers": ("target", "headers"),
+    "method": ("target", "method"),
+    "payloadURL": ("payload", "url"),
+    "payloadStr": ("payload", "inline"),
+    "payloadFile": ("payload", "file"),
+    "contentType": ("payload", "contentType"),
+    "numRequests": ("load", "requests"),
+    "duration": ("load", "duration"),
+    "qps": ("load", "rate"),
+    "connections": ("load", "users"),
+    "warmupNumRequests": ("load", "warmup", "requests"),
+    "warmupDuration": ("load", "warmup", "duration"),
+    "percentiles": ("metrics", "percentiles"),
+    "errorRanges": ("metrics", "errorRanges"),
+}
+"""Iter8 `http` task input → spec path."""
+
+_HTTP_TEXT = frozenset({"url", "headers", "method", "payloadURL", "payloadStr", "payloadFile", "contentType"})
+"""Inputs Iter8 reads as text: kept as typed (a payload of `123` stays "123"), Helm escapes undone."""
+
+_KUBERNETES = "arrives with the Kubernetes runner"
+_GRPC = "gRPC load arrives with gRPC support; for now test the HTTP endpoint with tasks={ready,http,assess}"
+_UNSUPPORTED = {
+    "grpc": _GRPC,
+    "cronjobSchedule": f"{_KUBERNETES}; run isvcperf launch from your own scheduler for now",
+    "http.endpoints": "several endpoints in one run are not supported; launch once per endpoint with its http.url",
+    **{
+        f"ready.{name}": f"{_KUBERNETES}; for a local run give ready.url (e.g. http://127.0.0.1:8080/v2/health/ready)"
+        for name in ("deploy", "isvc", "namespace", "service")
+    },
+}
+"""Iter8 keys that exist but cannot be honoured here, with what to do instead."""
+
+_SPEC_KEYS = frozenset(schema.file_keys(spec.RunSpec))
+_ITER8_HEADS = frozenset({"tasks", "http", "assess", "ready", "runner"})
+"""Top-level keys read as Iter8 values; `ready` and `runner` mean the same in both vocabularies."""
+
+
+def launch_data(overrides: list[str]) -> dict[str, Any]:
+    """Turn Iter8 `--set` flags into spec data for `spec.from_data`; SpecError names a bad key."""
+    values: dict[str, Any] = {}
+    spec_paths: list[tuple[list[Part], Any, str]] = []
+    for text in overrides:
+        parts, raw = split_override(text)
+        head = parts[0]
+        if head in _ITER8_HEADS:
+            set_path(values, parts, _iter8_value(parts, raw), text)
+        elif head in _SPEC_KEYS:
+            spec_paths.append((parts, parse_value(raw), text))
+        else:
+            raise _refused(parts, 0, _ITER8_HEADS | _SPEC_KEYS)
+    tasks = _tasks(values)
+    data = _translate(values)
+    for parts, value, text in spec_paths:
+        set_path(data, parts, value, text)
+    _add_defaults(data, tasks)
+    return data
+
+
+def _iter8_value(parts: list[Part], raw: str) -> Any:
+    """Parse a value as Iter8 would type it: text inputs stay text, the rest as Helm parses."""
+    if parts[0] == "http" and len(parts) > 1 and parts[1] in _HTTP_TEXT:
+        return unescape_text(raw)
+    return parse_value(raw)
+
+
+def _refused(parts: list[Part], at: int, valid: Iterable[str]) -> SpecError:
+    """Why key `parts` is refused: a known Iter8 feature not supported here, or a likely typo at `at`."""
+    reason = _UNSUPPORTED.get(join_key(parts[: at + 1]))
+    return SpecError(join_key(parts), reason or f"unknown key; {schema.suggest(str(parts[at]), valid)}")
+
+
+def _tasks(values: dict[str, Any]) -> set[str]:
+    """The tasks to run: as given in `tasks`, else those whose keys are present (http always)."""
+    if "tasks" not in values:
+        return {"http"} | {task for task in ("ready", "assess") if task in values}
+    tasks = values["tasks"]
+    if isinstance(tasks, str):
+        tasks = [tasks]
+    if not isinstance(tasks, list):
+        raise SpecError("tasks", f"{schema.describe(tasks)} is not a list like {{ready,http,assess}}")
+    for i, task in enumerate(tasks):
+        if task == "grpc":
+            raise SpecError(f"tasks[{i}]", _GRPC)
+        if task not in TASKS:
+            raise SpecError(
+                f"tasks[{i}]",
+                f"{schema.describe(task)} is not a task isvcperf runs; {schema.suggest(str(task), TASKS)}",
+            )
+    if "http" not in tasks:
+        raise SpecError("tasks", "must include http (the load test itself), e.g. tasks={ready,http,assess}")
+    for task in ("ready", "assess"):
+        if task in values and task not in tasks:
+            key = join_key([task, next(iter(values[task]))]) if isinstance(values[task], dict) else task
+            raise SpecError(
+                key, f"is given but {task} is not in tasks; add it (tasks={{ready,http,assess}}) or drop this key"
+            )
+    return set(tasks)
+
+
+def _translate(values: dict[str, Any]) -> dict[str, Any]:
+    """Iter8's values tree → spec data (without defaults)."""
+    data: dict[str, Any] = {}
+    for name, value in _fields(["http"], values.get("http", {}), "url").items():
+        if name not in _HTTP_KEYS:
+            raise _refused(["http", name], 1, _HTTP_KEYS)
+        if name == "percentiles" and isinstance(value, list):
+            # Iter8 always computes its default percentiles, so SLOs on them keep working.
+            value = value + [p for p in metric_names.DEFAULT_PERCENTILES if p not in value]
+        set_path(data, list(_HTTP_KEYS[name]), value, join_key(["http", name]))
+    if "ready" in values:
+        ready_keys = schema.file_keys(spec.Ready)
+        for name in _fields(["ready"], values["ready"], "url"):
+            if name not in ready_keys:
+                raise _refused(["ready", name], 1, ready_keys)
+        data["ready"] = values["ready"]
+    if "runner" in values:
+        if values["runner"] in ("job", "cronjob"):
+            raise SpecError("runner", f"{values['runner']} {_KUBERNETES}; use runner=local (the default) for now")
+        data["runner"] = values["runner"]
+    if "assess" in values:
+        data["slos"] = _slos(values["assess"])
+    return data
+
+
+def _slos(assess: Any) -> dict[str, dict[str, Any]]:
+    """`assess.SLOs.upper.METRIC=LIMIT` → {METRIC: {upper: LIMIT}}, as spec `slos`."""
+    slos: dict[str, dict[str, Any]] = {}
+    for name, bounds in _fields(["assess"], assess, "SLOs.upper.http/latency-mean").items():
+        if name != "SLOs":
+            raise _refused(["assess", name], 1, ["SLOs"])
+        for bound, limits in _fields(["assess", "SLOs"], bounds, "upper.http/latency-mean").items():
+            if bound not in ("upper", "lower"):
+                raise _refused(["assess", "SLOs", bound], 2, ["upper", "lower"])
+            for metric, limit in _fields(["assess", "SLOs", bound], limits, "http/latency-mean").items():
+                if isinstance(limit, (dict, list)):
+                    raise SpecError(
+                        join_key(["assess", "SLOs", bound, metric]),
+                        f"takes a limit; escape a dot in a metric name as \\. (assess.SLOs.{bound}.http/latency-p99\\.9=LIMIT)",
+                    )
+                slos.setdefault(metric, {})[bound] = limit
+    return slos
+
+
+def _fields(parts: list[Part], value: Any, example: str) -> dict[str, Any]:
+    """The sub-keys of an Iter8 group; a group given a plain value is an error naming it."""
+    if not isinstance(value, dict):
+        key = join_key(parts)
+        raise SpecError(key, f"is a group of keys, not a value; set them one by one (e.g. {key}.{example}=...)")
+    return value
+
+
+def _add_defaults(data: dict[str, Any], tasks: set[str]) -> None:
+    """Fill what Iter8 implies and the user left out, never overriding what was given."""
+    target = data.get("target")
+    if target is None or (isinstance(target, dict) and "url" not in target and "baseUrl" not in target):
+        raise SpecError("http.url", "is required: the inference URL, e.g. http://127.0.0.1:8080/v2/models/NAME/infer")
+    if isinstance(target, dict) and isinstance(target.get("url"), str):
+        _default(data, ["target", "protocol"], spec.protocol_of(target["url"]))
+    payload = data.get("payload")
+    if not (isinstance(payload, dict) and any(payload.get(k) is not None for k in ("file", "url", "inline"))):
+        _default(data, ["target", "method"], "GET")  # Iter8 sends GET when there is no payload
+    _default(data, ["ready", "enabled"], "ready" in tasks)
+    _default(data, ["load", "rate"], DEFAULT_RATE)
+    _default(data, ["load", "users"], DEFAULT_USERS)
+    _default(data, ["name"], DEFAULT_NAME)
+
+
+def _default(data: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set `path` unless it is set; a non-mapping in the way is left for from_data to report."""
+    node: Any = data
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            return
+    node.setdefault(path[-1], value)
