@@ -1,0 +1,7 @@
+"""`python -m isvcperf` runs the CLI."""
+
+import sys
+
+from isvcperf.cli import main
+
+sys.exit(main())

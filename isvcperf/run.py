@@ -1,0 +1,227 @@
+"""One test from spec to Result: payload, readiness, runner, metrics, SLOs, reports.
+
+The flow goes one way. Whatever happens — the target never gets ready, the user presses
+Ctrl-C, the master dies — the result and reports are written with what was measured, the
+processes are stopped, and the exit code says which of those it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from isvcperf import metrics, slo
+from isvcperf.durations import format_duration
+from isvcperf.errors import CouldNotRun, SpecError
+from isvcperf.payload import load_payload
+from isvcperf.report.render import render, write_reports
+from isvcperf.result import ErrorGroup, Result, WorkerSummary
+from isvcperf.runners.local import LocalRunner
+from isvcperf.runners.outcome import Outcome
+from isvcperf.spec import RunSpec, request_headers
+from isvcperf.target import wait_ready
+
+CPU_SATURATED = 90.0
+DEADLINE_GRACE = 120.0
+PROGRESS_EVERY = 5.0
+
+
+class Interrupted(Exception):
+    """The user interrupted the run; the partial result has been written."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__("interrupted")
+        self.result = result
+
+
+def default_out_dir(spec: RunSpec) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("isvcperf-results") / f"{spec.name}-{stamp}"
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """Create the output directory and prove it is writable, before any load is sent."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".isvcperf-write-test"
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+    except OSError as exc:
+        raise SpecError("--out", f"cannot write to {str(out_dir)!r}: {exc.strerror or exc}; choose another directory") from None
+    return out_dir
+
+
+def check_inputs(spec: RunSpec) -> bytes:
+    """Everything that can be checked without the target: payload and header variables."""
+    request_headers(spec)
+    return load_payload(spec)
+
+
+def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print) -> Result:
+    """Run the test and write result.json and the reports into `out_dir`.
+
+    Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
+    result written); otherwise returns the Result, whose verdict decides the exit code.
+    """
+    payload = check_inputs(spec)
+    prepare_out_dir(out_dir)
+    echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url}")
+    runner: LocalRunner | None = None
+
+    def partial(status: str, reason: str) -> Result:
+        """Stop what runs, then keep whatever was measured."""
+        if runner is not None:
+            runner.close()
+        stats, warnings = (runner.last_stats, runner.plan.warnings) if runner else (None, [])
+        result = build_result(spec, stats, status, reason, warnings)
+        _finish(result, out_dir, echo)
+        return result
+
+    try:
+        wait_ready(spec, progress=echo)
+        echo(f"isvcperf: target ready; starting {_load_text(spec)}")
+        runner = LocalRunner(spec, payload, out_dir, ui=ui)
+        outcome = runner.run(ProgressPrinter(echo), _deadline(spec))
+    except KeyboardInterrupt:
+        raise Interrupted(partial("interrupted", "interrupted by the user")) from None
+    except CouldNotRun as exc:
+        partial("could-not-run", str(exc))
+        raise
+    runner.close()
+    result = from_outcome(spec, outcome, runner.plan.warnings)
+    _finish(result, out_dir, echo)
+    return result
+
+
+def _deadline(spec: RunSpec) -> float | None:
+    """A bound on a timed run, so a stuck master can never hang a CI job."""
+    if spec.load.duration is None:
+        return None
+    budget = spec.load.duration + (spec.load.warmup.duration or 0) + (spec.target.timeout or 30) + DEADLINE_GRACE
+    return time.monotonic() + budget
+
+
+def _load_text(spec: RunSpec) -> str:
+    load = spec.load
+    amount = f"{load.requests} requests" if load.requests is not None else f"{format_duration(load.duration or 0)}"
+    pacing = f"at {load.rate:g} req/s" if load.rate else "closed loop"
+    return f"{amount}, {load.users} users, {pacing}"
+
+
+def from_outcome(spec: RunSpec, outcome: Outcome, warnings: list[str]) -> Result:
+    status = "completed" if outcome.finished else "interrupted"
+    reason = "" if outcome.finished and outcome.reason == "completed" else outcome.reason
+    return build_result(spec, outcome.stats, status, reason, warnings)
+
+
+def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reason: str,
+                 plan_warnings: list[str]) -> Result:
+    """Turn the master's stats (possibly partial or absent) into a Result with SLO verdicts."""
+    total = (stats or {}).get("total", {})
+    start, end = total.get("measureStart"), total.get("measureEnd")
+    window = (end - start) if start is not None and end is not None and end > start else 0.0
+    percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
+    values = metrics.compute(total, percentiles, window) if total else {}
+    workers_data = (stats or {}).get("workers", {})
+    result = Result(
+        name=spec.name,
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+        started_at=_iso(start),
+        ended_at=_iso(end),
+        measured_seconds=window,
+        target={"url": spec.infer_url, "protocol": spec.target.protocol, "model": spec.target.model},
+        load=_load_applied(spec, len(workers_data) or None),
+        metrics=values,
+        histogram=total.get("histogram", ""),
+        errors=[ErrorGroup(type=k, count=c, example=e) for k, (c, e) in sorted(
+            total.get("errorGroups", {}).items(), key=lambda item: -item[1][0])],
+        warnings=[*plan_warnings, *_warnings(stats)],
+        workers=[
+            WorkerSummary(id=cid, requests=w.get("requests", 0), errors=w.get("errors", 0),
+                          warmup_requests=w.get("warmupRequests", 0), dropped=w.get("dropped", 0))
+            for cid, w in sorted(workers_data.items(), key=lambda item: item[1].get("index", 0))
+        ],
+        spec=spec.to_data(),
+    )
+    result.slos = slo.evaluate(spec.slos, values)
+    return result
+
+
+def _load_applied(spec: RunSpec, workers: int | None) -> dict[str, Any]:
+    load = spec.load
+    applied: dict[str, Any] = {"users": load.users, "workers": workers, "rate": load.rate}
+    if load.requests is not None:
+        applied["requests"] = load.requests
+    if load.duration is not None:
+        applied["duration"] = load.duration
+    if load.warmup.requests:
+        applied["warmupRequests"] = load.warmup.requests
+    if load.warmup.duration:
+        applied["warmupDuration"] = load.warmup.duration
+    return {k: v for k, v in applied.items() if v is not None}
+
+
+def _warnings(stats: dict[str, Any] | None) -> list[str]:
+    """Conditions that make the figures less trustworthy, said plainly."""
+    if not stats:
+        return []
+    out = []
+    workers = stats.get("workers", {})
+    lost = [f"{cid} (index {w.get('index')})" for cid, w in workers.items() if w.get("lostAt") is not None]
+    if lost:
+        out.append(f"workers lost during the run: {', '.join(lost)}; the load applied was less than asked for")
+    hot = [f"{cid} {w['maxCpu']:.0f}%" for cid, w in workers.items() if w.get("maxCpu", 0) > CPU_SATURATED]
+    if hot:
+        out.append(f"load generator CPU above {CPU_SATURATED:.0f}% ({', '.join(hot)}): latency figures may be "
+                   "inflated by the generator itself; add workers")
+    dropped = stats.get("total", {}).get("dropped", 0)
+    if dropped:
+        out.append(f"{dropped} scheduled arrivals were dropped because all users were busy; raise load.users")
+    return out
+
+
+def _iso(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _finish(result: Result, out_dir: Path, echo: Callable[[str], None]) -> None:
+    paths = write_reports(result, out_dir)
+    echo("")
+    echo(render(result, "text"))
+    echo(f"Reports: {paths['html']} (HTML), {paths['text']}, {paths['json']}")
+
+
+class ProgressPrinter:
+    """A progress line every few seconds: phase, requests, rate, p90 and errors."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+        self.last = 0.0
+        self.tty = sys.stdout.isatty()
+
+    def __call__(self, stats: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY and stats.get("phase") != "finished":
+            return
+        self.last = now
+        total = stats.get("total", {})
+        start = total.get("measureStart")
+        elapsed = (time.time() - start) if start else 0.0
+        requests = total.get("requests", 0)
+        rate = requests / elapsed if elapsed > 0 else 0.0
+        p90 = metrics.compute(total, [90.0], elapsed).get("http/latency-p90")
+        p90_text = f"{p90:.2f} ms" if p90 is not None else "-"
+        phase = stats.get("phase")
+        if phase == "running" and not start:
+            phase = "warming up"
+        self.echo(
+            f"  [{phase}] {elapsed:5.0f}s  {requests} requests  {rate:.1f} req/s  p90 {p90_text}  "
+            f"{total.get('errors', 0)} errors  {stats.get('users', 0)} users on {stats.get('connectedWorkers', 0)} workers"
+        )
