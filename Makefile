@@ -1,0 +1,33 @@
+# Developer entry points. Everything runs from the project's own .venv, so the demo and the
+# tests use exactly the versions pinned in pyproject.toml, not whatever is on PATH.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv demo test lint clean
+
+venv: $(VENV)/.installed
+
+# The stamp makes `make venv` a no-op until pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+# The example end to end: a local MLServer with the iris model, local Locust processes.
+demo: venv
+	$(BIN)/python examples/iris_server.py --workdir .demo -- \
+		$(BIN)/isvcperf run examples/sklearn-irisv2.yaml --set target.url={url} --out .demo/results
+
+# Lint first: it takes a second and catches what would otherwise fail minutes into the tests.
+test: lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .demo isvcperf-results build *.egg-info .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,111 @@
+"""Shared fixtures: real servers on loopback and a way to run the isvcperf CLI.
+
+The targets are real processes (MLServer, a stdlib HTTP server), not mocks, so the tests
+exercise the same sockets, status codes and timings a user's run does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+sys.path.insert(0, str(EXAMPLES_DIR))
+
+from iris_server import IrisServer, free_port  # noqa: E402  (importable only once examples/ is on sys.path)
+
+CLI_TIMEOUT_S = 240.0
+
+
+@pytest.fixture(scope="session")
+def iris_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IrisServer]:
+    """One MLServer for the whole session: it takes seconds to start, requests take ms."""
+    with IrisServer(tmp_path_factory.mktemp("mlserver")) as server:
+        yield server
+
+
+class _ErrorHandler(BaseHTTPRequestHandler):
+    """Answers every request with 500, the way a model server does when inference fails."""
+
+    # HTTP/1.1 so load generators keep their connections alive, as they would with a real server.
+    protocol_version = "HTTP/1.1"
+    body = b'{"error": "model exploded"}'
+
+    def _fail(self) -> None:
+        # Read the whole request body so the next request on this connection parses cleanly.
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    do_GET = _fail
+    do_POST = _fail
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent: thousands of requests under load would drown pytest's output."""
+
+
+@pytest.fixture
+def error_server() -> Iterator[str]:
+    """Base URL (http://127.0.0.1:PORT) of a server that fails every request with 500."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ErrorHandler)
+    server.daemon_threads = True  # keep-alive connections must not block shutdown
+    # A short poll interval so shutdown() returns in milliseconds, not the default 0.5 s.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="error-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def down_url() -> str:
+    """URL of a loopback port nothing listens on: connections are refused at once."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python -m isvcperf ARGS`` in tmp_path, as a user would; returns the finished process.
+
+    A subprocess rather than an in-process call, so exit codes, stdout/stderr and Locust's
+    own processes behave exactly as on a user's machine.
+    """
+
+    def run(*args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "isvcperf", *args]
+        # Own process group, so a hung run is killed together with the Locust processes it
+        # started instead of leaving them behind.
+        process = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:  # the timeout, or Ctrl-C on pytest
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+    return run
