@@ -101,7 +101,7 @@ class IrisServer:
     """
 
     def __init__(self, workdir: Path, http_port: int | None = None, grpc_port: int | None = None) -> None:
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()  # mlserver runs with cwd=workdir: a relative path would not resolve
         self.http_port = http_port if http_port is not None else free_port()
         self.grpc_port = grpc_port if grpc_port is not None else free_port()
         self.base_url = f"http://{HOST}:{self.http_port}"
