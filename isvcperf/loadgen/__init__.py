@@ -1,10 +1,7 @@
-"""The code that runs inside Locust: import it from a locustfile.
+"""The code that runs inside Locust.
 
-Importing this package registers the isvcperf plugin on Locust's events and provides
-`InferenceUser`; a locustfile of your own can subclass InferenceUser to shape requests.
+A locustfile imports `isvcperf.loadgen.user.InferenceUser` (importing it registers the
+isvcperf plugin on Locust's events); a locustfile of your own can subclass it. This
+package itself imports nothing from Locust, because importing Locust monkey-patches the
+whole process with gevent — right for a Locust process, wrong for the CLI or the tests.
 """
-
-from isvcperf.loadgen import plugin
-from isvcperf.loadgen.user import InferenceUser
-
-__all__ = ["InferenceUser", "plugin"]

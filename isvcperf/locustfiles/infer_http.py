@@ -1,5 +1,5 @@
 """Default locustfile: replay the spec's payload at the inference URL over HTTP."""
 
-from isvcperf.loadgen import InferenceUser
+from isvcperf.loadgen.user import InferenceUser
 
 __all__ = ["InferenceUser"]

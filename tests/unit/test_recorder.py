@@ -1,0 +1,54 @@
+"""Exactness of what crosses process boundaries: shares add up, histograms merge exactly."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from isvcperf.loadgen.control import Share
+from isvcperf.loadgen.recorder import Recorder, decode_histogram, merge, new_histogram
+from isvcperf.metrics import compute
+
+
+@pytest.mark.parametrize(("workers", "requests", "warmup"), [(1, 100, 50), (3, 100, 50), (4, 3, 0), (7, 1001, 13)])
+def test_shares_add_up_exactly(workers: int, requests: int, warmup: int) -> None:
+    shares = Share.split(workers, requests, warmup, rate=10.0, duration=None, warmup_duration=0.0)
+    assert sum(s.requests or 0 for s in shares) == requests
+    assert sum(s.warmup_requests for s in shares) == warmup
+    assert sum(s.rate for s in shares) == pytest.approx(10.0)
+    assert max(s.requests or 0 for s in shares) - min(s.requests or 0 for s in shares) <= 1
+
+
+def test_merged_worker_histograms_equal_the_pooled_samples() -> None:
+    rng = random.Random(7)
+    samples = [rng.lognormvariate(-5, 1.2) for _ in range(30_000)]  # seconds, ~7 ms median, long tail
+    recorders = [Recorder() for _ in range(3)]
+    pooled = new_histogram()
+    for i, latency in enumerate(samples):
+        recorders[i % 3].record(latency, None)
+        pooled.record_value(round(latency * 1e6))
+    merged = merge([r.snapshot() for r in recorders])
+    assert merged["requests"] == len(samples)
+    histogram = decode_histogram(merged["histogram"])
+    exact = sorted(samples)
+    for pct in (50, 90, 99, 99.9):
+        assert histogram.get_value_at_percentile(pct) == pooled.get_value_at_percentile(pct)
+        true_value = exact[math.ceil(len(exact) * pct / 100) - 1] * 1e6  # HdrHistogram's rank rule
+        assert histogram.get_value_at_percentile(pct) == pytest.approx(true_value, rel=2e-3)
+
+
+def test_errors_are_grouped_and_summed() -> None:
+    a, b = Recorder(), Recorder()
+    a.record(0.01, "HTTP 500", "boom")
+    a.record(0.01, "HTTP 500", "boom again")
+    b.record(None, "ConnectionRefusedError", "refused")
+    b.record(0.002, None)
+    merged = merge([a.snapshot(), b.snapshot()])
+    assert merged["errorGroups"] == {"HTTP 500": [2, "boom"], "ConnectionRefusedError": [1, "refused"]}
+    values = compute(merged, [50.0], window_s=2.0)
+    assert values["http/request-count"] == 4
+    assert values["http/error-count"] == 3
+    assert values["http/error-rate"] == 0.75
+    assert values["http/throughput"] == 0.5
