@@ -53,6 +53,37 @@ class WorkerSummary:
 
 
 @dataclass
+class TimelinePoint:
+    """One interval of the measured window (default 1 s): for timeline charts and soak drift."""
+
+    t: float
+    """Seconds from the start of the measured window to the end of this interval."""
+    requests: int = 0
+    errors: int = 0
+    throughput: float = 0.0
+    """Successful requests per second in this interval."""
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+    """Latency percentiles of this interval, milliseconds (None when nothing completed)."""
+    users: int = 0
+    stage: int | None = None
+
+
+@dataclass
+class StageResult:
+    """Metrics of one load stage (`load.stages`), as well as the run's overall ones."""
+
+    index: int
+    start: float
+    """Seconds from the start of the measured window."""
+    end: float
+    target: dict[str, float] = field(default_factory=dict)
+    """What the stage asked for: rate and/or users."""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class Result:
     """One run's outcome."""
 
@@ -75,6 +106,8 @@ class Result:
     warnings: list[str] = field(default_factory=list)
     slos: list[SLOVerdict] = field(default_factory=list)
     workers: list[WorkerSummary] = field(default_factory=list)
+    timeline: list[TimelinePoint] = field(default_factory=list)
+    stages: list[StageResult] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
     version: int = FORMAT_VERSION
 
