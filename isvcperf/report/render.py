@@ -24,7 +24,8 @@ import jinja2
 from isvcperf import __version__, metric_names
 from isvcperf.durations import format_duration
 from isvcperf.errors import SpecError
-from isvcperf.result import Result, SLOVerdict, WorkerSummary
+from isvcperf.report import charts
+from isvcperf.result import Result, SLOVerdict, StageResult, WorkerSummary
 
 FORMATS = ("text", "html", "json")
 TEXT_WIDTH = 100
@@ -52,7 +53,20 @@ class SLORow(NamedTuple):
     metric: str
     limit: str
     value: str
+    margin: str
+    """How far the value is inside (+) or beyond (-) its nearest limit: `+2.500 ms (+50%)`."""
     satisfied: bool
+
+
+class StageRow(NamedTuple):
+    index: int
+    window: str
+    target: str
+    throughput: str
+    p50: str
+    p90: str
+    p99: str
+    errors: str
 
 
 class MetricRow(NamedTuple):
@@ -109,7 +123,8 @@ def render(result: Result, fmt: str) -> str:
         return json.dumps(result.to_data(), indent=2)
     if fmt not in _TEMPLATES:
         raise SpecError("-o", f"{fmt!r} is not one of {', '.join(FORMATS)}")
-    return _environment().get_template(_TEMPLATES[fmt]).render(view(result))
+    extras = _html_assets(result) if fmt == "html" else {}
+    return _environment().get_template(_TEMPLATES[fmt]).render(view(result) | extras)
 
 
 def write_reports(result: Result, out_dir: Path) -> dict[str, Path]:
@@ -144,7 +159,23 @@ def view(result: Result) -> dict[str, Any]:
         "warnings": result.warnings,
         "workers": result.workers,
         "worker_total": _worker_total(result),
+        "stages": [_stage_row(stage) for stage in result.stages],
         "spec_json": json.dumps(result.spec, indent=2),
+    }
+
+
+def _html_assets(result: Result) -> dict[str, Any]:
+    """The charts and the inlined chart library: only the HTML page has them."""
+    return {"charts": charts.charts(result), "uplot_version": charts.UPLOT_VERSION, **_vendor_files()}
+
+
+@functools.cache
+def _vendor_files() -> dict[str, str]:
+    here = Path(__file__).parent
+    return {
+        "uplot_js": (here / "vendor" / "uPlot.iife.min.js").read_text(encoding="utf-8"),
+        "uplot_css": (here / "vendor" / "uPlot.min.css").read_text(encoding="utf-8"),
+        "charts_js": (here / "templates" / "charts.js").read_text(encoding="utf-8"),
     }
 
 
@@ -157,7 +188,32 @@ def _slo_row(verdict: SLOVerdict) -> SLORow:
         limits.append(f"≤ {_with_unit(f'{verdict.upper:g}', unit)}")
     shown = format_metric(verdict.metric, verdict.value)
     value = shown if verdict.value is None else _with_unit(shown, unit)
-    return SLORow(verdict.metric, " and ".join(limits), value, verdict.satisfied)
+    return SLORow(verdict.metric, " and ".join(limits), value, _margin(verdict, unit), verdict.satisfied)
+
+
+def _margin(verdict: SLOVerdict, unit: str) -> str:
+    """The distance to the nearest limit, positive inside it: `+2.500 ms (+50%)`, `-112.3 ms (-22%)`."""
+    if verdict.value is None or not math.isfinite(verdict.value):
+        return ""
+    gaps = [(verdict.upper - verdict.value, verdict.upper)] if verdict.upper is not None else []
+    if verdict.lower is not None:
+        gaps.append((verdict.value - verdict.lower, verdict.lower))
+    if not gaps:
+        return ""
+    gap, limit = min(gaps)
+    text = _with_unit(("+" if gap >= 0 else "") + format_metric(verdict.metric, gap), unit)
+    return f"{text} ({gap / abs(limit):+.0%})" if limit else text
+
+
+def _stage_row(stage: StageResult) -> StageRow:
+    def metric(name: str) -> str:
+        value = stage.metrics.get(f"http/{name}")
+        return "" if value is None else format_metric(f"http/{name}", value)
+
+    target = ", ".join(f"{key} {value:g}" for key, value in stage.target.items())
+    window = "–".join(format_duration(round(t, 3)) if t else "0s" for t in (stage.start, stage.end))
+    return StageRow(stage.index, window, target, metric("throughput"), metric("latency-p50"), metric("latency-p90"),
+                    metric("latency-p99"), metric("error-count"))
 
 
 def _with_unit(text: str, unit: str) -> str:

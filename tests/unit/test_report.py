@@ -157,10 +157,11 @@ def test_text_report_of_a_passing_run() -> None:
     assert field(report, "Requests") == "60000"
 
     slos = section(report, "SLOs")
-    assert slos[0].split() == ["Metric", "Limit", "Value", "Satisfied"]
-    assert slos[2].split() == ["http/latency-p90", "≤", "5", "ms", "2.500", "ms", "true"]
-    assert slos[3].split() == ["http/error-rate", "≤", "0", "0", "true"]
-    assert slos[4].split() == ["http/throughput", "≥", "100", "req/s", "200.0", "req/s", "true"]
+    assert slos[0].split() == ["Metric", "Limit", "Value", "Margin", "Satisfied"]
+    assert slos[2].split() == ["http/latency-p90", "≤", "5", "ms", "2.500", "ms", "+2.500", "ms", "(+50%)", "true"]
+    assert slos[3].split() == ["http/error-rate", "≤", "0", "0", "+0", "true"]
+    assert slos[4].split() == ["http/throughput", "≥", "100", "req/s", "200.0", "req/s", "+99.99", "req/s", "(+100%)",
+                               "true"]
     assert slos[5] == "3 of 3 satisfied."
 
     metrics = [line.split() for line in section(report, "Metrics")[2:]]
@@ -196,7 +197,7 @@ def test_failed_slo_and_missing_metric() -> None:
     assert field(report, "Verdict") == "failed: 2 of 3 SLOs not satisfied"
     assert field(report, "Load") == "4 users, open loop at 50 req/s, 500 requests"
     slos = [line.split() for line in section(report, "SLOs")]
-    assert slos[2] == ["http/latency-p90", "≤", "500", "ms", "612.3", "ms", "false"]
+    assert slos[2] == ["http/latency-p90", "≤", "500", "ms", "612.3", "ms", "-112.3", "ms", "(-22%)", "false"]
     assert slos[4] == ["http/latency-p99", "≥", "1", "ms", "and", "≤", "800", "ms", "missing", "false"]
     assert [row[-1] for row in slos[2:5]] == ["false", "true", "false"]
 
