@@ -22,7 +22,7 @@ from isvcperf.errors import (
     EXIT_SLO_FAILED,
     IsvcperfError,
 )
-from isvcperf.report.render import FORMATS, render
+from isvcperf.report.render import DEFAULT_FORMATS, FORMATS, render
 from isvcperf.result import Result, load_result
 from isvcperf.run import Interrupted, check_inputs, default_out_dir, run_test
 
@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "report.txt, report.html, Locust CSV files and logs")
         p.add_argument("--ui", action="store_true",
                        help="keep Locust's web UI on 127.0.0.1 during the run and print its address")
+        p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
+                       help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
+                       f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
 
     run = sub.add_parser("run", help="run a test from a spec file", formatter_class=formatter,
                          description="Check the target is ready, drive load with Locust master and worker "
@@ -162,7 +165,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
     out_dir = args.out or default_out_dir(run_spec)
     with _sigterm_as_interrupt():
-        result = run_test(run_spec, out_dir, ui=args.ui)
+        result = run_test(run_spec, out_dir, ui=args.ui, reports=args.reports or DEFAULT_FORMATS)
     return exit_code(result)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from isvcperf import metrics, slo
 from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun, SpecError
 from isvcperf.payload import load_payload
-from isvcperf.report.render import render, write_reports
+from isvcperf.publish import Publisher
+from isvcperf.report.render import DEFAULT_FORMATS
 from isvcperf.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
@@ -61,14 +62,16 @@ def check_inputs(spec: RunSpec) -> bytes:
     return load_payload(spec)
 
 
-def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print) -> Result:
-    """Run the test and write result.json and the reports into `out_dir`.
+def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print,
+             reports: Sequence[str] = DEFAULT_FORMATS) -> Result:
+    """Run the test and write result.json and the reports in `reports` into `out_dir`.
 
     Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
     result written); otherwise returns the Result, whose verdict decides the exit code.
     """
     payload = check_inputs(spec)
     prepare_out_dir(out_dir)
+    publish = Publisher(out_dir, reports, echo)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url}")
     runner: LocalRunner | None = None
 
@@ -78,7 +81,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
             runner.close()
         stats, warnings = (runner.last_stats, runner.plan.warnings) if runner else (None, [])
         result = build_result(spec, stats, status, reason, warnings)
-        _finish(result, out_dir, echo)
+        publish(result)
         return result
 
     try:
@@ -93,7 +96,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         raise
     runner.close()
     result = from_outcome(spec, outcome, runner.plan.warnings)
-    _finish(result, out_dir, echo)
+    publish(result)
     return result
 
 
@@ -189,13 +192,6 @@ def _iso(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _finish(result: Result, out_dir: Path, echo: Callable[[str], None]) -> None:
-    paths = write_reports(result, out_dir)
-    echo("")
-    echo(render(result, "text"))
-    echo(f"Reports: {paths['html']} (HTML), {paths['text']}, {paths['json']}")
 
 
 class ProgressPrinter:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,14 +24,19 @@ from isvcperf import __version__, metric_names
 from isvcperf.durations import format_duration
 from isvcperf.errors import SpecError
 from isvcperf.report import charts
+from isvcperf.report.junit import render_junit
+from isvcperf.report.safe_text import markdown_cell, oneline
 from isvcperf.result import Result, SLOVerdict, StageResult, WorkerSummary
 
-FORMATS = ("text", "html", "json")
+FORMATS = ("text", "html", "json", "markdown", "junit")
+DEFAULT_FORMATS = ("text", "html", "json")
+FILES = {"json": "result.json", "text": "report.txt", "html": "report.html", "markdown": "report.md",
+         "junit": "junit.xml"}
 TEXT_WIDTH = 100
 """The text report fits a 100-column terminal (long URLs and tokens excepted)."""
 EXAMPLE_CHARS = 200
 
-_TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2"}
+_TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2", "markdown": "report.md.j2"}
 _FIXED_RANK = {
     "request-count": 0,
     "error-count": 1,
@@ -45,7 +49,6 @@ _FIXED_RANK = {
 _PERCENTILE_RANK = 7
 _MAX_RANK = 8
 _OTHER_RANK = 9
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _LOAD_KEYS = ("users", "workers", "rate", "requests", "duration", "warmupRequests", "warmupDuration")
 
 
@@ -105,6 +108,7 @@ def metric_order(name: str) -> tuple[Any, ...]:
     """Sort key: by prefix (known ones first), then counts, rate, throughput, mean,
     stddev, min, percentiles ascending, max; metrics this version does not know last."""
     prefix, _, metric = name.partition("/")
+    metric = metric_names.generic(metric)
     known = metric_names.PREFIXES
     prefix_rank = known.index(prefix) if prefix in known else len(known)
     percentile = metric_names.percentile_of(metric)
@@ -121,19 +125,24 @@ def render(result: Result, fmt: str) -> str:
     """The report for `result` in `fmt` (one of FORMATS)."""
     if fmt == "json":
         return json.dumps(result.to_data(), indent=2)
+    if fmt == "junit":
+        return render_junit(view(result))
     if fmt not in _TEMPLATES:
         raise SpecError("-o", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     extras = _html_assets(result) if fmt == "html" else {}
     return _environment().get_template(_TEMPLATES[fmt]).render(view(result) | extras)
 
 
-def write_reports(result: Result, out_dir: Path) -> dict[str, Path]:
-    """Write result.json, report.txt and report.html into `out_dir`; return their paths by format."""
+def write_reports(result: Result, out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
+    """Write result.json (always: every other command reads it) and the reports in `formats`
+    into `out_dir` under their FILES names; return the paths by format."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "result.json", "text": out_dir / "report.txt", "html": out_dir / "report.html"}
+    paths = {"json": out_dir / FILES["json"]}
     result.save(paths["json"])
-    for fmt in ("text", "html"):
-        paths[fmt].write_text(render(result, fmt), encoding="utf-8")
+    for fmt in dict.fromkeys(formats):
+        if fmt != "json":
+            paths[fmt] = out_dir / FILES[fmt]
+            paths[fmt].write_text(render(result, fmt), encoding="utf-8")
     return paths
 
 
@@ -224,6 +233,8 @@ def _verdict_detail(result: Result) -> str:
     """One line on why the verdict is what it is; the reason, when set, follows it."""
     total = len(result.slos)
     failed = sum(not v.satisfied for v in result.slos)
+    if result.verdict == "failed" and not failed:
+        return f"load shortfall: {result.workers_lost} of {len(result.workers)} workers lost; the load was less than asked for"
     if result.verdict == "failed":
         note = "" if result.status == "completed" else f" (run {result.status})"
         return f"{failed} of {total} SLO{'s' if total != 1 else ''} not satisfied{note}"
@@ -307,15 +318,6 @@ def _worker_total(result: Result) -> WorkerSummary | None:
     )
 
 
-def oneline(text: str, limit: int | None = None) -> str:
-    """Text safe for a terminal: control characters (newlines, escape sequences) become
-    spaces, and it is cut to `limit` characters with an ellipsis."""
-    flat = _CONTROL.sub(" ", str(text)).strip()
-    if limit is not None and len(flat) > limit:
-        return flat[: limit - 1].rstrip() + "…"
-    return flat
-
-
 def text_table(rows: Iterable[Any], columns: Sequence[tuple[str, ...]]) -> str:
     """An aligned plain-text table.
 
@@ -359,7 +361,7 @@ def _environment() -> jinja2.Environment:
     """One Jinja2 environment, built on first use: HTML autoescaped, text not, strict about typos."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), disabled_extensions=("txt.j2", "md.j2")),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -367,4 +369,5 @@ def _environment() -> jinja2.Environment:
     )
     env.globals.update(table=text_table, fields=text_fields)
     env.filters["oneline"] = oneline
+    env.filters["md"] = markdown_cell
     return env

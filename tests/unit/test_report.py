@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from isvcperf.errors import SpecError
-from isvcperf.report import FORMATS, render, write_reports
+from isvcperf.report import DEFAULT_FORMATS, render, write_reports
 from isvcperf.report.render import format_measure, format_metric, metric_order
 from isvcperf.result import ErrorGroup, Result, SLOVerdict, WorkerSummary, load_result
 
@@ -284,7 +284,7 @@ def test_json_round_trips(make: Callable[[], Result], tmp_path: Path) -> None:
 def test_write_reports(tmp_path: Path) -> None:
     result = passing()
     paths = write_reports(result, tmp_path / "out")
-    assert set(paths) == set(FORMATS)
+    assert set(paths) == set(DEFAULT_FORMATS)
     assert paths["json"].name == "result.json"
     assert load_result(tmp_path / "out") == result
     assert paths["text"].read_text(encoding="utf-8") == render(result, "text")
@@ -293,5 +293,5 @@ def test_write_reports(tmp_path: Path) -> None:
 
 
 def test_unknown_format_is_a_spec_error() -> None:
-    with pytest.raises(SpecError, match=r"^-o: 'pdf' is not one of text, html, json$"):
+    with pytest.raises(SpecError, match=r"^-o: 'pdf' is not one of text, html, json, markdown, junit$"):
         render(passing(), "pdf")

@@ -1,0 +1,33 @@
+"""Where a finished run's Result goes: the report files, the terminal and, when the spec
+asks, a webhook.
+
+One place for it, so a completed, interrupted and could-not-run result are all published
+the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from isvcperf.report.render import DEFAULT_FORMATS, render, write_reports
+from isvcperf.result import Result
+
+_NAMES = {"html": "HTML", "text": "text", "json": "result", "markdown": "Markdown", "junit": "JUnit"}
+
+
+class Publisher:
+    """Writes the reports in `formats` into `out_dir` and prints the text report."""
+
+    def __init__(self, out_dir: Path, formats: Sequence[str] = DEFAULT_FORMATS,
+                 echo: Callable[[str], None] = print) -> None:
+        self.out_dir = out_dir
+        self.formats = tuple(formats)
+        self.echo = echo
+
+    def __call__(self, result: Result) -> dict[str, Path]:
+        paths = write_reports(result, self.out_dir, self.formats)
+        self.echo("")
+        self.echo(render(result, "text"))
+        self.echo("Reports: " + ", ".join(f"{path} ({_NAMES[fmt]})" for fmt, path in paths.items()))
+        return paths

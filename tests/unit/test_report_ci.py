@@ -1,0 +1,83 @@
+"""The CI formats: Markdown for a GitHub job summary and JUnit XML, one test case per SLO."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from synthetic_results import HOSTILE, staged
+
+from isvcperf.report import render, write_reports
+from isvcperf.report.safe_text import markdown_cell
+from isvcperf.result import Result
+
+
+def junit(result: Result) -> ET.Element:
+    return ET.fromstring(render(result, "junit").encode())
+
+
+def test_junit_has_one_case_per_slo_and_failures_carry_value_and_limit() -> None:
+    root = junit(staged())
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("iris-soak", "4", "1", "0")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == [
+        "run completed", "http/latency-p90 ≤ 10 ms", "http/error-rate ≤ 0.001", "http/throughput ≥ 50 req/s"]
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert len(failed) == 1
+    failure = failed[0].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "http/error-rate = 0.004975, limit ≤ 0.001, margin -0.003975 (-398%)"
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["verdict"] == "failed" and props["requests"] == "6030"
+    assert "CPU above 90%" in (cases[0].findtext("system-out") or "")
+
+
+def test_junit_for_runs_that_did_not_complete() -> None:
+    down = Result(name="down", status="could-not-run", reason="target not ready after 60s\x00\x1b[31m")
+    root = junit(down)
+    error = root.find("testsuite/testcase/error")
+    assert error is not None and error.get("message") == "target not ready after 60s [31m"
+    assert root.find("testsuite").get("errors") == "1"  # type: ignore[union-attr]
+    stopped = dataclasses.replace(staged(), status="interrupted", reason="stopped early at 12s")
+    run_case = junit(stopped).find("testsuite/testcase")
+    assert run_case is not None
+    assert run_case.find("failure").get("message") == "stopped early at 12s"  # type: ignore[union-attr]
+
+
+def test_markdown_summary_table() -> None:
+    md = render(staged(), "markdown")
+    lines = md.splitlines()
+    assert lines[0] == "## ❌ isvcperf: iris-soak — failed"
+    table = [line for line in lines if line.startswith("| `http/")]
+    assert table[:3] == [
+        "| `http/latency-p90` | ≤ 10 ms | 7.439 ms | +2.561 ms (+26%) | ✅ |",
+        "| `http/error-rate` | ≤ 0.001 | 0.004975 | -0.003975 (-398%) | ❌ |",
+        "| `http/throughput` | ≥ 50 req/s | 100.0 req/s | +50.00 req/s (+100%) | ✅ |",
+    ]
+    # every table row has the same number of cells as its header
+    for block in re.split(r"\n\n+", md):
+        rows = [line for line in block.splitlines() if line.startswith("|")]
+        if rows:
+            widths = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}
+            assert len(widths) == 1, block
+    assert HOSTILE not in md and "<script" not in md and "<img" not in md
+    assert "&lt;script&gt;" in md
+
+
+def test_markdown_cell_keeps_server_text_literal_and_in_one_cell() -> None:
+    assert markdown_cell("a|b\nc") == "a\\|b c"
+    assert markdown_cell("<b>*x*</b> & `y`") == "&lt;b&gt;\\*x\\*&lt;/b&gt; &amp; \\`y\\`"
+    assert markdown_cell("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_write_reports_writes_the_formats_asked_for(tmp_path: Path) -> None:
+    paths = write_reports(staged(), tmp_path, ["markdown", "junit", "markdown"])
+    assert {fmt: p.name for fmt, p in paths.items()} == {
+        "json": "result.json", "markdown": "report.md", "junit": "junit.xml"}
+    ET.parse(paths["junit"])
+    assert not (tmp_path / "report.html").exists()
