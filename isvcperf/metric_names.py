@@ -1,7 +1,9 @@
 """The metric vocabulary: Iter8's names, shared by SLOs, metrics and reports.
 
-A name is `<prefix>/<metric>` where prefix is `http` (later `grpc`, `http-<endpoint>`)
+A name is `<prefix>/<metric>` where prefix is `http` or `grpc` (later `http-<endpoint>`)
 and metric is one of the fixed names or `latency-pNN` for any percentile NN in (0, 100].
+Iter8 spelled gRPC latencies with a slash (`grpc/latency/mean`, `grpc/latency/p90`), so
+gRPC metrics are reported that way and both spellings are accepted for either prefix.
 Knowing the vocabulary in one place lets the spec reject an SLO on a metric that will
 never exist, before any load is sent.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-PREFIXES = ("http",)
+PREFIXES = ("http", "grpc")
 FIXED = (
     "request-count",
     "error-count",
@@ -20,9 +22,16 @@ FIXED = (
     "latency-stddev",
     "latency-min",
     "latency-max",
+    "service-time-mean",
+    "service-time-stddev",
+    "service-time-min",
+    "service-time-max",
 )
+"""`service-time-*` exist in open loop only: the time from really sending to the response,
+while `latency-*` there runs from the intended send time (coordinated omission corrected)."""
 DEFAULT_PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
-_PERCENTILE = re.compile(r"^latency-p(\d+(?:\.\d+)?)$")
+_PERCENTILE = re.compile(r"^(?:latency|service-time)-p(\d+(?:\.\d+)?)$")
+_LATENCY_KINDS = ("latency", "service-time")
 
 UNITS = {
     "request-count": "",
@@ -32,33 +41,63 @@ UNITS = {
 }
 
 
+def protocol_prefix(protocol: str) -> str:
+    """The metric prefix of a target protocol: `grpc` for gRPC, `http` for everything else."""
+    return "grpc" if protocol == "grpc-v2" else "http"
+
+
+def generic(metric: str) -> str:
+    """A metric without its prefix in the dash spelling: `latency/p90` → `latency-p90`."""
+    for kind in _LATENCY_KINDS:
+        if metric.startswith(f"{kind}/"):
+            return f"{kind}-{metric[len(kind) + 1:]}"
+    return metric
+
+
+def full_name(prefix: str, metric: str) -> str:
+    """The reported name of `metric` under `prefix`: `http/latency-p90`, `grpc/latency/p90`."""
+    metric = generic(metric)
+    if prefix == "grpc" or prefix.startswith("grpc-"):
+        for kind in _LATENCY_KINDS:
+            if metric.startswith(f"{kind}-"):
+                return f"{prefix}/{kind}/{metric[len(kind) + 1:]}"
+    return f"{prefix}/{metric}"
+
+
 def percentile_of(metric: str) -> float | None:
-    """The percentile a `latency-pNN` metric names, or None for any other metric."""
-    match = _PERCENTILE.match(metric)
+    """The percentile a `latency-pNN` (or `latency/pNN`) metric names, or None for any other metric."""
+    match = _PERCENTILE.match(generic(metric))
     if not match:
         return None
     value = float(match.group(1))
     return value if 0 < value <= 100 else None
 
 
-def percentile_name(percentile: float) -> str:
-    """`99.9` → `latency-p99.9`, `90.0` → `latency-p90`."""
-    return f"latency-p{percentile:g}"
+def percentile_name(percentile: float, kind: str = "latency") -> str:
+    """`99.9` → `latency-p99.9`, `90.0` → `latency-p90` (or `service-time-p90` for that kind)."""
+    return f"{kind}-p{percentile:g}"
 
 
 def canonical(name: str) -> str:
-    """Write a percentile metric the way it is reported (`latency-p90.0` → `latency-p90`)."""
+    """Write a metric the way it is reported (`http/latency-p90.0` → `http/latency-p90`,
+    `grpc/latency-p97.5` → `grpc/latency/p97.5`)."""
     prefix, sep, metric = name.partition("/")
+    if not sep:
+        return name
+    metric = generic(metric)
     pct = percentile_of(metric)
-    return f"{prefix}{sep}{percentile_name(pct)}" if pct is not None else name
+    if pct is not None:
+        metric = percentile_name(pct, metric.rsplit("-p", 1)[0])
+    return full_name(prefix, metric)
 
 
 def check(name: str) -> str | None:
     """Return None when `name` is a metric isvcperf produces, else what is wrong with it."""
     prefix, _, metric = name.partition("/")
     if not metric or prefix not in PREFIXES:
-        return f"unknown metric {name!r}; metric names look like http/latency-p90 (prefix {', '.join(PREFIXES)})"
-    if metric in FIXED or percentile_of(metric) is not None:
+        return (f"unknown metric {name!r}; metric names look like http/latency-p90 or grpc/latency/p90 "
+                f"(prefix {', '.join(PREFIXES)})")
+    if generic(metric) in FIXED or percentile_of(metric) is not None:
         return None
     return f"unknown metric {name!r}; known: {', '.join(FIXED)} and latency-pNN (e.g. latency-p99.9)"
 

@@ -14,10 +14,14 @@ from isvcperf import metric_names
 from isvcperf.loadgen.recorder import decode_histogram
 
 PREFIX = "http"
+"""The prefix of metrics measured over HTTP; gRPC runs pass `grpc` to compute()."""
 
 
-def compute(total: dict[str, Any], percentiles: list[float], window_s: float) -> dict[str, float]:
-    """Iter8-named metrics from a merged snapshot (see isvcperf.loadgen.recorder.merge)."""
+def compute(total: dict[str, Any], percentiles: list[float], window_s: float, prefix: str = PREFIX) -> dict[str, float]:
+    """Iter8-named metrics from a merged snapshot (see isvcperf.loadgen.recorder.merge).
+
+    `prefix` is the protocol's (metric_names.protocol_prefix): `http/latency-p90`, `grpc/latency/p90`.
+    """
     requests = int(total.get("requests", 0))
     errors = int(total.get("errors", 0))
     successes = int(total.get("successes", requests - errors))
@@ -27,20 +31,27 @@ def compute(total: dict[str, Any], percentiles: list[float], window_s: float) ->
         "error-rate": errors / requests if requests else 0.0,
         "throughput": successes / window_s if window_s > 0 else 0.0,
     }
-    histogram = decode_histogram(total.get("histogram", ""))
-    if histogram.get_total_count():
-        ms = 1e-3
-        values.update(
-            {
-                "latency-mean": histogram.get_mean_value() * ms,
-                "latency-stddev": histogram.get_stddev() * ms,
-                "latency-min": histogram.get_min_value() * ms,
-                "latency-max": histogram.get_max_value() * ms,
-            }
-        )
-        for pct in sorted(set(percentiles)):
-            values[metric_names.percentile_name(pct)] = histogram.get_value_at_percentile(pct) * ms
-    return {f"{PREFIX}/{name}": float(value) for name, value in values.items()}
+    values.update(latency_values("latency", total.get("histogram", ""), percentiles))
+    # Open loop only: the raw service time, next to the corrected latency above.
+    values.update(latency_values("service-time", total.get("service", ""), percentiles))
+    return {metric_names.full_name(prefix, name): float(value) for name, value in values.items()}
+
+
+def latency_values(kind: str, encoded: str, percentiles: list[float]) -> dict[str, float]:
+    """`<kind>-mean|stddev|min|max|pNN` in milliseconds from an encoded histogram (nothing when empty)."""
+    histogram = decode_histogram(encoded)
+    if not histogram.get_total_count():
+        return {}
+    ms = 1e-3
+    values = {
+        f"{kind}-mean": histogram.get_mean_value() * ms,
+        f"{kind}-stddev": histogram.get_stddev() * ms,
+        f"{kind}-min": histogram.get_min_value() * ms,
+        f"{kind}-max": histogram.get_max_value() * ms,
+    }
+    for pct in sorted(set(percentiles)):
+        values[metric_names.percentile_name(pct, kind)] = histogram.get_value_at_percentile(pct) * ms
+    return values
 
 
 def wanted_percentiles(configured: list[float], slo_metrics: list[str]) -> list[float]:

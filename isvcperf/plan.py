@@ -18,6 +18,7 @@ from isvcperf.loadgen.config import CONFIG_ENV, LoadgenConfig
 from isvcperf.spec import RunSpec, request_headers
 
 DEFAULT_LOCUSTFILE = Path(locustfiles.__file__).with_name("infer_http.py")
+GRPC_LOCUSTFILE = DEFAULT_LOCUSTFILE.with_name("infer_grpc.py")
 WORKER_CONNECT_TIMEOUT = 60
 LOCALHOST = "127.0.0.1"
 
@@ -89,13 +90,19 @@ def loadgen_config(spec: RunSpec, payload: bytes, workers: int) -> LoadgenConfig
         rate=load.rate,
         warmup_requests=load.warmup.requests,
         warmup_duration=load.warmup.duration or 0.0,
+        arrivals=load.arrivals,
+        stages=[{k: v for k, v in (("duration", st.duration), ("rate", st.rate), ("users", st.users)) if v is not None}
+                for st in load.stages],
+        interval=spec.metrics.interval or 1.0,
+        insecure=spec.target.insecure,
+        ca_bundle=str(Path(spec.base_dir, spec.target.ca_bundle)) if spec.target.ca_bundle else None,
     )
 
 
 def locustfile_path(spec: RunSpec) -> Path:
-    """The built-in locustfile, or the spec's own (relative to the spec file)."""
+    """The built-in locustfile for the protocol, or the spec's own (relative to the spec file)."""
     if not spec.load.locustfile:
-        return DEFAULT_LOCUSTFILE
+        return GRPC_LOCUSTFILE if spec.target.protocol == "grpc-v2" else DEFAULT_LOCUSTFILE
     path = Path(spec.base_dir, spec.load.locustfile).resolve()
     if not path.is_file():
         raise SpecError("load.locustfile", f"{spec.load.locustfile!r} not found (looked at {path})")

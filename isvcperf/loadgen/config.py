@@ -16,6 +16,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from isvcperf.loadgen.stages import Schedule
+
 CONFIG_ENV = "ISVCPERF_LOADGEN_CONFIG"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -37,6 +39,14 @@ class LoadgenConfig:
     rate: float = 0.0
     warmup_requests: int = 0
     warmup_duration: float = 0.0
+    arrivals: str = "uniform"
+    """Open-loop spacing: `uniform` or `poisson`."""
+    stages: list[dict[str, float]] = field(default_factory=list)
+    """[{duration, rate} ...] or [{duration, users} ...]; the measured window follows them."""
+    interval: float = 1.0
+    """Timeline resolution in seconds."""
+    insecure: bool = False
+    ca_bundle: str | None = None
     linger: float = 300.0
     """How long a finished master waits for its result to be fetched before quitting."""
 
@@ -47,6 +57,13 @@ class LoadgenConfig:
     def expanded_headers(self) -> dict[str, str]:
         """Header values with ${VAR} taken from this process's environment."""
         return {k: _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), v) for k, v in self.headers.items()}
+
+    def schedule(self, kind: str) -> Schedule | None:
+        """The stages as a rate or users schedule, when the stages are of that kind."""
+        if not self.stages or kind not in self.stages[0]:
+            return None
+        start = self.rate if kind == "rate" else 0.0
+        return Schedule(tuple(s["duration"] for s in self.stages), tuple(s[kind] for s in self.stages), start)
 
     def is_error_status(self, status: int) -> bool:
         return any((lo is None or status >= lo) and (hi is None or status <= hi) for lo, hi in self.error_ranges)

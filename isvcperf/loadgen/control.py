@@ -4,14 +4,17 @@ Locust decides how many users run where; this decides what each request is. The 
 assigns every worker a share (requests, warm-up requests, rate); users ask for a ticket
 before each request, so counts are exact (no request is sent beyond the quota) and
 warm-up is exact too. In closed loop a ticket is available at once; in open loop an
-arrival greenlet issues tickets at scheduled times that do not depend on responses, and
-an arrival finding no idle user is counted as dropped rather than delayed (k6's
-dropped_iterations). Latency in open loop is measured from the ticket's intended time,
-which corrects coordinated omission the way wrk2 does.
+arrival greenlet issues tickets at scheduled times that do not depend on responses —
+uniformly spaced, or Poisson — and an arrival finding no idle user is counted as dropped
+rather than delayed (k6's dropped_iterations). Latency in open loop is measured from the
+ticket's intended time, which corrects coordinated omission the way wrk2 does. When the
+arrival greenlet falls behind (a busy generator), it issues the late arrivals at once with
+their original intended times, so the lateness shows in the latency instead of vanishing.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +25,10 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from isvcperf.loadgen.recorder import Recorder
+from isvcperf.loadgen.stages import Schedule
+
+RATE_STEP = 0.01
+"""Integration step (seconds) for arrival times under a changing rate."""
 
 
 @dataclass
@@ -62,21 +69,26 @@ class Ticket:
 class Controller:
     """Hands out tickets for one worker and tells the master when the share is done."""
 
-    def __init__(self, recorder: Recorder, on_done: Callable[[], Any]) -> None:
+    def __init__(self, recorder: Recorder, on_done: Callable[[], Any], rate_schedule: Schedule | None = None,
+                 poisson: bool = False, workers: int = 1) -> None:
         self.recorder = recorder
         self.share: Share | None = None
         self._on_done = on_done
+        self._schedule = rate_schedule
+        self._poisson = poisson
+        self._workers = workers
         self._warmup_left = 0
         self._measure_left: int | None = None
         self._warmup_until = 0.0
+        self._measure_from: float | None = None
         self._measure_until: float | None = None
-        self._measuring = False
         self._exhausted = False
         self._in_flight = 0
         self._idle = 0
         self._done = False
         self._arrivals: Queue | None = None
         self.finished = Event()
+        self.measuring = Event()
 
     def assign(self, share: Share) -> None:
         """Take this worker's share (sent by the master before any user spawns)."""
@@ -92,9 +104,9 @@ class Controller:
         self._warmup_until = now + self.share.warmup_duration
         if self._warmup_left == 0 and self.share.warmup_duration <= 0:
             self._begin_measuring(now)
-        if self.share.rate > 0:
+        if self.share.rate > 0 or self._schedule is not None:
             self._arrivals = Queue()
-            gevent.spawn(self._arrive, self.share.rate)
+            gevent.spawn(self._arrive)
 
     # -- tickets -------------------------------------------------------------------------
 
@@ -110,14 +122,16 @@ class Controller:
         finally:
             self._idle -= 1
 
-    def complete(self, ticket: Ticket, latency_s: float | None, error: str | None, example: str = "") -> None:
-        """A ticket's request finished; record it (unless warm-up) and check whether the share is done."""
+    def complete(self, ticket: Ticket, sent: float, finished: float | None, error: str | None,
+                 example: str = "") -> None:
+        """A ticket's request ended (finished is None without a response); record it unless warm-up."""
         self._in_flight -= 1
         if ticket.warmup:
             self.recorder.warmup_requests += 1
         else:
-            self.recorder.record(latency_s, error, example)
-        self._check_done()
+            self.recorder.record(ticket.intended, sent, finished, error, example)
+        if self._exhausted or self._measure_left == 0:
+            self._check_done()
 
     def _take(self, now: float) -> Ticket | None:
         if self._exhausted:
@@ -127,7 +141,7 @@ class Controller:
                 self._warmup_left -= 1
             self._in_flight += 1
             return Ticket(now, True)
-        if not self._measuring:
+        if self._measure_from is None:
             self._begin_measuring(now)
         if self._measure_until is not None and now >= self._measure_until:
             self._exhaust()
@@ -142,14 +156,12 @@ class Controller:
 
     def _begin_measuring(self, now: float) -> None:
         assert self.share is not None
-        self._measuring = True
-        self.recorder.measure_start = time.time()
+        self._measure_from = now
+        self.recorder.begin(now)
+        self.measuring.set()
         if self.share.duration is not None:
             self._measure_until = now + self.share.duration
-            gevent.spawn_later(self.share.duration, self._window_over)
-
-    def _window_over(self) -> None:
-        self._exhaust()
+            gevent.spawn_later(self.share.duration, self._exhaust)
 
     def _exhaust(self) -> None:
         self._exhausted = True
@@ -168,23 +180,46 @@ class Controller:
 
     # -- open loop -----------------------------------------------------------------------
 
-    def _arrive(self, rate: float) -> None:
-        """Issue tickets at uniform intervals; an arrival with no idle user is dropped."""
+    def rate_at(self, now: float) -> float:
+        """This worker's arrival rate at perf_counter time `now`."""
+        assert self.share is not None
+        if self._schedule is None:
+            return self.share.rate
+        since = now - self._measure_from if self._measure_from is not None else -1.0
+        return self._schedule.value_at(since) / self._workers
+
+    def _arrive(self) -> None:
+        """Issue tickets on schedule; an arrival with no idle user is dropped."""
         assert self._arrivals is not None
-        interval = 1.0 / rate
-        start = time.perf_counter()
-        n = 0
+        rng = random.Random()
+        intended = time.perf_counter()
         while not self._exhausted:
-            intended = start + n * interval
-            n += 1
+            intended = self._next_arrival(intended, rng.expovariate(1.0) if self._poisson else 1.0)
             delay = intended - time.perf_counter()
             if delay > 0:
                 gevent.sleep(delay)
             if self._idle <= self._arrivals.qsize():
-                if self._measuring:
-                    self.recorder.dropped += 1
+                if self._measure_from is not None:
+                    self.recorder.record_drop(intended)
                 continue
             ticket = self._take(intended)
             if ticket is None:
                 break
             self._arrivals.put(ticket)
+
+    def _next_arrival(self, t: float, work: float) -> float:
+        """The time when `work` expected arrivals will have accumulated after `t`.
+
+        One exact step at a constant rate; under a changing rate, steps of at most
+        RATE_STEP, so a ramp from 0 is followed instead of jumping a whole 1/rate ahead.
+        (A unit of work per arrival gives uniform spacing; Exp(1) work gives a Poisson
+        process of the same rate, by time rescaling.)
+        """
+        while True:
+            rate = self.rate_at(t)
+            if rate > 0 and (self._schedule is None or work / rate <= RATE_STEP):
+                return t + work / rate
+            t += RATE_STEP
+            work -= rate * RATE_STEP
+            if work <= 0:
+                return t

@@ -19,13 +19,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import gevent
-from locust import events
+import psutil
+from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from isvcperf.loadgen.config import LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
-from isvcperf.loadgen.recorder import Recorder, merge
+from isvcperf.loadgen.recorder import Recorder, Timeline, merge
+from isvcperf.loadgen.stages import Schedule
 
 log = logging.getLogger("isvcperf")
 
@@ -34,6 +36,7 @@ MSG_DONE = "isvcperf_done"
 STATS_ROUTE = "/isvcperf/stats"
 REPORT_KEY = "isvcperf"
 WATCH_INTERVAL = 1.0
+WORKER_FIELDS = ("requests", "successes", "errors", "warmupRequests", "dropped", "measureStart", "measureEnd")
 
 
 @dataclass
@@ -52,9 +55,10 @@ class State:
     """Per-process plugin state (one Locust process is either master or worker)."""
 
     config: LoadgenConfig
-    recorder: Recorder = field(default_factory=Recorder)
+    recorder: Recorder
     controller: Controller | None = None
     workers: dict[str, WorkerTrack] = field(default_factory=dict)
+    timeline: Timeline = field(default_factory=Timeline)
     phase: str = "waiting"
     """waiting → running → finished (master's view)."""
     finish_reason: str = ""
@@ -76,7 +80,11 @@ def state() -> State:
 @events.init.add_listener
 def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **_: Any) -> None:
     global _state
-    _state = State(config=load_from_env())
+    config = load_from_env()
+    rates = config.schedule("rate")
+    open_loop = config.rate > 0 or rates is not None
+    stage_ends = Schedule(tuple(s["duration"] for s in config.stages), (0.0,) * len(config.stages)).ends
+    _state = State(config=config, recorder=Recorder(open_loop, stage_ends, config.interval))
     if isinstance(runner, WorkerRunner):
         _init_worker(environment, runner, _state)
     elif isinstance(runner, MasterRunner):
@@ -90,9 +98,10 @@ def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **
 
 def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> None:
     def done() -> None:
-        runner.send_message(MSG_DONE, st.recorder.snapshot())
+        runner.send_message(MSG_DONE, st.recorder.snapshot(final=True))
 
-    st.controller = Controller(st.recorder, done)
+    st.controller = Controller(st.recorder, done, st.config.schedule("rate"), st.config.arrivals == "poisson",
+                               st.config.workers)
 
     def on_assign(msg: Any, **_: Any) -> None:
         st.controller.assign(Share(**msg.data))  # type: ignore[union-attr]
@@ -102,10 +111,27 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
     @environment.events.test_start.add_listener
     def _start(**_: Any) -> None:
         st.controller.start()  # type: ignore[union-attr]
+        gevent.spawn(_sample_intervals, runner, st)
 
     @environment.events.report_to_master.add_listener
     def _report(data: dict[str, Any], **_: Any) -> None:
-        data[REPORT_KEY] = st.recorder.snapshot()
+        if st.controller is not None and st.controller.share is not None:
+            data[REPORT_KEY] = st.recorder.snapshot()
+
+
+def _sample_intervals(runner: WorkerRunner, st: State) -> None:
+    """At each interval boundary of the measured window, note this process's CPU and users."""
+    controller, recorder = st.controller, st.recorder
+    assert controller is not None
+    controller.measuring.wait()
+    process = psutil.Process()
+    process.cpu_percent()
+    index = 0
+    while not controller.finished.is_set():
+        boundary = recorder.measure_start + (index + 1) * recorder.interval  # type: ignore[operator]
+        gevent.sleep(max(0.0, boundary - time.time()))
+        recorder.close_interval(index, process.cpu_percent(), runner.user_count)
+        index += 1
 
 
 # -- master ------------------------------------------------------------------------------
@@ -126,16 +152,21 @@ def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st
         st.started_at = time.time()
         gevent.spawn(_watch, runner, st)
 
+    def take(client_id: str, snapshot: dict[str, Any]) -> WorkerTrack | None:
+        track = st.workers.get(client_id)
+        if track is not None:
+            st.timeline.add(client_id, snapshot.pop("intervals", {}))
+            track.snapshot = snapshot
+        return track
+
     @environment.events.worker_report.add_listener
     def _worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
-        track = st.workers.get(client_id)
-        if track is not None and REPORT_KEY in data:
-            track.snapshot = data[REPORT_KEY]
+        if REPORT_KEY in data:
+            take(client_id, data[REPORT_KEY])
 
     def on_done(msg: Any, **_: Any) -> None:
-        track = st.workers.get(msg.node_id)
+        track = take(msg.node_id, msg.data)
         if track is not None:
-            track.snapshot = msg.data
             track.done = True
             _maybe_finish(runner, st)
 
@@ -143,6 +174,10 @@ def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st
 
     if web_ui is not None:
         web_ui.app.add_url_rule(STATS_ROUTE, "isvcperf_stats", lambda: _stats_response(runner, st))
+    users = config.schedule("users")
+    if users is not None:
+        environment.shape_class = StagesShape(users, config.warmup_duration)
+        environment.shape_class.runner = runner
 
 
 def _watch(runner: MasterRunner, st: State) -> None:
@@ -206,9 +241,25 @@ def _stats_response(runner: MasterRunner, st: State) -> dict[str, Any]:
                 "done": t.done,
                 "lostAt": t.lost_at,
                 "maxCpu": t.max_cpu,
-                **{k: v for k, v in t.snapshot.items() if k != "histogram"},
+                **{k: t.snapshot.get(k) for k in WORKER_FIELDS},
             }
             for cid, t in st.workers.items()
         },
         "total": merged,
+        "interval": st.config.interval,
+        "timeline": st.timeline.summary(),
+        "stages": st.config.stages,
     }
+
+
+class StagesShape(LoadTestShape):
+    """Users over time from `load.stages` (closed loop), after a warm-up at the first stage's users."""
+
+    def __init__(self, schedule: Schedule, warmup: float) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.warmup = warmup
+
+    def tick(self) -> tuple[int, float]:
+        users = max(1, round(self.schedule.value_at(self.get_run_time() - self.warmup)))
+        return users, float(max(users, 1))

@@ -2,13 +2,20 @@
 
 Every measured latency goes into an HdrHistogram (microseconds, 1 µs to 1 h, 3
 significant digits), not Locust's rounded buckets, so percentiles keep sub-millisecond
-precision and merge exactly across workers. A worker ships its whole cumulative state
-with every report; the master keeps the latest snapshot per worker, so a repeated or
-late report changes nothing and a lost worker's last figures stay in the result.
+precision and merge exactly across workers. In open loop the latency is measured from the
+request's intended start (coordinated-omission corrected, as wrk2 does) and the raw
+service time, from the moment it was really sent, is kept in a second histogram.
+
+Besides the totals a worker keeps one small record per interval of its measured window
+(the timeline: counts, a 2-significant-digit histogram, its CPU and users) and one per
+load stage. A worker ships its cumulative totals with every report (the master keeps the
+latest per worker, so repeats change nothing and a lost worker's figures stay) and each
+closed interval once.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,91 +25,239 @@ from hdrh.histogram import HdrHistogram
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
+INTERVAL_DIGITS = 2
 EXAMPLE_CHARS = 300
 
 
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+def new_histogram(digits: int = SIGNIFICANT_DIGITS) -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, digits)
 
 
-def decode_histogram(encoded: str) -> HdrHistogram:
+def decode_histogram(encoded: str, digits: int = SIGNIFICANT_DIGITS) -> HdrHistogram:
     """An encoded histogram back into one with our range (an empty string gives an empty one)."""
-    histogram = new_histogram()
+    histogram = new_histogram(digits)
     if encoded:
         histogram.decode_and_add(encoded)
     return histogram
 
 
-@dataclass
-class Recorder:
-    """Counts, errors and the latency histogram of the measured requests of one worker."""
+def encode(histogram: HdrHistogram) -> str:
+    return histogram.encode().decode("ascii") if histogram.get_total_count() else ""
 
-    histogram: HdrHistogram = field(default_factory=new_histogram)
+
+def to_us(seconds: float) -> int:
+    return max(LOWEST_US, min(HIGHEST_US, round(seconds * 1e6)))
+
+
+@dataclass
+class Counts:
+    """Requests, outcomes and latencies of one slice of the run (all of it, a stage, an interval)."""
+
+    histogram: HdrHistogram
     requests: int = 0
     successes: int = 0
     errors: int = 0
-    warmup_requests: int = 0
-    dropped: int = 0
-    error_groups: dict[str, list[Any]] = field(default_factory=dict)
-    """type → [count, first example]."""
-    measure_start: float | None = None
-    """Wall-clock (epoch) time the worker started measuring."""
-    measure_end: float | None = None
-    """Wall-clock time of the last measured completion."""
 
-    def record(self, latency_s: float | None, error: str | None, example: str = "") -> None:
-        """One measured request: its latency when a response came, and its error type if any."""
-        self.requests += 1
+    def to_data(self) -> dict[str, Any]:
+        return {"histogram": encode(self.histogram), "requests": self.requests, "successes": self.successes,
+                "errors": self.errors}
+
+
+@dataclass
+class Interval:
+    """One interval of the timeline."""
+
+    counts: Counts = field(default_factory=lambda: Counts(new_histogram(INTERVAL_DIGITS)))
+    cpu: float = 0.0
+    users: int = 0
+
+
+class Recorder:
+    """Counts, errors and latency histograms of the measured requests of one worker."""
+
+    def __init__(self, open_loop: bool = False, stage_ends: list[float] | None = None, interval: float = 1.0) -> None:
+        self.total = Counts(new_histogram())
+        self.service = new_histogram() if open_loop else None
+        self.warmup_requests = 0
+        self.dropped = 0
+        self.error_groups: dict[str, list[Any]] = {}
+        """type → [count, first example]."""
+        self.measure_start: float | None = None
+        """Wall-clock (epoch) time the worker started measuring."""
+        self.measure_end: float | None = None
+        """Wall-clock time of the last measured completion."""
+        self.stage_ends = stage_ends or []
+        self.stages = [Counts(new_histogram()) for _ in self.stage_ends]
+        self.stage_dropped = [0 for _ in self.stage_ends]
+        self.interval = interval
+        self.intervals: dict[int, Interval] = {}
+        self._shipped: set[int] = set()
+        self._base = 0.0
+
+    # -- recording (the hot path) --------------------------------------------------------
+
+    def begin(self, perf_now: float) -> None:
+        """Start the measured window at `perf_now` (a time.perf_counter() value)."""
+        self._base = perf_now
+        self.measure_start = time.time() - (time.perf_counter() - perf_now)
+
+    def record(self, intended: float, sent: float, finished: float | None, error: str | None,
+               example: str = "") -> None:
+        """One measured request (perf_counter times); `finished` is None when no response came."""
+        now = finished if finished is not None else time.perf_counter()
         self.measure_end = time.time()
-        if latency_s is not None:
-            self.histogram.record_value(max(LOWEST_US, min(HIGHEST_US, round(latency_s * 1e6))))
-        if error is None:
-            self.successes += 1
-            return
-        self.errors += 1
-        group = self.error_groups.get(error)
-        if group is None:
-            self.error_groups[error] = [1, example[:EXAMPLE_CHARS]]
-        else:
-            group[0] += 1
+        index = int((now - self._base) / self.interval)
+        interval = self.intervals.get(index)
+        if interval is None:
+            interval = self.intervals[index] = Interval()
+        stage = self.stages[self._stage_index(intended)] if self.stages else None
+        slices = (self.total, interval.counts, stage) if stage is not None else (self.total, interval.counts)
+        if finished is not None:
+            latency = to_us(finished - intended)
+            for counts in slices:
+                counts.histogram.record_value(latency)
+            if self.service is not None:
+                self.service.record_value(to_us(finished - sent))
+        for counts in slices:
+            counts.requests += 1
+            if error is None:
+                counts.successes += 1
+            else:
+                counts.errors += 1
+        if error is not None:
+            group = self.error_groups.get(error)
+            if group is None:
+                self.error_groups[error] = [1, example[:EXAMPLE_CHARS]]
+            else:
+                group[0] += 1
 
-    def snapshot(self) -> dict[str, Any]:
-        """The cumulative state as plain data for Locust's msgpack transport."""
+    def record_drop(self, intended: float) -> None:
+        """An open-loop arrival that found every user busy."""
+        self.dropped += 1
+        if self.stages:
+            self.stage_dropped[self._stage_index(intended)] += 1
+
+    def _stage_index(self, intended: float) -> int:
+        """The stage a request was scheduled in (one that overran the last stage counts in it)."""
+        return min(bisect.bisect_right(self.stage_ends, intended - self._base), len(self.stages) - 1)
+
+    def close_interval(self, index: int, cpu: float, users: int) -> None:
+        """Note the generator's CPU and users for an interval that just ended (it may have no requests)."""
+        interval = self.intervals.get(index)
+        if interval is None:
+            interval = self.intervals[index] = Interval()
+        interval.cpu, interval.users = cpu, users
+
+    def interval_index(self, perf_now: float) -> int:
+        return int((perf_now - self._base) / self.interval)
+
+    # -- shipping ------------------------------------------------------------------------
+
+    def snapshot(self, final: bool = False) -> dict[str, Any]:
+        """Cumulative totals, plus the intervals closed since the last snapshot (all when final)."""
+        current = self.interval_index(time.perf_counter()) if self.measure_start is not None else 0
+        ready = [i for i in self.intervals if i not in self._shipped and (final or i < current)]
+        self._shipped.update(ready)
         return {
-            "histogram": self.histogram.encode().decode("ascii") if self.histogram.get_total_count() else "",
-            "requests": self.requests,
-            "successes": self.successes,
-            "errors": self.errors,
+            **self.total.to_data(),
+            "service": encode(self.service) if self.service is not None else "",
             "warmupRequests": self.warmup_requests,
             "dropped": self.dropped,
             "errorGroups": self.error_groups,
             "measureStart": self.measure_start,
             "measureEnd": self.measure_end,
+            "stages": [{**c.to_data(), "dropped": d} for c, d in zip(self.stages, self.stage_dropped, strict=True)],
+            "intervals": {
+                str(i): {**self.intervals[i].counts.to_data(), "cpu": self.intervals[i].cpu,
+                         "users": self.intervals[i].users}
+                for i in sorted(ready)
+            },
         }
 
 
+SUMMED = ("requests", "successes", "errors", "warmupRequests", "dropped")
+
+
 def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sum worker snapshots into one run-wide view: exact histogram merge, summed counts."""
-    histogram = new_histogram()
-    total: dict[str, Any] = {"requests": 0, "successes": 0, "errors": 0, "warmupRequests": 0, "dropped": 0}
+    """Sum worker snapshots (totals and stages) into one run-wide view: exact histogram merge."""
+    histogram, service = new_histogram(), new_histogram()
+    total: dict[str, Any] = dict.fromkeys(SUMMED, 0)
     groups: dict[str, list[Any]] = {}
+    stages: list[dict[str, Any]] = []
+    stage_histograms: list[HdrHistogram] = []
     starts, ends = [], []
     for snap in snapshots:
         if snap.get("histogram"):
             histogram.decode_and_add(snap["histogram"])
-        for key in total:
+        if snap.get("service"):
+            service.decode_and_add(snap["service"])
+        for key in SUMMED:
             total[key] += snap.get(key, 0)
         for kind, (count, example) in snap.get("errorGroups", {}).items():
             if kind in groups:
                 groups[kind][0] += count
             else:
                 groups[kind] = [count, example]
+        for i, stage in enumerate(snap.get("stages", [])):
+            if i == len(stages):
+                stages.append({"requests": 0, "successes": 0, "errors": 0, "dropped": 0})
+                stage_histograms.append(new_histogram())
+            for key in ("requests", "successes", "errors", "dropped"):
+                stages[i][key] += stage.get(key, 0)
+            if stage.get("histogram"):
+                stage_histograms[i].decode_and_add(stage["histogram"])
         if snap.get("measureStart") is not None:
             starts.append(snap["measureStart"])
         if snap.get("measureEnd") is not None:
             ends.append(snap["measureEnd"])
-    total["histogram"] = histogram.encode().decode("ascii") if histogram.get_total_count() else ""
-    total["errorGroups"] = groups
-    total["measureStart"] = min(starts) if starts else None
-    total["measureEnd"] = max(ends) if ends else None
+    for stage, stage_histogram in zip(stages, stage_histograms, strict=True):
+        stage["histogram"] = encode(stage_histogram)
+    total.update(
+        histogram=encode(histogram),
+        service=encode(service),
+        errorGroups=groups,
+        stages=stages,
+        measureStart=min(starts) if starts else None,
+        measureEnd=max(ends) if ends else None,
+    )
     return total
+
+
+class Timeline:
+    """The master's merge of every worker's intervals, summarised as they arrive."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+        self._merged: dict[int, Interval] = {}
+
+    def add(self, worker: str, intervals: dict[str, dict[str, Any]]) -> None:
+        for key, data in intervals.items():
+            if (worker, key) in self._seen:
+                continue
+            self._seen.add((worker, key))
+            merged = self._merged.setdefault(int(key), Interval())
+            merged.counts.requests += data["requests"]
+            merged.counts.successes += data["successes"]
+            merged.counts.errors += data["errors"]
+            if data["histogram"]:
+                merged.counts.histogram.decode_and_add(data["histogram"])
+            merged.cpu = max(merged.cpu, data.get("cpu", 0.0))
+            merged.users += data.get("users", 0)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per interval: counts, p50/p90/p99 in ms (None when nothing completed), max CPU, users."""
+        out = []
+        for index in sorted(self._merged):
+            interval = self._merged[index]
+            histogram = interval.counts.histogram
+            has = histogram.get_total_count() > 0
+            out.append({
+                "index": index,
+                "requests": interval.counts.requests,
+                "successes": interval.counts.successes,
+                "errors": interval.counts.errors,
+                **{f"p{p}": histogram.get_value_at_percentile(p) / 1000.0 if has else None for p in (50, 90, 99)},
+                "cpu": interval.cpu,
+                "users": interval.users,
+            })
+        return out

@@ -27,7 +27,7 @@ def test_merged_worker_histograms_equal_the_pooled_samples() -> None:
     recorders = [Recorder() for _ in range(3)]
     pooled = new_histogram()
     for i, latency in enumerate(samples):
-        recorders[i % 3].record(latency, None)
+        recorders[i % 3].record(0.0, 0.0, latency, None)
         pooled.record_value(round(latency * 1e6))
     merged = merge([r.snapshot() for r in recorders])
     assert merged["requests"] == len(samples)
@@ -41,10 +41,10 @@ def test_merged_worker_histograms_equal_the_pooled_samples() -> None:
 
 def test_errors_are_grouped_and_summed() -> None:
     a, b = Recorder(), Recorder()
-    a.record(0.01, "HTTP 500", "boom")
-    a.record(0.01, "HTTP 500", "boom again")
-    b.record(None, "ConnectionRefusedError", "refused")
-    b.record(0.002, None)
+    a.record(0.0, 0.0, 0.01, "HTTP 500", "boom")
+    a.record(0.0, 0.0, 0.01, "HTTP 500", "boom again")
+    b.record(0.0, 0.0, None, "ConnectionRefusedError", "refused")
+    b.record(0.0, 0.0, 0.002, None)
     merged = merge([a.snapshot(), b.snapshot()])
     assert merged["errorGroups"] == {"HTTP 500": [2, "boom"], "ConnectionRefusedError": [1, "refused"]}
     values = compute(merged, [50.0], window_s=2.0)

@@ -1,0 +1,82 @@
+"""What the master's statistics mean beyond the totals: timeline, stages and warnings.
+
+Kept apart from metrics.py (which names numbers) because these are judgements: whether
+the generator itself was the bottleneck, whether the asked-for rate was reached and why
+not — said plainly in the result so nobody mistakes a saturated load generator for a
+slow model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isvcperf import metrics
+from isvcperf.result import StageResult, TimelinePoint
+from isvcperf.spec import RunSpec
+
+CPU_SATURATED = 90.0
+RATE_TOLERANCE = 0.01
+
+
+def timeline(stats: dict[str, Any], stage_ends: list[float]) -> list[TimelinePoint]:
+    """The master's per-interval summaries as points, each tagged with its stage."""
+    interval = float(stats.get("interval", 1.0))
+    points = []
+    for row in stats.get("timeline", []):
+        t = (row["index"] + 1) * interval
+        stage = next((i for i, end in enumerate(stage_ends) if t - interval < end), None) if stage_ends else None
+        points.append(TimelinePoint(
+            t=t, requests=row["requests"], errors=row["errors"], throughput=row["successes"] / interval,
+            p50=row["p50"], p90=row["p90"], p99=row["p99"], users=row["users"], stage=stage,
+        ))
+    return points
+
+
+def stage_ends(spec: RunSpec) -> list[float]:
+    ends, t = [], 0.0
+    for stage in spec.load.stages:
+        t += stage.duration or 0.0
+        ends.append(t)
+    return ends
+
+
+def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> list[StageResult]:
+    """Per-stage metrics from the merged per-stage histograms and counts."""
+    out = []
+    start = 0.0
+    for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
+        end = start + (stage.duration or 0.0)
+        values = metrics.compute(data, percentiles, end - start)
+        values[f"{metrics.PREFIX}/dropped"] = float(data.get("dropped", 0))
+        target = {k: float(v) for k, v in (("rate", stage.rate), ("users", stage.users)) if v is not None}
+        out.append(StageResult(index=index, start=start, end=end, target=target, metrics=values))
+        start = end
+    return out
+
+
+def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list[str]:
+    """Conditions that make the figures less trustworthy, each with its cause and a remedy."""
+    if not stats:
+        return []
+    out = []
+    workers = stats.get("workers", {})
+    total = stats.get("total", {})
+    lost = [f"{cid} (index {w.get('index')})" for cid, w in workers.items() if w.get("lostAt") is not None]
+    if lost:
+        out.append(f"workers lost during the run: {', '.join(lost)}; the load applied was less than asked for")
+    hot = max((row.get("cpu", 0.0) for row in stats.get("timeline", [])), default=0.0)
+    if hot > CPU_SATURATED:
+        out.append(f"load generator saturated: a worker's CPU reached {hot:.0f}% during the measured window, so "
+                   "latency figures include time spent in the generator itself; add workers (load.workers)")
+    dropped = total.get("dropped", 0)
+    if dropped:
+        out.append(f"{dropped} scheduled arrivals were dropped because all {spec.load.users} users were busy "
+                   "(users exhausted); raise load.users")
+    if spec.load.rate > 0 and not spec.load.stages and spec.load.duration and window > 0:
+        achieved = total.get("requests", 0) / window
+        if achieved < spec.load.rate * (1 - RATE_TOLERANCE):
+            cause = ("the generator's CPU was saturated" if hot > CPU_SATURATED
+                     else "all users were busy: the target could not keep up with this rate at this concurrency"
+                     if dropped else "the target was saturated")
+            out.append(f"achieved {achieved:.1f} req/s of the {spec.load.rate:g} req/s asked for: {cause}")
+    return out
