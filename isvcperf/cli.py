@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from isvcperf import __version__, iter8, spec
+from isvcperf import __version__, cli_compare, iter8, spec
 from isvcperf.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("result", metavar="RESULT_OR_DIR")
     check.add_argument("-c", "--condition", dest="conditions", action="append", required=True,
                        choices=sorted(ASSERT_CONDITIONS), help="a condition (repeatable)")
+    cli_compare.add_command(sub, formatter, EPILOG)
     return parser
 
 
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": cmd_validate,
         "report": cmd_report,
         "assert": cmd_assert,
+        "compare": cli_compare.cmd_compare,
     }
     try:
         return handlers[args.command](args)

@@ -50,6 +50,8 @@ class WorkerSummary:
     errors: int = 0
     warmup_requests: int = 0
     dropped: int = 0
+    lost_at: str = ""
+    """UTC ISO-8601 time the master lost this worker ('' when it stayed to the end)."""
 
 
 @dataclass
@@ -116,11 +118,15 @@ class Result:
         return all(v.satisfied for v in self.slos)
 
     @property
+    def workers_lost(self) -> int:
+        return sum(1 for w in self.workers if w.lost_at)
+
+    @property
     def verdict(self) -> str:
-        """`passed`, `failed` (an SLO does not hold) or the status when the run did not complete."""
+        """`passed`, `failed` (an SLO does not hold, or workers were lost: load shortfall) or the status."""
         if self.status == "could-not-run":
             return "could-not-run"
-        if not self.slos_satisfied:
+        if not self.slos_satisfied or self.workers_lost:
             return "failed"
         return "passed" if self.status == "completed" else self.status
 

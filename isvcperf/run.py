@@ -8,6 +8,7 @@ processes are stopped, and the exit code says which of those it was.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,11 +17,14 @@ from typing import Any
 
 from isvcperf import metrics, slo
 from isvcperf.durations import format_duration
+from isvcperf.cluster import Cluster
 from isvcperf.errors import CouldNotRun, SpecError
+from isvcperf.isvc import wait_isvc
 from isvcperf.payload import load_payload
 from isvcperf.publish import Publisher
 from isvcperf.report.render import DEFAULT_FORMATS
 from isvcperf.result import ErrorGroup, Result, WorkerSummary
+from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec import RunSpec, request_headers
@@ -72,8 +76,8 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     payload = check_inputs(spec)
     prepare_out_dir(out_dir)
     publish = Publisher(out_dir, reports, echo)
-    echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url}")
-    runner: LocalRunner | None = None
+    echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
+    runner: LocalRunner | KubernetesRunner | None = None
 
     def partial(status: str, reason: str) -> Result:
         """Stop what runs, then keep whatever was measured."""
@@ -85,9 +89,16 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         return result
 
     try:
-        wait_ready(spec, progress=echo)
-        echo(f"isvcperf: target ready; starting {_load_text(spec)}")
-        runner = LocalRunner(spec, payload, out_dir, ui=ui)
+        cluster = Cluster(spec.kubernetes.context, spec.kubernetes.namespace) if (
+            spec.runner == "kubernetes" or spec.target.isvc) else None
+        if cluster is not None and spec.target.isvc:
+            in_cluster = spec.runner == "kubernetes" or "KUBERNETES_SERVICE_HOST" in os.environ
+            wait_isvc(spec, cluster, in_cluster, progress=echo)
+        if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
+            wait_ready(spec, progress=echo)
+        echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
+        runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
+                  else LocalRunner(spec, payload, out_dir, ui=ui))
         outcome = runner.run(ProgressPrinter(echo), _deadline(spec))
     except KeyboardInterrupt:
         raise Interrupted(partial("interrupted", "interrupted by the user")) from None
@@ -118,6 +129,10 @@ def _load_text(spec: RunSpec) -> str:
 def from_outcome(spec: RunSpec, outcome: Outcome, warnings: list[str]) -> Result:
     status = "completed" if outcome.finished else "interrupted"
     reason = "" if outcome.finished and outcome.reason == "completed" else outcome.reason
+    workers = (outcome.stats or {}).get("workers", {})
+    lost = sum(1 for w in workers.values() if w.get("lostAt") is not None)
+    if lost:  # never a silent pass on less load than asked for (README: worker loss)
+        reason = f"load shortfall: {lost} of {len(workers)} workers lost"
     return build_result(spec, outcome.stats, status, reason, warnings)
 
 
@@ -146,7 +161,8 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
         warnings=[*plan_warnings, *_warnings(stats)],
         workers=[
             WorkerSummary(id=cid, requests=w.get("requests", 0), errors=w.get("errors", 0),
-                          warmup_requests=w.get("warmupRequests", 0), dropped=w.get("dropped", 0))
+                          warmup_requests=w.get("warmupRequests", 0), dropped=w.get("dropped", 0),
+                          lost_at=_iso(w.get("lostAt")))
             for cid, w in sorted(workers_data.items(), key=lambda item: item[1].get("index", 0))
         ],
         spec=spec.to_data(),

@@ -44,6 +44,10 @@ class Target:
     """Header values may hold ${ENV_VAR}; expanded when the run starts, never stored."""
     timeout: float | None = duration_field(30.0)
     """Per-request timeout; a request that takes longer counts as an error."""
+    isvc: str | None = None
+    """A KServe InferenceService: its Ready condition gates the run; its status gives the URL."""
+    namespace: str | None = None
+    """The InferenceService's namespace (default: the run's namespace)."""
 
 
 @dataclass
@@ -121,6 +125,68 @@ class SLO:
 
 
 @dataclass
+class Resources:
+    """Kubernetes resource requests and limits of one container (`cpu: 500m`, `memory: 1Gi`)."""
+
+    requests: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+
+
+def _master_resources() -> Resources:
+    return Resources(requests={"cpu": "250m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "512Mi"})
+
+
+def _worker_resources() -> Resources:
+    # A Locust worker is one gevent loop: more than one core is wasted on it.
+    return Resources(requests={"cpu": "1", "memory": "512Mi"}, limits={"cpu": "1", "memory": "1Gi"})
+
+
+@dataclass
+class PodResources:
+    master: Resources = field(default_factory=_master_resources)
+    workers: Resources = field(default_factory=_worker_resources)
+
+
+@dataclass
+class SecretEnv:
+    """One environment variable of the Locust pods taken from a Secret key (e.g. a bearer token)."""
+
+    name: str
+    secret: str
+    key: str
+
+
+@dataclass
+class Kubernetes:
+    """Where and how the pods run (`runner: kubernetes`, `isvcperf k launch`)."""
+
+    namespace: str | None = None
+    """Default: the kubeconfig context's namespace (in a pod: its own), else `default`."""
+    context: str | None = None
+    image: str | None = None
+    """Default `isvcperf:<package version>` (build it with `make image`)."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[str] = field(default_factory=list)
+    service_account_name: str | None = None
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[Any] = field(default_factory=list)
+    affinity: dict[str, Any] = field(default_factory=dict)
+    resources: PodResources = field(default_factory=PodResources)
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    env_from_secrets: list[str] = field(default_factory=list)
+    """Secrets whose every key becomes an environment variable of the Locust pods."""
+    secret_env: list[SecretEnv] = field(default_factory=list)
+    ttl_seconds_after_finished: int = 3600
+    """Kubernetes deletes the run's objects this long after it finished, whatever happened to the CLI."""
+    keep: bool = False
+    """Leave the run's objects in the cluster (until the TTL) instead of deleting them at the end."""
+    linger: float | None = duration_field(300.0)
+    """How long a finished master waits for the CLI to fetch the result before it quits."""
+    start_timeout: float | None = duration_field(300.0)
+    """How long the master and every worker may take to be scheduled, pulled, started and connected."""
+
+
+@dataclass
 class RunSpec:
     """The whole test."""
 
@@ -131,7 +197,8 @@ class RunSpec:
     load: Load = field(default_factory=Load)
     metrics: Metrics = field(default_factory=Metrics)
     slos: dict[str, SLO] = field(default_factory=dict)
-    runner: Literal["local"] = "local"
+    runner: Literal["local", "kubernetes"] = "local"
+    kubernetes: Kubernetes = field(default_factory=Kubernetes)
     base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
     """Directory relative paths in the spec are resolved against (the spec file's)."""
 
@@ -191,6 +258,7 @@ def _check(spec: RunSpec) -> None:
     if not spec.name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec.name):
         raise SpecError("name", f"{schema.describe(spec.name)} must be letters, digits, '.', '_' or '-'")
     _check_target(spec.target)
+    _check_kubernetes(spec)
     _check_load(spec.load)
     _check_payload(spec)
     for i, rng in enumerate(spec.metrics.error_ranges):
@@ -211,8 +279,20 @@ def _check(spec: RunSpec) -> None:
 
 
 def _check_target(target: Target) -> None:
+    if target.timeout is not None and target.timeout <= 0:
+        raise SpecError("target.timeout", "must be more than 0s")
+    if target.protocol == "grpc-v2":
+        _check_grpc_target(target)
+        return
+    if target.isvc is not None:
+        _check_dns_name("target.isvc", target.isvc)
+        if target.url is None and target.base_url is None:
+            # The URL comes from the InferenceService's status once it is Ready (isvcperf.isvc).
+            target.model = target.model or target.isvc
+            return
     if target.url is None and target.base_url is None:
-        raise SpecError("target.url", "is required (the inference URL, or target.baseUrl with target.model)")
+        raise SpecError("target.url", "is required (the inference URL, or target.baseUrl with target.model, "
+                        "or target.isvc)")
     for key, value in (("url", target.url), ("baseUrl", target.base_url)):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise SpecError(f"target.{key}", f"{schema.describe(value)} is not an http:// or https:// URL")
@@ -234,6 +314,25 @@ def _check_target(target: Target) -> None:
             raise SpecError("target.model", f"is required: cannot tell the model from {target.url!r} (expected .../{expected})")
     if target.timeout is not None and target.timeout <= 0:
         raise SpecError("target.timeout", "must be more than 0s")
+
+
+def _check_dns_name(field_path: str, value: str) -> None:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+        raise SpecError(field_path, f"{schema.describe(value)} is not a Kubernetes name (lower-case letters, digits, '-')")
+
+
+def _check_kubernetes(spec: RunSpec) -> None:
+    k8s = spec.kubernetes
+    for key, value in (("namespace", k8s.namespace), ("serviceAccountName", k8s.service_account_name)):
+        if value is not None:
+            _check_dns_name(f"kubernetes.{key}", value)
+    if spec.target.namespace is not None:
+        _check_dns_name("target.namespace", spec.target.namespace)
+    if k8s.ttl_seconds_after_finished < 0:
+        raise SpecError("kubernetes.ttlSecondsAfterFinished", f"{k8s.ttl_seconds_after_finished} must be 0 or more")
+    for key, value in (("linger", k8s.linger), ("startTimeout", k8s.start_timeout)):
+        if value is not None and value <= 0:
+            raise SpecError(f"kubernetes.{key}", "must be more than 0s")
 
 
 def model_of(url: str, protocol: str) -> str | None:

@@ -130,7 +130,7 @@ def render(result: Result, fmt: str) -> str:
     if fmt not in _TEMPLATES:
         raise SpecError("-o", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     extras = _html_assets(result) if fmt == "html" else {}
-    return _environment().get_template(_TEMPLATES[fmt]).render(view(result) | extras)
+    return environment().get_template(_TEMPLATES[fmt]).render(view(result) | extras)
 
 
 def write_reports(result: Result, out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
@@ -175,7 +175,11 @@ def view(result: Result) -> dict[str, Any]:
 
 def _html_assets(result: Result) -> dict[str, Any]:
     """The charts and the inlined chart library: only the HTML page has them."""
-    return {"charts": charts.charts(result), "uplot_version": charts.UPLOT_VERSION, **_vendor_files()}
+    return html_assets(charts.charts(result))
+
+
+def html_assets(found: list[charts.Chart]) -> dict[str, Any]:
+    return {"charts": found, "uplot_version": charts.UPLOT_VERSION, **_vendor_files()}
 
 
 @functools.cache
@@ -357,7 +361,7 @@ def _cell(value: Any) -> str:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     """One Jinja2 environment, built on first use: HTML autoescaped, text not, strict about typos."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),

@@ -10,7 +10,9 @@ import pytest
 from browser import chromium, chromium_path
 from synthetic_results import staged
 
+from isvcperf.compare import compare
 from isvcperf.report import write_reports
+from isvcperf.report.comparison import render_comparison
 
 CHROMIUM = chromium_path()
 # .ci/run installs Chromium and sets this, so CI fails rather than skips when it is missing.
@@ -56,3 +58,14 @@ def test_every_chart_renders_without_console_errors(tmp_path: Path) -> None:
         assert page.errors == [], page.errors
         shot = page.screenshot(tmp_path / "report.png")
     assert shot.stat().st_size > 50_000
+
+
+def test_compare_page_draws_both_spectra(tmp_path: Path) -> None:
+    page_path = tmp_path / "compare.html"
+    page_path.write_text(render_comparison(compare(staged("v1", 4.0, 1), staged("v2", 4.6, 2)), "html"), encoding="utf-8")
+    with chromium(CHROMIUM) as page:  # type: ignore[arg-type]
+        page.goto(page_path.as_uri())
+        check_charts(page, ["spectrum-comparison"])
+        assert page.evaluate("document.querySelectorAll('tr.regressed').length") > 0
+        assert page.errors == [], page.errors
+        page.screenshot(tmp_path / "compare.png")

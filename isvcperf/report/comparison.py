@@ -1,0 +1,117 @@
+"""Render a Comparison (isvcperf.compare) as text, HTML or Markdown.
+
+Same Jinja2 environment, number formatting and page style as the single-run reports, so
+a value reads the same in `isvcperf report` and `isvcperf compare`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from isvcperf import metric_names
+from isvcperf.compare import Comparison, MetricDelta
+from isvcperf.errors import SpecError
+from isvcperf.report import charts
+from isvcperf.report.render import environment, format_metric, html_assets
+from isvcperf.result import Result
+
+COMPARE_FORMATS = ("text", "html", "markdown")
+_TEMPLATES = {"text": "compare.txt.j2", "html": "compare.html.j2", "markdown": "compare.md.j2"}
+SAME = 0.005
+"""Relative changes under half a percent are shown as `same`."""
+
+
+class DeltaRow(NamedTuple):
+    metric: str
+    base: str
+    candidate: str
+    change: str
+    relative: str
+    judgement: str
+    regressed: bool
+
+
+class RunRow(NamedTuple):
+    role: str
+    name: str
+    verdict: str
+    started: str
+    requests: str
+    target: str
+
+
+class SLORow(NamedTuple):
+    metric: str
+    base: str
+    candidate: str
+    regressed: bool
+
+
+def render_comparison(comparison: Comparison, fmt: str) -> str:
+    if fmt not in _TEMPLATES:
+        raise SpecError("-o", f"{fmt!r} is not one of {', '.join(COMPARE_FORMATS)}")
+    extras = html_assets(_spectrum_overlay(comparison)) if fmt == "html" else {}
+    return environment().get_template(_TEMPLATES[fmt]).render(view(comparison) | extras)
+
+
+def view(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "runs": [_run("base", comparison.base), _run("candidate", comparison.candidate)],
+        "regressed": comparison.regressed,
+        "regressions": comparison.regressions,
+        "metrics": [_delta_row(d) for d in comparison.metrics],
+        "slos": [SLORow(s.metric, _held(s.base), _held(s.candidate), s.regressed) for s in comparison.slos],
+    }
+
+
+def _run(role: str, result: Result) -> RunRow:
+    counts = [v for k, v in result.metrics.items() if k.endswith("/request-count")]
+    return RunRow(role, result.name, result.verdict, result.started_at or "-", str(round(max(counts))) if counts else "-",
+                  str(result.target.get("url", "")))
+
+
+def _held(satisfied: bool | None) -> str:
+    return "-" if satisfied is None else "satisfied" if satisfied else "NOT satisfied"
+
+
+def _delta_row(delta: MetricDelta) -> DeltaRow:
+    unit = metric_names.unit(delta.metric)
+
+    def shown(value: float | None) -> str:
+        text = format_metric(delta.metric, value)
+        return f"{text} {unit}" if unit and value is not None else text
+
+    change = delta.change
+    change_text = "" if change is None else ("+" if change >= 0 else "") + shown(change)
+    relative = delta.relative
+    relative_text = "" if relative is None else f"{relative:+.1%}"
+    return DeltaRow(delta.metric, shown(delta.base), shown(delta.candidate), change_text, relative_text,
+                    _judgement(delta), delta.regressed)
+
+
+def _judgement(delta: MetricDelta) -> str:
+    if delta.regressed:
+        return f"REGRESSED (tolerance {delta.tolerance})"
+    if delta.direction == "neutral" or delta.change is None:
+        return ""
+    relative = delta.relative
+    if delta.change == 0 or (relative is not None and abs(relative) < SAME):
+        return "same"
+    better = delta.change < 0 if delta.direction == "lower" else delta.change > 0
+    if better:
+        return "better"
+    return f"worse, within {delta.tolerance}" if delta.tolerance else "worse"
+
+
+def _spectrum_overlay(comparison: Comparison) -> list[charts.Chart]:
+    """Both runs' percentile spectra on one chart, when both have a histogram."""
+    spectra = [charts.percentile_spectrum(r) for r in (comparison.base, comparison.candidate)]
+    if not all(spectra):
+        return []
+    base, candidate = spectra
+    assert base is not None and candidate is not None
+    base["id"], base["title"] = "spectrum-comparison", "Latency by percentile, base and candidate"
+    base["series"] = [{"label": "base", "kind": "line", "color": "#6e7781"},
+                      {"label": "candidate", "kind": "line", "color": "#0969da"}]
+    base["data"].append(candidate["data"][1])
+    return [base]

@@ -1,0 +1,131 @@
+"""`isvcperf compare`: deltas, tolerances, the regression verdict, its formats and exit code."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from synthetic_results import staged
+
+from isvcperf.compare import compare, direction, parse_tolerances, tolerance_for
+from isvcperf.errors import SpecError
+from isvcperf.report.comparison import render_comparison
+from isvcperf.result import Result, SLOVerdict
+
+
+def run(metrics: dict[str, float], slos: list[SLOVerdict] | None = None, name: str = "r") -> Result:
+    return Result(name=name, status="completed", metrics=metrics, slos=slos or [])
+
+
+BASE = {"http/request-count": 1000.0, "http/latency-p90": 10.0, "http/latency-p99": 20.0, "http/throughput": 100.0,
+        "http/error-rate": 0.0, "http/latency-max": 50.0}
+
+
+def deltas(base: dict[str, float], candidate: dict[str, float], *tolerances: str) -> dict[str, tuple]:
+    found = compare(run(base), run(candidate), parse_tolerances(list(tolerances)))
+    return {d.metric: (d.change, d.relative, d.regressed) for d in found.metrics}
+
+
+def test_deltas_and_default_tolerances() -> None:
+    candidate = {**BASE, "http/latency-p90": 10.9, "http/latency-p99": 22.5, "http/throughput": 89.0,
+                 "http/latency-max": 500.0, "http/request-count": 700.0}
+    found = deltas(BASE, candidate)
+    change, relative, regressed = found["http/latency-p90"]
+    assert change == pytest.approx(0.9) and relative == pytest.approx(0.09) and not regressed
+    assert found["http/latency-p99"][2] is True  # +12.5% > 10%
+    assert found["http/throughput"][2] is True  # -11% > 10%
+    assert found["http/latency-max"][2] is False  # max is too noisy to judge by default
+    assert found["http/request-count"][2] is False  # neutral
+    assert found["http/error-rate"] == (0.0, None, False)
+
+
+def test_error_rate_tolerance_is_absolute_and_improvements_never_regress() -> None:
+    assert deltas(BASE, {**BASE, "http/error-rate": 0.0009})["http/error-rate"][2] is False
+    assert deltas(BASE, {**BASE, "http/error-rate": 0.002})["http/error-rate"][2] is True
+    better = {**BASE, "http/latency-p99": 2.0, "http/throughput": 1000.0}
+    assert not compare(run(BASE), run(better)).regressed
+
+
+def test_given_tolerances_override_defaults_by_glob_last_wins() -> None:
+    candidate = {**BASE, "http/latency-p90": 11.5, "http/latency-p99": 23.0}
+    found = deltas(BASE, candidate, "http/latency-*=20%", "http/latency-p99=5%")
+    assert found["http/latency-p90"][2] is False
+    assert found["http/latency-p99"][2] is True
+    assert deltas(BASE, {**BASE, "http/latency-max": 60.0}, "http/latency-max=5")["http/latency-max"][2] is True
+    assert str(tolerance_for("http/latency-p99.9", parse_tolerances(["http/latency-p99.9=1%"]))) == "1%"
+
+
+def test_a_metric_missing_from_the_candidate_regresses_only_when_asked_for() -> None:
+    candidate = {k: v for k, v in BASE.items() if k != "http/latency-p99"}
+    assert not compare(run(BASE), run(candidate)).regressed
+    found = compare(run(BASE), run(candidate), parse_tolerances(["http/latency-p99=10%"]))
+    assert found.regressions == ["http/latency-p99 was not measured for the candidate"]
+
+
+def test_an_slo_that_stops_holding_is_a_regression() -> None:
+    base = run(BASE, [SLOVerdict("http/latency-p90", True, 10.0, upper=10.5)])
+    candidate = run({**BASE, "http/latency-p90": 10.6}, [SLOVerdict("http/latency-p90", False, 10.6, upper=10.5)])
+    found = compare(base, candidate)
+    assert found.regressions == ["SLO http/latency-p90 held for the base and fails for the candidate"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("http/latency-p99", "is not METRIC=AMOUNT"), ("http/latency-p99=ten%", "is not METRIC=AMOUNT"),
+     ("http/latncy-p99=10%", "unknown metric")],
+)
+def test_bad_tolerances_name_the_flag(text: str, problem: str) -> None:
+    with pytest.raises(SpecError, match=rf"^--max-regression: .*{problem}"):
+        parse_tolerances([text])
+
+
+def test_directions() -> None:
+    assert [direction(m) for m in ("http/throughput", "grpc/latency-p99", "http/error-count", "http/request-count",
+                                   "http/service-time-p90")] == ["higher", "lower", "lower", "neutral", "lower"]
+
+
+def test_formats_show_both_runs_side_by_side() -> None:
+    base, candidate = staged("v1", 4.0, 1), staged("v2", 4.6, 2)
+    found = compare(base, candidate)
+    assert found.regressed
+    text = render_comparison(found, "text")
+    row = next(line for line in text.splitlines() if line.startswith("http/latency-p90 "))
+    assert row.split() == ["http/latency-p90", "7.439", "ms", "8.655", "ms", "+1.216", "ms", "+16.3%", "REGRESSED",
+                           "(tolerance", "10%)"]
+    assert "http/latency-p90 up 16.3% (7.439 → 8.655 ms), more than the 10% allowed" in text
+    md = render_comparison(found, "markdown")
+    assert md.startswith("## ❌ Regression: v2 vs v1")
+    assert "| `http/latency-p90` | 7.439 ms | 8.655 ms | +1.216 ms | +16.3% | ❌ REGRESSED (tolerance 10%) |" in md
+    html = render_comparison(found, "html")
+    assert 'class="banner failed"' in html
+    assert re.search(r'<tr class="regressed"><td>http/latency-p90</td>', html)
+    assert 'data-chart="spectrum-comparison"' in html
+    same = render_comparison(compare(base, dataclasses.replace(base, name="v1-again")), "html")
+    assert 'class="banner passed"' in same and "no regression" in same
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    base, candidate = tmp_path / "base", tmp_path / "cand"
+    base.mkdir()
+    candidate.mkdir()
+    staged("v1", 4.0, 1).save(base / "result.json")
+    staged("v2", 4.6, 2).save(candidate / "result.json")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "isvcperf", "compare", *args], capture_output=True, text=True,
+                              timeout=60)
+
+    regressed = cli(str(base), str(candidate / "result.json"))
+    assert regressed.returncode == 1 and "Verdict: REGRESSED" in regressed.stdout
+    tolerant = cli(str(base), str(candidate), "--max-regression", "*/latency-p*=25%", "--max-regression",
+                   "http/latency-mean=25%", "-o", "markdown")
+    assert tolerant.returncode == 0, tolerant.stdout
+    assert tolerant.stdout.startswith("## ✅ No regression")
+    bad = cli(str(base), str(candidate), "--max-regression", "p99")
+    assert bad.returncode == 2 and bad.stderr.startswith("isvcperf: error: --max-regression: 'p99' is not METRIC=AMOUNT")
+    missing = cli(str(base), str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "no result at" in missing.stderr
