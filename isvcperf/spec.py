@@ -279,11 +279,6 @@ def _check(spec: RunSpec) -> None:
 
 
 def _check_target(target: Target) -> None:
-    if target.timeout is not None and target.timeout <= 0:
-        raise SpecError("target.timeout", "must be more than 0s")
-    if target.protocol == "grpc-v2":
-        _check_grpc_target(target)
-        return
     if target.isvc is not None:
         _check_dns_name("target.isvc", target.isvc)
         if target.url is None and target.base_url is None:
