@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from isvcperf import metrics, slo
-from isvcperf.durations import format_duration
 from isvcperf.cluster import Cluster
+from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun, SpecError
 from isvcperf.isvc import wait_isvc
 from isvcperf.payload import load_payload
