@@ -75,7 +75,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     """
     payload = check_inputs(spec)
     prepare_out_dir(out_dir)
-    publish = Publisher(out_dir, reports, echo)
+    publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
     runner: LocalRunner | KubernetesRunner | None = None
 

@@ -122,6 +122,22 @@ class SLO:
 
     upper: float | None = None
     lower: float | None = None
+    abort_on_fail: bool = False
+    """Also check it every second while the run goes, and stop the run the first time it fails (k6's abortOnFail)."""
+    grace_period: float | None = duration_field(0.0)
+    """Measured time before abortOnFail may stop the run: the first seconds rest on few requests."""
+
+
+@dataclass
+class Notify:
+    """POST the verdict to a webhook when the run ends (Slack-compatible or GitHub repository_dispatch)."""
+
+    url: str = ""
+    """Must come from the environment, as ${VAR}: webhook URLs are secrets."""
+    on: Literal["always", "failure", "success"] = "always"
+    format: Literal["slack", "github"] = "slack"
+    token: str | None = None
+    """${VAR} holding a bearer token (GitHub needs one)."""
 
 
 @dataclass
@@ -199,6 +215,7 @@ class RunSpec:
     slos: dict[str, SLO] = field(default_factory=dict)
     runner: Literal["local", "kubernetes"] = "local"
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
+    notify: Notify | None = None
     base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
     """Directory relative paths in the spec are resolved against (the spec file's)."""
 
@@ -247,6 +264,9 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def from_data(data: dict[str, Any], base_dir: str = ".") -> RunSpec:
     """Validate plain data (already overridden) into a RunSpec."""
+    notify = data.get("notify")
+    if isinstance(notify, dict) and True in notify:  # YAML 1.1 reads a bare `on:` key as the boolean true
+        notify["on"] = notify.pop(True)
     spec = schema.load(RunSpec, data)
     spec.base_dir = base_dir
     _check(spec)
@@ -260,6 +280,7 @@ def _check(spec: RunSpec) -> None:
     _check_target(spec.target)
     _check_kubernetes(spec)
     _check_load(spec.load)
+    _check_notify(spec.notify)
     _check_payload(spec)
     for i, rng in enumerate(spec.metrics.error_ranges):
         if rng.lower is None and rng.upper is None:
@@ -340,6 +361,18 @@ def model_of(url: str, protocol: str) -> str | None:
 def protocol_of(url: str) -> str:
     """The inference protocol a URL speaks, told by its path: `v2`, `v1`, else `raw`."""
     return next((name for name in _URL_PATTERNS if model_of(url, name)), "raw")
+
+
+def _check_notify(notify: Notify | None) -> None:
+    if notify is None:
+        return
+    if not _ENV_REF.search(notify.url):
+        raise SpecError("notify.url", f"{schema.describe(notify.url)} must come from the environment, e.g. "
+                        "url: ${SLACK_WEBHOOK_URL} (webhook URLs are secrets)")
+    if notify.token is not None and not _ENV_REF.fullmatch(notify.token):
+        raise SpecError("notify.token", "must be an environment variable reference, e.g. token: ${GITHUB_TOKEN}")
+    if notify.format == "github" and notify.token is None:
+        raise SpecError("notify.token", "is required for format github (repository_dispatch needs a token)")
 
 
 def _check_load(load: Load) -> None:
