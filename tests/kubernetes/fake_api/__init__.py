@@ -1,0 +1,29 @@
+"""A fake Kubernetes API server for end-to-end tests of the Kubernetes runner.
+
+It is reached over HTTP on loopback through the official ``kubernetes`` client with a
+generated kubeconfig, and behaves like a real API server wherever the runner depends on it.
+The modules say in detail what each part does and does not do:
+
+* ``server``: real URL layout, discovery (``/api``, ``/apis``, ``/version``), pod logs
+  (``container``, ``tailLines``, ``limitBytes``, ``previous``, ``follow``), the service and pod
+  ``proxy`` subresources, ``Status`` bodies for every error, 401 without a valid token.
+* ``store``: create/get/list/replace/patch/delete/deletecollection with uid, resourceVersion,
+  generateName, optimistic concurrency, the status subresource, propagation policies
+  (batch/v1 Jobs orphan by default, with the real warning header), finalizers, dry run.
+* ``selectors``, ``patch``, ``validation``, ``admission``: label/field selectors, merge /
+  strategic-merge / JSON patch, the validation errors the runner can hit (names, labels,
+  1 MiB ConfigMaps), defaulting (Job selectors and labels, Service ClusterIPs, …).
+* ``auth``: ``deny()`` for permission tests; RBAC for pods' service accounts.
+* ``controllers``: Job, TTL-after-finished, CronJob (run on demand, no clock), garbage
+  collector, namespace and event recording.
+* ``kubelet``: containers as real local processes; volumes as directories; path, Service name
+  and ``0.0.0.0`` rewriting; logs; graceful deletion; crash and image-pull hooks.
+* ``network``: per-pod loopback IPs, ClusterIPs with a TCP kube-proxy.
+
+Not implemented: watch (405), server-side apply (415), Deployments/ReplicaSets/StatefulSets,
+nodes, persistent volumes, probes, resource enforcement, Pod Security admission.
+"""
+
+from .cluster import FakeCluster
+
+__all__ = ["FakeCluster"]
