@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test lint protos clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,12 @@ test: lint
 
 lint: venv
 	$(BIN)/ruff check .
+
+# Regenerate the committed gRPC modules after editing isvcperf/grpc_v2/grpc_predict_v2.proto
+# (grpcio-tools is pinned in the test extra, so the output is the same on every machine).
+PROTO := isvcperf/grpc_v2/grpc_predict_v2.proto
+protos: venv
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
 
 clean:
 	rm -rf $(VENV) .demo isvcperf-results build *.egg-info .pytest_cache .ruff_cache

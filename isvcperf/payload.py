@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from isvcperf import grpc_payload
 from isvcperf.errors import SpecError
 from isvcperf.spec import RunSpec
 
@@ -31,6 +32,8 @@ def load_payload(spec: RunSpec) -> bytes:
         body = inline.encode("utf-8") if isinstance(inline, str) else json.dumps(inline).encode("utf-8")
     else:
         return b""
+    if spec.target.protocol == "grpc-v2":
+        return grpc_payload.encode(spec, body, field)
     if "json" in payload.content_type.lower():
         try:
             json.loads(body)

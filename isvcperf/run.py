@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from isvcperf import metrics, slo
+from isvcperf import metric_names, metrics, slo
 from isvcperf.cluster import Cluster
 from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun, SpecError
@@ -27,7 +27,7 @@ from isvcperf.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
-from isvcperf.spec import RunSpec, request_headers
+from isvcperf.spec import RunSpec, ca_bundle_path, request_headers
 from isvcperf.target import wait_ready
 
 CPU_SATURATED = 90.0
@@ -61,8 +61,9 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 
 def check_inputs(spec: RunSpec) -> bytes:
-    """Everything that can be checked without the target: payload and header variables."""
+    """Everything that can be checked without the target: payload, header variables, CA bundle."""
     request_headers(spec)
+    ca_bundle_path(spec)
     return load_payload(spec)
 
 
@@ -143,7 +144,8 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
     start, end = total.get("measureStart"), total.get("measureEnd")
     window = (end - start) if start is not None and end is not None and end > start else 0.0
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
-    values = metrics.compute(total, percentiles, window) if total else {}
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
+    values = metrics.compute(total, percentiles, window, prefix) if total else {}
     workers_data = (stats or {}).get("workers", {})
     result = Result(
         name=spec.name,

@@ -21,7 +21,7 @@ from isvcperf.errors import SpecError
 from isvcperf.overrides import apply_overrides
 from isvcperf.schema import duration_field
 
-Protocol = Literal["v2", "v1", "raw"]
+Protocol = Literal["v2", "v1", "raw", "grpc-v2"]
 Method = Literal["GET", "POST", "PUT"]
 _URL_PATTERNS = {
     "v2": re.compile(r"/v2/models/([^/]+)(?:/versions/[^/]+)?/infer/?$"),
@@ -35,7 +35,8 @@ class Target:
     """Where requests go and how they are framed."""
 
     url: str | None = None
-    """Full inference URL. When absent it is built from base_url, protocol and model."""
+    """Full inference URL (built from base_url, protocol and model when absent); for
+    protocol grpc-v2 `grpc://HOST:PORT`, or `grpcs://HOST:PORT` for TLS."""
     base_url: str | None = None
     protocol: Protocol = "v2"
     model: str | None = None
@@ -44,6 +45,10 @@ class Target:
     """Header values may hold ${ENV_VAR}; expanded when the run starts, never stored."""
     timeout: float | None = duration_field(30.0)
     """Per-request timeout; a request that takes longer counts as an error."""
+    ca_bundle: str | None = None
+    """PEM file of CAs to verify an https target with (default: the system's)."""
+    insecure: bool = False
+    """Skip TLS verification for an https target; the report says so."""
     isvc: str | None = None
     """A KServe InferenceService: its Ready condition gates the run; its status gives the URL."""
     namespace: str | None = None
@@ -289,10 +294,14 @@ def _check(spec: RunSpec) -> None:
         if not 0 < pct <= 100:
             raise SpecError(f"metrics.percentiles[{i}]", f"{pct:g} is not a percentile in (0, 100]")
     spec.slos = {metric_names.canonical(name): slo for name, slo in spec.slos.items()}
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
     for name, slo in spec.slos.items():
         problem = metric_names.check(name)
         if problem:
             raise SpecError(f"slos.{name}", problem)
+        if name.partition("/")[0] in metric_names.PREFIXES and not name.startswith(f"{prefix}/"):
+            raise SpecError(f"slos.{name}", f"protocol {spec.target.protocol} measures {prefix}/ metrics; "
+                            f"name it {metric_names.canonical(prefix + '/' + name.partition('/')[2])}")
         if slo.upper is None and slo.lower is None:
             raise SpecError(f"slos.{name}", "needs an upper or a lower limit (e.g. {upper: 500})")
     if spec.ready.timeout is not None and spec.ready.timeout <= 0 and spec.ready.enabled:
@@ -300,6 +309,11 @@ def _check(spec: RunSpec) -> None:
 
 
 def _check_target(target: Target) -> None:
+    if target.timeout is not None and target.timeout <= 0:
+        raise SpecError("target.timeout", "must be more than 0s")
+    if target.protocol == "grpc-v2":
+        _check_grpc_target(target)
+        return
     if target.isvc is not None:
         _check_dns_name("target.isvc", target.isvc)
         if target.url is None and target.base_url is None:
@@ -311,7 +325,8 @@ def _check_target(target: Target) -> None:
                         "or target.isvc)")
     for key, value in (("url", target.url), ("baseUrl", target.base_url)):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise SpecError(f"target.{key}", f"{schema.describe(value)} is not an http:// or https:// URL")
+            hint = "; for gRPC set target.protocol: grpc-v2" if value.startswith("grpc") else ""
+            raise SpecError(f"target.{key}", f"{schema.describe(value)} is not an http:// or https:// URL{hint}")
     if target.url is None:
         if target.protocol == "raw":
             raise SpecError("target.url", "is required for protocol raw")
@@ -328,8 +343,32 @@ def _check_target(target: Target) -> None:
         if target.model is None:
             expected = "v2/models/NAME/infer" if target.protocol == "v2" else "v1/models/NAME:predict"
             raise SpecError("target.model", f"is required: cannot tell the model from {target.url!r} (expected .../{expected})")
-    if target.timeout is not None and target.timeout <= 0:
-        raise SpecError("target.timeout", "must be more than 0s")
+
+
+def _check_grpc_target(target: Target) -> None:
+    """A gRPC target is `grpc://HOST:PORT` (plaintext) or `grpcs://HOST:PORT` (TLS).
+
+    Its model may come from the payload's `model_name` instead (see grpc_payload), as in
+    the Iter8 gRPC tutorial, so target.model is optional here.
+    """
+    example = "grpc://HOST:PORT (or grpcs://HOST:PORT for TLS)"
+    if target.base_url is not None:
+        raise SpecError("target.baseUrl", f"is for HTTP protocols; with protocol grpc-v2 give target.url {example}")
+    if target.url is None:
+        raise SpecError("target.url", f"is required for protocol grpc-v2: {example}")
+    parts = urlsplit(target.url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("grpc", "grpcs") or not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise SpecError("target.url", f"{schema.describe(target.url)} is not {example}")
+    if parts.scheme == "grpc" and (target.ca_bundle is not None or target.insecure):
+        key = "caBundle" if target.ca_bundle is not None else "insecure"
+        raise SpecError(f"target.{key}", f"applies to TLS; use grpcs://{parts.netloc} to connect with TLS")
+    if target.insecure:
+        raise SpecError("target.insecure", "is not available over gRPC (its Python client always verifies the "
+                        "server); give target.caBundle: the server's CA or self-signed certificate (PEM)")
 
 
 def _check_dns_name(field_path: str, value: str) -> None:
@@ -421,6 +460,16 @@ def expand_env(value: str, field_path: str) -> str:
     return _ENV_REF.sub(repl, value)
 
 
+def ca_bundle_path(spec: RunSpec) -> str | None:
+    """target.caBundle as an absolute path (relative to the spec file); a missing file is bad input."""
+    if spec.target.ca_bundle is None:
+        return None
+    path = Path(spec.base_dir, spec.target.ca_bundle).resolve()
+    if not path.is_file():
+        raise SpecError("target.caBundle", f"{spec.target.ca_bundle!r} not found (looked at {path})")
+    return str(path)
+
+
 def request_headers(spec: RunSpec, expand: bool = True) -> dict[str, str]:
     """Request headers plus the payload's content type; ${ENV} expanded unless `expand` is False.
 
@@ -430,6 +479,8 @@ def request_headers(spec: RunSpec, expand: bool = True) -> dict[str, str]:
     headers = {
         k: expand_env(v, f"target.headers.{k}") if expand else v for k, v in spec.target.headers.items()
     }
+    if spec.target.protocol == "grpc-v2":
+        return headers  # gRPC metadata: the call's content type is gRPC's own
     if spec.target.method != "GET" and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = spec.payload.content_type
     return headers

@@ -1,7 +1,8 @@
 """Readiness: is the target able to serve before any load is sent?
 
-For V2 the server-ready and model-ready endpoints, for V1 the model endpoint, for raw
-targets a URL the user names (or `ready.url` for any protocol). Polled until the timeout;
+For V2 the server-ready and model-ready endpoints, for V1 the model endpoint, for gRPC
+the ServerReady and ModelReady calls (isvcperf.grpc_ready), for raw targets a URL the
+user names (or `ready.url` for any protocol). Polled until the timeout;
 when it runs out the error says what was seen last (connection refused, a 503, model not
 found), because "not ready" alone sends people hunting.
 """
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun
+from isvcperf.grpc_ready import GrpcProbe
 from isvcperf.spec import RunSpec, request_headers
 
 PROBE_TIMEOUT = 5.0
@@ -57,17 +59,26 @@ def probe(url: str, headers: dict[str, str]) -> str | None:
 
 
 def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> None:
-    """Poll until every readiness URL answers 2xx, or raise CouldNotRun with what was seen last."""
+    """Poll until the target is ready, or raise CouldNotRun with what was seen last."""
     if not spec.ready.enabled:
         return
+    if spec.target.protocol == "grpc-v2" and not spec.ready.url:
+        with GrpcProbe(spec) as grpc_problems:
+            _poll(spec, grpc_problems, progress)
+        return
     headers = {k: v for k, v in request_headers(spec).items() if k.lower() != "content-type"}
+    urls = readiness_urls(spec)
+    _poll(spec, lambda: [p for p in (probe(u, headers) for u in urls) if p], progress)
+
+
+def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:
+    """Call `check` (the problems seen now) every ready.interval until it finds none or time is up."""
     timeout = spec.ready.timeout or 60.0
     interval = spec.ready.interval or 1.0
     deadline = time.monotonic() + timeout
-    urls = readiness_urls(spec)
     last = ""
     while True:
-        problems = [p for p in (probe(u, headers) for u in urls) if p]
+        problems = check()
         if not problems:
             return
         if problems[0] != last and progress:
