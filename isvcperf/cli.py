@@ -48,9 +48,13 @@ Iter8 0.13 keys (replace `iter8 k launch` by `isvcperf launch`):
   http.url  http.payloadURL  http.payloadStr  http.payloadFile  http.contentType
   http.headers.NAME  http.numRequests  http.duration  http.qps  http.connections
   http.warmupNumRequests  http.warmupDuration  http.percentiles  http.errorRanges
+  tasks={ready,grpc,assess}      (gRPC: the Open Inference Protocol's ModelInfer)
+  grpc.host=HOST:PORT  grpc.call  grpc.data.*  grpc.dataURL  grpc.protoURL (not read)
+  grpc.metadata.NAME  grpc.total  grpc.duration  grpc.rps  grpc.concurrency  grpc.timeout
+  grpc.warmupNumRequests  grpc.warmupDuration
   assess.SLOs.upper.METRIC=LIMIT  assess.SLOs.lower.METRIC=LIMIT  runner=local
-Iter8's defaults apply (100 requests, qps 8, 4 connections); any spec field can be set
-by its dotted path too (e.g. load.workers=2).
+Iter8's defaults apply (http: 100 requests, qps 8, 4 connections; grpc: 200 requests,
+concurrency 50, unpaced); any spec field can be set by its dotted path too (e.g. load.workers=2).
 
 example:
   isvcperf launch --set "tasks={ready,http,assess}" \\
@@ -160,7 +164,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    data = iter8.launch_data(args.overrides)
+    notes: list[str] = []
+    data = iter8.launch_data(args.overrides, notes)
+    for note in notes:
+        print(f"isvcperf: note: {note}")
     return _run(spec.from_data(data, base_dir=os.getcwd()), args)
 
 

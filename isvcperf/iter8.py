@@ -1,10 +1,11 @@
 """Iter8 0.13 `--set` flags as spec data: `isvcperf launch --set ...` replaces `iter8 k launch`.
 
 People who followed Iter8's KServe tutorials have their test as a list of Helm `--set`
-flags for the `ready`, `http` and `assess` tasks. This module reads those flags the way
+flags for the `ready`, `http` (or `grpc`) and `assess` tasks. This module reads those flags the way
 Helm builds Iter8's values (same key syntax, list indices, `{a,b}` lists, later flags win)
-and rewrites them as RunSpec file data, adding Iter8's defaults (8 queries per second,
-4 connections, 100 requests) so the same flags produce the same test. It only checks what
+and rewrites them as RunSpec file data, adding Iter8's defaults (http: 8 queries per
+second, 4 connections, 100 requests; grpc: ghz's 200 requests from 50 concurrent callers,
+unpaced) so the same flags produce the same test. It only checks what
 the translation needs; `spec.from_data` validates the result. Anything it cannot
 translate is a SpecError naming the key, never silently dropped, because an ignored SLO
 or a lost header would make the verdict meaningless.
@@ -23,9 +24,13 @@ from isvcperf import metric_names, schema, spec
 from isvcperf.errors import SpecError
 from isvcperf.overrides import Part, join_key, parse_value, set_path, split_override, unescape_text
 
-TASKS = ("ready", "http", "assess")
+TASKS = ("ready", "http", "grpc", "assess")
+LOAD_TASKS = ("http", "grpc")
 DEFAULT_RATE = 8
 DEFAULT_USERS = 4
+DEFAULT_GRPC_REQUESTS = 200
+DEFAULT_GRPC_USERS = 50
+MODEL_INFER_CALLS = ("inference.GRPCInferenceService.ModelInfer", "inference.GRPCInferenceService/ModelInfer")
 DEFAULT_NAME = "launch"
 
 _HTTP_KEYS: dict[str, tuple[str, ...]] = {
@@ -47,15 +52,36 @@ _HTTP_KEYS: dict[str, tuple[str, ...]] = {
 }
 """Iter8 `http` task input → spec path."""
 
-_HTTP_TEXT = frozenset({"url", "headers", "method", "payloadURL", "payloadStr", "payloadFile", "contentType"})
+_GRPC_KEYS: dict[str, tuple[str, ...]] = {
+    "host": ("target", "url"),
+    "metadata": ("target", "headers"),
+    "timeout": ("target", "timeout"),
+    "data": ("payload", "inline"),
+    "dataURL": ("payload", "url"),
+    "total": ("load", "requests"),
+    "duration": ("load", "duration"),
+    "rps": ("load", "rate"),
+    "concurrency": ("load", "users"),
+    "warmupNumRequests": ("load", "warmup", "requests"),
+    "warmupDuration": ("load", "warmup", "duration"),
+}
+"""Iter8 `grpc` task input (ghz's names) → spec path; `call`, `proto` and `protoURL` are checked, not mapped."""
+
+_GRPC_PROTO_KEYS = ("proto", "protoURL")
+
+_TEXT = {
+    "http": frozenset({"url", "headers", "method", "payloadURL", "payloadStr", "payloadFile", "contentType"}),
+    "grpc": frozenset({"host", "call", "metadata", "dataURL", "proto", "protoURL"}),
+}
 """Inputs Iter8 reads as text: kept as typed (a payload of `123` stays "123"), Helm escapes undone."""
 
 _KUBERNETES = "arrives with the Kubernetes runner"
-_GRPC = "gRPC load arrives with gRPC support; for now test the HTTP endpoint with tasks={ready,http,assess}"
 _UNSUPPORTED = {
-    "grpc": _GRPC,
     "cronjobSchedule": f"{_KUBERNETES}; run isvcperf launch from your own scheduler for now",
     "http.endpoints": "several endpoints in one run are not supported; launch once per endpoint with its http.url",
+    "grpc.endpoints": "several endpoints in one run are not supported; launch once per endpoint with its grpc.host",
+    "grpc.binaryDataURL": "binary payloads are not supported; give the ModelInferRequest as JSON (grpc.dataURL)",
+    "grpc.metadataURL": "give each metadata entry as grpc.metadata.NAME=VALUE",
     **{
         f"ready.{name}": f"{_KUBERNETES}; for a local run give ready.url (e.g. http://127.0.0.1:8080/v2/health/ready)"
         for name in ("deploy", "isvc", "namespace", "service")
@@ -64,12 +90,15 @@ _UNSUPPORTED = {
 """Iter8 keys that exist but cannot be honoured here, with what to do instead."""
 
 _SPEC_KEYS = frozenset(schema.file_keys(spec.RunSpec))
-_ITER8_HEADS = frozenset({"tasks", "http", "assess", "ready", "runner"})
+_ITER8_HEADS = frozenset({"tasks", "http", "grpc", "assess", "ready", "runner"})
 """Top-level keys read as Iter8 values; `ready` and `runner` mean the same in both vocabularies."""
 
 
-def launch_data(overrides: list[str]) -> dict[str, Any]:
-    """Turn Iter8 `--set` flags into spec data for `spec.from_data`; SpecError names a bad key."""
+def launch_data(overrides: list[str], notes: list[str] | None = None) -> dict[str, Any]:
+    """Turn Iter8 `--set` flags into spec data for `spec.from_data`; SpecError names a bad key.
+
+    `notes`, when given, receives what the user should know about the translation.
+    """
     values: dict[str, Any] = {}
     spec_paths: list[tuple[list[Part], Any, str]] = []
     for text in overrides:
@@ -82,7 +111,7 @@ def launch_data(overrides: list[str]) -> dict[str, Any]:
         else:
             raise _refused(parts, 0, _ITER8_HEADS | _SPEC_KEYS)
     tasks = _tasks(values)
-    data = _translate(values)
+    data = _translate(values, [] if notes is None else notes)
     for parts, value, text in spec_paths:
         set_path(data, parts, value, text)
     _add_defaults(data, tasks)
@@ -91,7 +120,7 @@ def launch_data(overrides: list[str]) -> dict[str, Any]:
 
 def _iter8_value(parts: list[Part], raw: str) -> Any:
     """Parse a value as Iter8 would type it: text inputs stay text, the rest as Helm parses."""
-    if parts[0] == "http" and len(parts) > 1 and parts[1] in _HTTP_TEXT:
+    if len(parts) > 1 and parts[1] in _TEXT.get(str(parts[0]), ()):
         return unescape_text(raw)
     return parse_value(raw)
 
@@ -103,24 +132,31 @@ def _refused(parts: list[Part], at: int, valid: Iterable[str]) -> SpecError:
 
 
 def _tasks(values: dict[str, Any]) -> set[str]:
-    """The tasks to run: as given in `tasks`, else those whose keys are present (http always)."""
+    """The tasks to run: as given in `tasks`, else those whose keys are present (http unless grpc is)."""
     if "tasks" not in values:
-        return {"http"} | {task for task in ("ready", "assess") if task in values}
-    tasks = values["tasks"]
+        load = "grpc" if "grpc" in values else "http"
+        tasks: Any = [load] + [task for task in ("ready", "assess") if task in values]
+    else:
+        tasks = values["tasks"]
     if isinstance(tasks, str):
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise SpecError("tasks", f"{schema.describe(tasks)} is not a list like {{ready,http,assess}}")
     for i, task in enumerate(tasks):
-        if task == "grpc":
-            raise SpecError(f"tasks[{i}]", _GRPC)
         if task not in TASKS:
             raise SpecError(
                 f"tasks[{i}]",
                 f"{schema.describe(task)} is not a task isvcperf runs; {schema.suggest(str(task), TASKS)}",
             )
-    if "http" not in tasks:
-        raise SpecError("tasks", "must include http (the load test itself), e.g. tasks={ready,http,assess}")
+    loads = [task for task in LOAD_TASKS if task in tasks]
+    if not loads:
+        raise SpecError("tasks", "must include http or grpc (the load test itself), e.g. tasks={ready,http,assess}")
+    if len(loads) > 1:
+        raise SpecError("tasks", "has both http and grpc; one run tests one protocol (launch once for each)")
+    other = "http" if loads[0] == "grpc" else "grpc"
+    if other in values:
+        key = join_key([other, next(iter(values[other]))]) if isinstance(values[other], dict) else other
+        raise SpecError(key, f"is given but the tasks run {loads[0]}; one run tests one protocol")
     for task in ("ready", "assess"):
         if task in values and task not in tasks:
             key = join_key([task, next(iter(values[task]))]) if isinstance(values[task], dict) else task
@@ -130,9 +166,11 @@ def _tasks(values: dict[str, Any]) -> set[str]:
     return set(tasks)
 
 
-def _translate(values: dict[str, Any]) -> dict[str, Any]:
-    """Iter8's values tree → spec data (without defaults)."""
+def _translate(values: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Iter8's values tree → spec data (without defaults); `notes` gets keys accepted without effect."""
     data: dict[str, Any] = {}
+    if "grpc" in values:
+        _translate_grpc(_fields(["grpc"], values["grpc"], "host"), data, notes)
     for name, value in _fields(["http"], values.get("http", {}), "url").items():
         if name not in _HTTP_KEYS:
             raise _refused(["http", name], 1, _HTTP_KEYS)
@@ -153,6 +191,28 @@ def _translate(values: dict[str, Any]) -> dict[str, Any]:
     if "assess" in values:
         data["slos"] = _slos(values["assess"])
     return data
+
+
+def _translate_grpc(grpc: dict[str, Any], data: dict[str, Any], notes: list[str]) -> None:
+    """The `grpc` task's inputs → spec data: ModelInfer of the Open Inference Protocol, at grpc.host."""
+    for name, value in grpc.items():
+        key = join_key(["grpc", name])
+        if name == "call":
+            if value not in MODEL_INFER_CALLS:
+                raise SpecError(key, f"{schema.describe(value)} is not a call isvcperf makes; it calls the Open Inference "
+                                f"Protocol's {MODEL_INFER_CALLS[0]}")
+        elif name in _GRPC_PROTO_KEYS:
+            notes.append(f"{key} is not read: isvcperf calls {MODEL_INFER_CALLS[0]} with its built-in "
+                         "Open Inference Protocol definition")
+        elif name not in _GRPC_KEYS:
+            raise _refused(["grpc", name], 1, [*_GRPC_KEYS, "call", *_GRPC_PROTO_KEYS])
+        elif name == "host":
+            if not isinstance(value, str) or not value:
+                raise SpecError(key, f"{schema.describe(value)} is not HOST:PORT (e.g. 127.0.0.1:8081)")
+            set_path(data, ["target", "url"], value if "://" in value else f"grpc://{value}", key)
+        else:
+            set_path(data, list(_GRPC_KEYS[name]), value, key)
+    data.setdefault("target", {})["protocol"] = "grpc-v2"
 
 
 def _slos(assess: Any) -> dict[str, dict[str, Any]]:
@@ -184,6 +244,11 @@ def _fields(parts: list[Part], value: Any, example: str) -> dict[str, Any]:
 
 def _add_defaults(data: dict[str, Any], tasks: set[str]) -> None:
     """Fill what Iter8 implies and the user left out, never overriding what was given."""
+    _default(data, ["ready", "enabled"], "ready" in tasks)
+    _default(data, ["name"], DEFAULT_NAME)
+    if "grpc" in tasks:
+        _add_grpc_defaults(data)
+        return
     target = data.get("target")
     if target is None or (isinstance(target, dict) and "url" not in target and "baseUrl" not in target):
         raise SpecError("http.url", "is required: the inference URL, e.g. http://127.0.0.1:8080/v2/models/NAME/infer")
@@ -192,10 +257,19 @@ def _add_defaults(data: dict[str, Any], tasks: set[str]) -> None:
     payload = data.get("payload")
     if not (isinstance(payload, dict) and any(payload.get(k) is not None for k in ("file", "url", "inline"))):
         _default(data, ["target", "method"], "GET")  # Iter8 sends GET when there is no payload
-    _default(data, ["ready", "enabled"], "ready" in tasks)
     _default(data, ["load", "rate"], DEFAULT_RATE)
     _default(data, ["load", "users"], DEFAULT_USERS)
-    _default(data, ["name"], DEFAULT_NAME)
+
+
+def _add_grpc_defaults(data: dict[str, Any]) -> None:
+    """ghz's defaults, which Iter8's grpc task inherits: 200 calls, 50 concurrent, no pacing."""
+    target = data.get("target")
+    if not (isinstance(target, dict) and target.get("url")):
+        raise SpecError("grpc.host", "is required: the gRPC server as HOST:PORT, e.g. 127.0.0.1:8081")
+    load = data.get("load")
+    if not (isinstance(load, dict) and "duration" in load):
+        _default(data, ["load", "requests"], DEFAULT_GRPC_REQUESTS)
+    _default(data, ["load", "users"], DEFAULT_GRPC_USERS)
 
 
 def _default(data: dict[str, Any], path: list[str], value: Any) -> None:
