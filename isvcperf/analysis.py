@@ -27,7 +27,7 @@ def timeline(stats: dict[str, Any], stage_ends: list[float]) -> list[TimelinePoi
         stage = next((i for i, end in enumerate(stage_ends) if t - interval < end), None) if stage_ends else None
         points.append(TimelinePoint(
             t=t, requests=row["requests"], errors=row["errors"], throughput=row["successes"] / interval,
-            p50=row["p50"], p90=row["p90"], p99=row["p99"], users=row["users"], stage=stage,
+            p50=row["p50"], p90=row["p90"], p99=row["p99"], users=row["users"], stage=stage, cpu=row.get("cpu", 0.0),
         ))
     return points
 
@@ -73,7 +73,8 @@ def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list
         out.append(f"{dropped} scheduled arrivals were dropped because all {spec.load.users} users were busy "
                    "(users exhausted); raise load.users")
     if spec.load.rate > 0 and not spec.load.stages and spec.load.duration and window > 0:
-        achieved = total.get("requests", 0) / window
+        # requests were sent during exactly load.duration; the window also holds the last responses
+        achieved = total.get("requests", 0) / spec.load.duration
         if achieved < spec.load.rate * (1 - RATE_TOLERANCE):
             cause = ("the generator's CPU was saturated" if hot > CPU_SATURATED
                      else "all users were busy: the target could not keep up with this rate at this concurrency"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from isvcperf import __version__, cli_compare, iter8, spec
+from isvcperf import __version__, cli_compare, cli_k8s, iter8, spec
 from isvcperf.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -25,6 +25,7 @@ from isvcperf.errors import (
 from isvcperf.report.render import DEFAULT_FORMATS, FORMATS, render
 from isvcperf.result import Result, load_result
 from isvcperf.run import Interrupted, check_inputs, default_out_dir, run_test
+from isvcperf.sweep import run_sweep, sweep_loads
 
 EPILOG = """\
 exit codes (every command):
@@ -61,6 +62,12 @@ example:
     --set http.url=http://127.0.0.1:8080/v2/models/sklearn-irisv2/infer \\
     --set http.payloadFile=examples/payloads/sklearn-irisv2-input.json \\
     --set assess.SLOs.upper.http/latency-p90=1000 --set assess.SLOs.upper.http/error-count=0
+"""
+
+SWEEP_EXAMPLES = """\
+example:
+  isvcperf sweep examples/sklearn-irisv2-sweep.yaml
+  isvcperf sweep spec.yaml --set load.sweep.parameter=users --set 'load.sweep.values={1,2,4,8,16}'
 """
 
 ASSERT_CONDITIONS = {
@@ -107,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a spec field by its dotted path, e.g. load.users=8 (repeatable)")
     add_run_options(run)
+    cli_k8s.add_run_flags(run)
 
     launch = sub.add_parser("launch", help="run a test from Iter8-style --set flags", formatter_class=formatter,
                             description="Run a test described with Iter8 0.13's launch vocabulary.",
@@ -114,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="an Iter8 key (http.url=..., assess.SLOs.upper.http/latency-p90=...) (repeatable)")
     add_run_options(launch)
+    cli_k8s.add_run_flags(launch)
+
+    sweep = sub.add_parser("sweep", help="find the highest load that meets every SLO", formatter_class=formatter,
+                           description="Run the spec at rising load (load.sweep) until an SLO fails or errors "
+                           "appear; print the latency-versus-throughput table and the capacity. Exit 0 when "
+                           "at least one step met every SLO, 1 when none did.",
+                           epilog=SWEEP_EXAMPLES + "\n" + EPILOG)
+    sweep.add_argument("spec", metavar="SPEC.yaml", help="a spec with load.sweep and load.duration (the step length)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a spec field, e.g. load.sweep.max=800 (repeatable)")
+    sweep.add_argument("--out", metavar="DIR", type=Path, help="output directory (one subdirectory per step)")
 
     validate = sub.add_parser("validate", help="check a spec without running it", formatter_class=formatter,
                               epilog=EPILOG)
@@ -133,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-c", "--condition", dest="conditions", action="append", required=True,
                        choices=sorted(ASSERT_CONDITIONS), help="a condition (repeatable)")
     cli_compare.add_command(sub, formatter, EPILOG)
+    parser.set_defaults(k8s_handlers=cli_k8s.add_commands(sub, formatter, EPILOG))
     return parser
 
 
@@ -141,10 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run,
         "launch": cmd_launch,
+        "sweep": cmd_sweep,
         "validate": cmd_validate,
         "report": cmd_report,
         "assert": cmd_assert,
         "compare": cli_compare.cmd_compare,
+        **args.k8s_handlers,
     }
     try:
         return handlers[args.command](args)
@@ -160,12 +182,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(spec.load_file(args.spec, args.overrides), args)
+    return _run(spec.load_file(args.spec, args.overrides + cli_k8s.k8s_overrides(args)), args)
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
     notes: list[str] = []
-    data = iter8.launch_data(args.overrides, notes)
+    data = iter8.launch_data(args.overrides + cli_k8s.k8s_overrides(args), notes)
     for note in notes:
         print(f"isvcperf: note: {note}")
     return _run(spec.from_data(data, base_dir=os.getcwd()), args)
@@ -176,6 +198,14 @@ def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
     with _sigterm_as_interrupt():
         result = run_test(run_spec, out_dir, ui=args.ui, reports=args.reports or DEFAULT_FORMATS)
     return exit_code(result)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    run_spec = spec.load_file(args.spec, args.overrides)
+    sweep_loads(run_spec)  # bad sweep settings fail before any step runs
+    with _sigterm_as_interrupt():
+        found = run_sweep(run_spec, args.out or default_out_dir(run_spec))
+    return EXIT_OK if found.capacity is not None else EXIT_SLO_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -191,14 +221,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_assert(args: argparse.Namespace) -> int:
-    result = load_result(args.result)
+    return assert_result(load_result(args.result), args.conditions)
+
+
+def assert_result(result: Result, conditions: list[str]) -> int:
+    """Print each condition's verdict; exit 1 when any does not hold."""
     checks = {
         "completed": result.status == "completed",
         "nofailure": result.status == "completed" and not any(e.count for e in result.errors),
         "slos": result.slos_satisfied,
     }
-    failed = [c for c in args.conditions if not checks[c]]
-    for condition in args.conditions:
+    failed = [c for c in conditions if not checks[c]]
+    for condition in conditions:
         print(f"{condition}: {'satisfied' if checks[condition] else 'NOT satisfied'}")
     return EXIT_SLO_FAILED if failed else EXIT_OK
 

@@ -70,6 +70,8 @@ class TimelinePoint:
     """Latency percentiles of this interval, milliseconds (None when nothing completed)."""
     users: int = 0
     stage: int | None = None
+    cpu: float = 0.0
+    """The busiest worker's CPU in this interval, percent of one core (over 90: a saturated generator)."""
 
 
 @dataclass

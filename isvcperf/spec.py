@@ -44,7 +44,7 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     """Header values may hold ${ENV_VAR}; expanded when the run starts, never stored."""
     timeout: float | None = duration_field(30.0)
-    """Per-request timeout; a request that takes longer counts as an error."""
+    """Per-request timeout (connect, and each wait for data); a request that takes longer counts as an error."""
     ca_bundle: str | None = None
     """PEM file of CAs to verify an https target with (default: the system's)."""
     insecure: bool = False
@@ -86,6 +86,26 @@ class Warmup:
 
 
 @dataclass
+class Stage:
+    """One step of `load.stages`: reach `rate` (or `users`) linearly over `duration`."""
+
+    duration: float | None = duration_field(None)
+    rate: float | None = None
+    users: int | None = None
+
+
+@dataclass
+class Sweep:
+    """`isvcperf sweep`: the loads to try, lowest first, each for load.duration."""
+
+    parameter: Literal["rate", "users"] = "rate"
+    values: list[float] = field(default_factory=list)
+    start: float | None = None
+    step: float | None = None
+    max: float | None = None
+
+
+@dataclass
 class Load:
     """How much load, for how long, from how many processes."""
 
@@ -103,6 +123,12 @@ class Load:
     """Users started per second; default all at once."""
     locustfile: str | None = None
     """Your own locustfile instead of the built-in inference user."""
+    arrivals: Literal["uniform", "poisson"] = "uniform"
+    """Open-loop spacing of request starts: evenly spaced, or a Poisson process at the same mean rate."""
+    stages: list[Stage] = field(default_factory=list)
+    """Steps of rate (open loop) or users (closed loop), each ramping linearly from the previous one."""
+    sweep: Sweep | None = None
+    """Capacity search for `isvcperf sweep` (ignored by `isvcperf run`)."""
 
 
 @dataclass
@@ -118,6 +144,8 @@ class Metrics:
     """What to compute beyond the defaults."""
 
     percentiles: list[float] = field(default_factory=lambda: list(metric_names.DEFAULT_PERCENTILES))
+    interval: float | None = duration_field(1.0)
+    """Resolution of the timeline (throughput, errors and percentiles per interval)."""
     error_ranges: list[ErrorRange] = field(default_factory=lambda: [ErrorRange(lower=400)])
 
 
@@ -429,12 +457,43 @@ def _check_load(load: Load) -> None:
         raise SpecError("load.duration", "must be more than 0s")
     if load.requests is not None and load.requests < 1:
         raise SpecError("load.requests", f"{load.requests} must be at least 1")
-    if load.duration is None and load.requests is None:
+    if load.stages:
+        _check_stages(load)
+    elif load.duration is None and load.requests is None:
         load.requests = 100
     if load.warmup.requests < 0:
         raise SpecError("load.warmup.requests", f"{load.warmup.requests} must be 0 or more")
     if load.warmup.requests and load.warmup.duration:
         raise SpecError("load.warmup", "give either requests or duration, not both")
+
+
+def _check_stages(load: Load) -> None:
+    """Stages define the measured window, so they exclude duration and requests."""
+    if load.requests is not None:
+        raise SpecError("load.stages", "stages set the duration; remove load.requests")
+    if load.duration is not None:
+        raise SpecError("load.stages", "stages set the duration; remove load.duration")
+    kinds = set()
+    for i, stage in enumerate(load.stages):
+        where = f"load.stages[{i}]"
+        if stage.duration is None or stage.duration <= 0:
+            raise SpecError(f"{where}.duration", "is required and must be more than 0s")
+        if (stage.rate is None) == (stage.users is None):
+            raise SpecError(where, "give exactly one of rate (open loop) or users (closed loop)")
+        if stage.rate is not None and stage.rate < 0:
+            raise SpecError(f"{where}.rate", f"{stage.rate:g} must be 0 or more")
+        if stage.users is not None and stage.users < 1:
+            raise SpecError(f"{where}.users", f"{stage.users} must be at least 1")
+        kinds.add("rate" if stage.rate is not None else "users")
+    if len(kinds) > 1:
+        raise SpecError("load.stages", "use rate in every stage or users in every stage, not both")
+    if "users" in kinds:
+        if load.rate:
+            raise SpecError("load.rate", "user stages are closed loop; remove load.rate or use rate stages")
+        if load.warmup.requests:
+            raise SpecError("load.warmup.requests", "with user stages warm up by duration (load.warmup.duration)")
+        load.users = max(s.users or 0 for s in load.stages)
+    load.duration = sum(s.duration or 0.0 for s in load.stages)
 
 
 def _check_payload(spec: RunSpec) -> None:

@@ -23,6 +23,9 @@ sys.path.insert(0, str(EXAMPLES_DIR))
 
 from iris_server import IrisServer, free_port  # noqa: E402  (importable only once examples/ is on sys.path)
 
+sys.path.insert(0, str(EXAMPLES_DIR.parent / "benchmarks"))
+from targets import Nginx  # noqa: E402  (the benchmarks' nginx target: fixed V2 body, optional delays)
+
 CLI_TIMEOUT_S = 240.0
 
 
@@ -70,6 +73,14 @@ def error_server() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="session")
+def nginx() -> Iterator[Nginx]:
+    """nginx on loopback answering a fixed V2 body at once (`.url()`), or after 20 ms / 1 s
+    (`.url("delay20")`, `.url("delay1s")`): a target fast enough to saturate the generator."""
+    with Nginx() as server:
+        yield server
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_HEAD = 64 * 1024
+IDLE = "closed before any byte of the response"
 RECV = 65536
 
 
@@ -91,12 +92,15 @@ class Connection:
         reused = self._sock is not None
         sock = self._sock or self._connect()
         try:
-            sock.sendall(request)
+            try:
+                sock.sendall(request)
+            except (ConnectionResetError, BrokenPipeError):
+                raise ConnectionClosed(IDLE) from None
             return self._read_response(sock, head_only)
-        except (ConnectionClosed, ConnectionResetError, BrokenPipeError) as exc:
+        except ConnectionClosed as exc:
             self.close()
-            if reused and isinstance(exc, ConnectionClosed) and exc.args and exc.args[0] == "idle":
-                return self.exchange(request, head_only)  # the server dropped an idle keep-alive connection
+            if reused and exc.args[0] == IDLE:
+                return self.exchange(request, head_only)  # the server had dropped this idle keep-alive connection
             raise
         except BaseException:
             self.close()
@@ -119,9 +123,12 @@ class Connection:
         while True:
             end = buf.find(b"\r\n\r\n")
             while end < 0:
-                chunk = sock.recv(RECV)
+                try:
+                    chunk = sock.recv(RECV)
+                except ConnectionResetError:
+                    chunk = b""
                 if not chunk:
-                    raise ConnectionClosed("idle" if first and not buf else "closed before the response headers")
+                    raise ConnectionClosed(IDLE if first and not buf else "closed before the response headers")
                 first = False
                 buf += chunk
                 if len(buf) > MAX_HEAD and buf.find(b"\r\n\r\n") < 0:
