@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from isvcperf.cluster import Cluster
 from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun, SpecError
 from isvcperf.isvc import wait_isvc
+from isvcperf.monitor import Monitor, StopEarly
 from isvcperf.payload import load_payload
 from isvcperf.publish import Publisher
 from isvcperf.report.render import DEFAULT_FORMATS
@@ -32,7 +32,6 @@ from isvcperf.target import wait_ready
 
 CPU_SATURATED = 90.0
 DEADLINE_GRACE = 120.0
-PROGRESS_EVERY = 5.0
 
 
 class Interrupted(Exception):
@@ -100,7 +99,11 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
                   else LocalRunner(spec, payload, out_dir, ui=ui))
-        outcome = runner.run(ProgressPrinter(echo), _deadline(spec))
+        ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
+        with Monitor(spec, echo, ui_url) as monitor:
+            outcome = runner.run(monitor, _deadline(spec))
+    except StopEarly as exc:
+        return partial("interrupted", exc.reason)
     except KeyboardInterrupt:
         raise Interrupted(partial("interrupted", "interrupted by the user")) from None
     except CouldNotRun as exc:
@@ -211,31 +214,3 @@ def _iso(epoch: float | None) -> str:
         return ""
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-
-class ProgressPrinter:
-    """A progress line every few seconds: phase, requests, rate, p90 and errors."""
-
-    def __init__(self, echo: Callable[[str], None]) -> None:
-        self.echo = echo
-        self.last = 0.0
-        self.tty = sys.stdout.isatty()
-
-    def __call__(self, stats: dict[str, Any]) -> None:
-        now = time.monotonic()
-        if now - self.last < PROGRESS_EVERY and stats.get("phase") != "finished":
-            return
-        self.last = now
-        total = stats.get("total", {})
-        start = total.get("measureStart")
-        elapsed = (time.time() - start) if start else 0.0
-        requests = total.get("requests", 0)
-        rate = requests / elapsed if elapsed > 0 else 0.0
-        p90 = metrics.compute(total, [90.0], elapsed).get("http/latency-p90")
-        p90_text = f"{p90:.2f} ms" if p90 is not None else "-"
-        phase = stats.get("phase")
-        if phase == "running" and not start:
-            phase = "warming up"
-        self.echo(
-            f"  [{phase}] {elapsed:5.0f}s  {requests} requests  {rate:.1f} req/s  p90 {p90_text}  "
-            f"{total.get('errors', 0)} errors  {stats.get('users', 0)} users on {stats.get('connectedWorkers', 0)} workers"
-        )
