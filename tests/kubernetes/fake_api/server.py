@@ -60,6 +60,7 @@ class NotFoundPage(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     cluster: FakeCluster  # set on the subclass the server creates
+    raw_body: bytes = b""
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the request log is ``FakeCluster.requests``."""
@@ -79,8 +80,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(code, json.dumps(obj).encode(), "application/json", headers)
 
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.raw_body
         if not raw:
             return None
         try:
@@ -89,6 +89,9 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.bad_request(f"the body of the request could not be decoded: {err}") from err
 
     def _dispatch(self) -> None:
+        # Read the whole body first: an error answered before reading it would leave its bytes
+        # on the keep-alive connection, to be parsed as the next request.
+        self.raw_body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             self._handle()
         except NotFoundPage:
@@ -305,7 +308,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             raise NotFoundPage
         ip = pod["status"]["podIP"]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.raw_body
         headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept", "accept-encoding", "user-agent")}
         connection = http.client.HTTPConnection(ip, target, timeout=60)
         try:
