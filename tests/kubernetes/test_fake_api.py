@@ -306,6 +306,8 @@ def test_volumes_env_sources_and_path_rewriting(fake_cluster: FakeCluster, kube:
     assert core.read_namespaced_pod_log("reader", NS).splitlines() == ["users: 3 fast s3cret fast", "2 True", "default True"]
     assert pod.spec.node_selector == {"pool": "load"} and pod.spec.containers[0].security_context.capabilities.drop == ["ALL"]
 
+    patched = core.patch_namespaced_secret("token", NS, {"stringData": {"extra": "x"}})
+    assert patched.string_data is None and set(patched.data) == {"token", "extra"}
     core.create_namespaced_pod(NS, {"metadata": {"name": "missing"}, "spec": {"containers": [{**container, "volumeMounts": [], "envFrom": []}]}})
     core.delete_namespaced_secret("token", NS)
     waiting = fake_cluster.wait_for(lambda: (s := core.read_namespaced_pod("missing", NS).status.container_statuses) and s[0].state.waiting and s[0].state.waiting.reason == "CreateContainerConfigError" and s[0].state.waiting, 20, "config error")

@@ -6,6 +6,7 @@ Tests use it through the ``fake_cluster`` fixture; the public methods are the te
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import traceback
@@ -159,7 +160,24 @@ class FakeCluster:
             if value := condition():
                 return value
             time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{self.describe()}")
+
+    def describe(self, log_lines: int = 5) -> str:
+        """Pods (phase, container states, last log lines) and warning Events, for failure messages."""
+        lines = []
+        for pod in self.list("pods"):
+            meta, status = pod["metadata"], pod.get("status", {})
+            lines.append(f"pod {meta['namespace']}/{meta['name']} {status.get('phase')} ip={status.get('podIP')}{' deleting' if 'deletionTimestamp' in meta else ''}")
+            for container in status.get("containerStatuses") or []:
+                lines.append(f"  {container['name']}: {json.dumps(container['state'])} restarts={container['restartCount']}")
+                runtime = self.kubelet.pods.get(meta["uid"])
+                found = next((c for c in runtime.containers if c.name == container["name"]), None) if runtime else None
+                if found and found.logs and found.logs[-1].exists():
+                    lines.extend(f"    | {line}" for line in found.logs[-1].read_text(errors="replace").splitlines()[-log_lines:])
+        for event in self.list("events"):
+            if event["type"] == "Warning":
+                lines.append(f"event {event['involvedObject']['name']}: {event['reason']}: {event['message']} (x{event['count']})")
+        return "\n".join(lines)
 
     # ----------------------------------------------------------------- hooks
     def install_kserve_crd(self) -> None:

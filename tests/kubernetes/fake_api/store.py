@@ -251,6 +251,9 @@ class Store:
                 if "status" in current:
                     new["status"] = copy.deepcopy(current["status"])
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        if rt.plural == "secrets" and new.get("stringData"):  # write-only field, folded into data
+            encoded = {k: base64.b64encode(v.encode()).decode() for k, v in new.pop("stringData").items()}
+            new["data"] = {**(new.get("data") or {}), **encoded}
         spec_of = lambda o: {k: v for k, v in o.items() if k not in ("metadata", "status", "apiVersion", "kind")}  # noqa: E731
         if spec_of(new) != spec_of(current):
             new["metadata"]["generation"] = old_meta.get("generation", 1) + 1
