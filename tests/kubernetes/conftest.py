@@ -27,7 +27,7 @@ def fake_cluster(tmp_path: Path) -> Iterator[FakeCluster]:
 
 
 @pytest.fixture
-def kube(fake_cluster: FakeCluster) -> client.ApiClient:
+def kube(fake_cluster: FakeCluster) -> Iterator[client.ApiClient]:
     """An official-client ApiClient configured from the fake cluster's kubeconfig file."""
     configuration = client.Configuration()
     config.load_kube_config(config_file=str(fake_cluster.kubeconfig), client_configuration=configuration)
