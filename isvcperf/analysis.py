@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from isvcperf import metrics
+from isvcperf import metric_names, metrics
 from isvcperf.result import StageResult, TimelinePoint
 from isvcperf.spec import RunSpec
 
@@ -18,15 +18,24 @@ CPU_SATURATED = 90.0
 RATE_TOLERANCE = 0.01
 
 
-def timeline(stats: dict[str, Any], stage_ends: list[float]) -> list[TimelinePoint]:
-    """The master's per-interval summaries as points, each tagged with its stage."""
+def timeline(stats: dict[str, Any], stage_ends: list[float], window: float) -> list[TimelinePoint]:
+    """The master's per-interval summaries as points, each tagged with its stage.
+
+    The last interval usually ends with the window, part-way through: its point sits at
+    the window's end and its throughput is over the part that existed, so a chart shows no
+    false drop at the end. An interval that begins after the window (only the CPU sample
+    of a worker that stopped late) is left out.
+    """
     interval = float(stats.get("interval", 1.0))
     points = []
     for row in stats.get("timeline", []):
-        t = (row["index"] + 1) * interval
-        stage = next((i for i, end in enumerate(stage_ends) if t - interval < end), None) if stage_ends else None
+        begin = row["index"] * interval
+        if window and begin >= window:
+            continue
+        t = min(begin + interval, window) if window else begin + interval
+        stage = next((i for i, end in enumerate(stage_ends) if begin < end), None) if stage_ends else None
         points.append(TimelinePoint(
-            t=t, requests=row["requests"], errors=row["errors"], throughput=row["successes"] / interval,
+            t=t, requests=row["requests"], errors=row["errors"], throughput=row["successes"] / max(t - begin, 1e-3),
             p50=row["p50"], p90=row["p90"], p99=row["p99"], users=row["users"], stage=stage, cpu=row.get("cpu", 0.0),
         ))
     return points
@@ -46,8 +55,9 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
     start = 0.0
     for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
         end = start + (stage.duration or 0.0)
-        values = metrics.compute(data, percentiles, end - start)
-        values[f"{metrics.PREFIX}/dropped"] = float(data.get("dropped", 0))
+        prefix = metric_names.protocol_prefix(spec.target.protocol)
+        values = metrics.compute(data, percentiles, end - start, prefix)
+        values[f"{prefix}/dropped"] = float(data.get("dropped", 0))
         target = {k: float(v) for k, v in (("rate", stage.rate), ("users", stage.users)) if v is not None}
         out.append(StageResult(index=index, start=start, end=end, target=target, metrics=values))
         start = end
