@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint protos clean
+.PHONY: venv demo test lint protos image clean
 
 venv: $(VENV)/.installed
 
@@ -33,6 +33,16 @@ lint: venv
 PROTO := isvcperf/grpc_v2/grpc_predict_v2.proto
 protos: venv
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
+
+# The image of the Locust pods and the in-cluster runner; its tag is the spec's default
+# kubernetes.image (isvcperf:<package version>). On kind: kind load docker-image isvcperf:VERSION.
+IMAGE_TAG := isvcperf:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' isvcperf/__init__.py)
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		docker build -t $(IMAGE_TAG) . ; \
+	else \
+		echo "make image: skipped, no Docker engine here (docker build -t $(IMAGE_TAG) . where there is one)"; \
+	fi
 
 clean:
 	rm -rf $(VENV) .demo isvcperf-results build *.egg-info .pytest_cache .ruff_cache

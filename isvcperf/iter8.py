@@ -18,6 +18,7 @@ their order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from isvcperf import metric_names, schema, spec
@@ -75,30 +76,55 @@ _TEXT = {
 }
 """Inputs Iter8 reads as text: kept as typed (a payload of `123` stays "123"), Helm escapes undone."""
 
-_KUBERNETES = "arrives with the Kubernetes runner"
+_KUBERNETES = "is not supported by isvcperf"
+RUNNERS = ("local", "kubernetes", "job", "cronjob")
+"""local/kubernetes: where `isvcperf run` puts Locust; job/cronjob: `isvcperf k launch` in the cluster."""
 _UNSUPPORTED = {
-    "cronjobSchedule": f"{_KUBERNETES}; run isvcperf launch from your own scheduler for now",
     "http.endpoints": "several endpoints in one run are not supported; launch once per endpoint with its http.url",
     "grpc.endpoints": "several endpoints in one run are not supported; launch once per endpoint with its grpc.host",
     "grpc.binaryDataURL": "binary payloads are not supported; give the ModelInferRequest as JSON (grpc.dataURL)",
     "grpc.metadataURL": "give each metadata entry as grpc.metadata.NAME=VALUE",
     **{
         f"ready.{name}": f"{_KUBERNETES}; for a local run give ready.url (e.g. http://127.0.0.1:8080/v2/health/ready)"
-        for name in ("deploy", "isvc", "namespace", "service")
+        for name in ("deploy", "service")
     },
 }
 """Iter8 keys that exist but cannot be honoured here, with what to do instead."""
 
 _SPEC_KEYS = frozenset(schema.file_keys(spec.RunSpec))
-_ITER8_HEADS = frozenset({"tasks", "http", "grpc", "assess", "ready", "runner"})
+_ITER8_HEADS = frozenset({"tasks", "http", "grpc", "assess", "ready", "runner", "cronjobSchedule"})
 """Top-level keys read as Iter8 values; `ready` and `runner` mean the same in both vocabularies."""
 
 
+@dataclass
+class Launch:
+    """A test given in Iter8's vocabulary: the spec data, and where it runs."""
+
+    data: dict[str, Any]
+    runner: str = "local"
+    """local or kubernetes (spec.runner, run by this process), job or cronjob (in the cluster)."""
+    schedule: str | None = None
+    """cronjobSchedule, for runner=cronjob."""
+    notes: list[str] = field(default_factory=list)
+    """Keys accepted but not acted upon, and why (shown to the user before the run)."""
+
+
 def launch_data(overrides: list[str], notes: list[str] | None = None) -> dict[str, Any]:
-    """Turn Iter8 `--set` flags into spec data for `spec.from_data`; SpecError names a bad key.
+    """Spec data for a test this process runs (`isvcperf launch`); in-cluster runners are refused.
 
     `notes`, when given, receives what the user should know about the translation.
     """
+    launch = read_launch(overrides)
+    if launch.runner in ("job", "cronjob"):
+        raise SpecError("runner", f"{launch.runner} runs the test inside the cluster: use `isvcperf k launch` "
+                        "with the same flags")
+    if notes is not None:
+        notes.extend(launch.notes)
+    return launch.data
+
+
+def read_launch(overrides: list[str]) -> Launch:
+    """Turn Iter8 `--set` flags into spec data for `spec.from_data`; SpecError names a bad key."""
     values: dict[str, Any] = {}
     spec_paths: list[tuple[list[Part], Any, str]] = []
     for text in overrides:
@@ -111,11 +137,29 @@ def launch_data(overrides: list[str], notes: list[str] | None = None) -> dict[st
         else:
             raise _refused(parts, 0, _ITER8_HEADS | _SPEC_KEYS)
     tasks = _tasks(values)
-    data = _translate(values, [] if notes is None else notes)
+    runner, schedule = _runner(values)
+    notes: list[str] = []
+    data = _translate(values, notes)
     for parts, value, text in spec_paths:
         set_path(data, parts, value, text)
     _add_defaults(data, tasks)
-    return data
+    return Launch(data, runner, schedule, notes)
+
+
+def _runner(values: dict[str, Any]) -> tuple[str, str | None]:
+    """Take `runner` and `cronjobSchedule` out of the values; spec runners go back in as `runner`."""
+    runner = values.pop("runner", "local")
+    schedule = values.pop("cronjobSchedule", None)
+    if runner not in RUNNERS:
+        raise SpecError("runner", f"{schema.describe(runner)} is not one of {', '.join(RUNNERS)}")
+    if (runner == "cronjob") != (schedule is not None):
+        raise SpecError("cronjobSchedule" if schedule is not None else "runner",
+                        "runner=cronjob and cronjobSchedule go together (e.g. cronjobSchedule=\"*/10 * * * *\")")
+    if schedule is not None and not isinstance(schedule, str):
+        raise SpecError("cronjobSchedule", f"{schema.describe(schedule)} is not a cron schedule like \"*/10 * * * *\"")
+    if runner in ("local", "kubernetes"):
+        values["runner"] = runner
+    return runner, schedule
 
 
 def _iter8_value(parts: list[Part], raw: str) -> Any:
@@ -180,13 +224,15 @@ def _translate(values: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         set_path(data, list(_HTTP_KEYS[name]), value, join_key(["http", name]))
     if "ready" in values:
         ready_keys = schema.file_keys(spec.Ready)
-        for name in _fields(["ready"], values["ready"], "url"):
+        ready = dict(_fields(["ready"], values["ready"], "url"))
+        for name in ("isvc", "namespace"):  # Iter8 names the InferenceService under ready
+            if name in ready:
+                set_path(data, ["target", name], ready.pop(name), join_key(["ready", name]))
+        for name in ready:
             if name not in ready_keys:
-                raise _refused(["ready", name], 1, ready_keys)
-        data["ready"] = values["ready"]
+                raise _refused(["ready", name], 1, [*ready_keys, "isvc", "namespace"])
+        data["ready"] = ready
     if "runner" in values:
-        if values["runner"] in ("job", "cronjob"):
-            raise SpecError("runner", f"{values['runner']} {_KUBERNETES}; use runner=local (the default) for now")
         data["runner"] = values["runner"]
     if "assess" in values:
         data["slos"] = _slos(values["assess"])
@@ -250,8 +296,9 @@ def _add_defaults(data: dict[str, Any], tasks: set[str]) -> None:
         _add_grpc_defaults(data)
         return
     target = data.get("target")
-    if target is None or (isinstance(target, dict) and "url" not in target and "baseUrl" not in target):
-        raise SpecError("http.url", "is required: the inference URL, e.g. http://127.0.0.1:8080/v2/models/NAME/infer")
+    if target is None or (isinstance(target, dict) and not {"url", "baseUrl", "isvc"} & set(target)):
+        raise SpecError("http.url", "is required: the inference URL, e.g. http://127.0.0.1:8080/v2/models/NAME/infer "
+                        "(or ready.isvc=NAME to take it from the InferenceService)")
     if isinstance(target, dict) and isinstance(target.get("url"), str):
         _default(data, ["target", "protocol"], spec.protocol_of(target["url"]))
     payload = data.get("payload")

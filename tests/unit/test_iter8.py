@@ -6,7 +6,7 @@ import pytest
 
 from isvcperf import spec
 from isvcperf.errors import SpecError
-from isvcperf.iter8 import launch_data
+from isvcperf.iter8 import launch_data, read_launch
 from isvcperf.metric_names import DEFAULT_PERCENTILES
 from isvcperf.spec import protocol_of
 
@@ -163,12 +163,13 @@ def test_tasks_without_ready_disable_readiness() -> None:
         (["tasks={ready,assess}"], "tasks", "must include http or grpc"),
         (["tasks={http,grpc}"], "tasks", "one run tests one protocol"),
         (["grpc.host=127.0.0.1:8081"], "http.url", "the tasks run grpc; one run tests one protocol"),
-        (["ready.isvc=sklearn-irisv2"], "ready.isvc", "Kubernetes runner; for a local run give ready.url"),
-        (["ready.namespace=default"], "ready.namespace", "Kubernetes runner"),
-        (["ready.service=s"], "ready.service", "Kubernetes runner"),
-        (["ready.deploy=d"], "ready.deploy", "Kubernetes runner"),
-        (["runner=job"], "runner", "Kubernetes runner"),
-        (["runner=cronjob"], "runner", "Kubernetes runner"),
+        (["ready.service=s"], "ready.service", "not supported by isvcperf; for a local run give ready.url"),
+        (["ready.deploy=d"], "ready.deploy", "not supported"),
+        (["runner=job"], "runner", "use `isvcperf k launch`"),
+        (["runner=cronjob", "cronjobSchedule=* * * * *"], "runner", "use `isvcperf k launch`"),
+        (["runner=cronjob"], "runner", "go together"),
+        (["cronjobSchedule=* * * * *"], "cronjobSchedule", "go together"),
+        (["runner=pod"], "runner", "is not one of local, kubernetes, job, cronjob"),
         (["http.endpoints.a.url=http://h/x"], "http.endpoints", "launch once per endpoint"),
         (["tasks={http}", "assess.SLOs.upper.http/error-count=0"], "assess.SLOs", "assess is not in tasks"),
         (["tasks={http,assess}", "ready.url=http://h/ready"], "ready.url", "ready is not in tasks"),
@@ -181,6 +182,21 @@ def test_refused_keys_are_named(flags: list[str], field: str, message: str) -> N
     error = refused(*MINIMAL, *flags)
     assert error.field == field
     assert message in str(error)
+
+
+def test_ready_isvc_names_the_inference_service() -> None:
+    data = launch_data(["ready.isvc=sklearn-irisv2", "ready.namespace=models", "ready.timeout=5m",
+                        "http.payloadStr={}"])
+    run = spec.from_data(data)
+    assert (run.target.isvc, run.target.namespace, run.target.model) == ("sklearn-irisv2", "models", "sklearn-irisv2")
+    assert run.target.url is None and run.ready.timeout == 300
+
+
+def test_in_cluster_runners_are_read() -> None:
+    launch = read_launch([*MINIMAL, "runner=cronjob", "cronjobSchedule=*/10 * * * *"])
+    assert (launch.runner, launch.schedule) == ("cronjob", "*/10 * * * *")
+    assert "runner" not in launch.data
+    assert read_launch([*MINIMAL, "runner=job"]).runner == "job"
 
 
 def test_url_is_required() -> None:

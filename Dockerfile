@@ -1,0 +1,19 @@
+# One image for the Locust master, the workers and the in-cluster runner (`isvcperf k launch`).
+# Build: make image (tags isvcperf:<package version>, the spec's default kubernetes.image).
+FROM python:3.12.7-slim-bookworm
+
+# Non-root, with the UID the pod templates run as (isvcperf/manifests.py UID).
+RUN groupadd --gid 10001 isvcperf && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin isvcperf
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY isvcperf ./isvcperf
+# The package carries its locustfiles (isvcperf/locustfiles) and pod templates (isvcperf/k8s).
+RUN pip install --no-cache-dir . && rm -rf /src
+
+# Pods run with a read-only root filesystem: scratch, HOME and TMPDIR are an emptyDir there.
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/scratch TMPDIR=/scratch
+WORKDIR /scratch
+USER 10001:10001
+ENTRYPOINT ["python"]
+CMD ["-m", "isvcperf", "--help"]
