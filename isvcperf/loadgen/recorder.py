@@ -6,7 +6,9 @@ precision and merge exactly across workers. In open loop the latency is measured
 request's intended start (coordinated-omission corrected, as wrk2 does) and the raw
 service time, from the moment it was really sent, is kept in a second histogram.
 
-Besides the totals a worker keeps one small record per interval of its measured window
+With several endpoints a worker also keeps Counts (and, in open loop, the service-time
+histogram) per endpoint, so each endpoint's percentiles come from its own histogram,
+never from a mix of endpoints. Besides the totals a worker keeps one small record per interval of its measured window
 (the timeline: counts, a 2-significant-digit histogram, its CPU and users) and one per
 load stage. A worker ships its cumulative totals with every report (the master keeps the
 latest per worker, so repeats change nothing and a lost worker's figures stay) and each
@@ -75,9 +77,13 @@ class Interval:
 class Recorder:
     """Counts, errors and latency histograms of the measured requests of one worker."""
 
-    def __init__(self, open_loop: bool = False, stage_ends: list[float] | None = None, interval: float = 1.0) -> None:
+    def __init__(self, open_loop: bool = False, stage_ends: list[float] | None = None, interval: float = 1.0,
+                 endpoints: int = 0) -> None:
         self.total = Counts(new_histogram())
         self.service = new_histogram() if open_loop else None
+        self.endpoints = [Counts(new_histogram()) for _ in range(endpoints)]
+        """Per endpoint index (none for a run with one target: the totals are its figures)."""
+        self.endpoint_service = [new_histogram() for _ in range(endpoints)] if open_loop else []
         self.warmup_requests = 0
         self.dropped = 0
         self.error_groups: dict[str, list[Any]] = {}
@@ -91,7 +97,6 @@ class Recorder:
         self.stage_dropped = [0 for _ in self.stage_ends]
         self.interval = interval
         self.intervals: dict[int, Interval] = {}
-        self._shipped: set[int] = set()
         self._base = 0.0
 
     # -- recording (the hot path) --------------------------------------------------------
@@ -102,8 +107,9 @@ class Recorder:
         self.measure_start = time.time() - (time.perf_counter() - perf_now)
 
     def record(self, intended: float, sent: float, finished: float | None, error: str | None,
-               example: str = "") -> None:
-        """One measured request (perf_counter times); `finished` is None when no response came."""
+               example: str = "", endpoint: int = 0) -> None:
+        """One measured request (perf_counter times) to endpoint index `endpoint`; `finished` is None
+        when no response came."""
         now = finished if finished is not None else time.perf_counter()
         self.measure_end = time.time()
         index = int((now - self._base) / self.interval)
@@ -112,12 +118,17 @@ class Recorder:
             interval = self.intervals[index] = Interval()
         stage = self.stages[self._stage_index(intended)] if self.stages else None
         slices = (self.total, interval.counts, stage) if stage is not None else (self.total, interval.counts)
+        if self.endpoints:
+            slices = (*slices, self.endpoints[endpoint])
         if finished is not None:
             latency = to_us(finished - intended)
             for counts in slices:
                 counts.histogram.record_value(latency)
             if self.service is not None:
-                self.service.record_value(to_us(finished - sent))
+                service = to_us(finished - sent)
+                self.service.record_value(service)
+                if self.endpoint_service:
+                    self.endpoint_service[endpoint].record_value(service)
         for counts in slices:
             counts.requests += 1
             if error is None:
@@ -156,8 +167,10 @@ class Recorder:
     def snapshot(self, final: bool = False) -> dict[str, Any]:
         """Cumulative totals, plus the intervals closed since the last snapshot (all when final)."""
         current = self.interval_index(time.perf_counter()) if self.measure_start is not None else 0
-        ready = [i for i in self.intervals if i not in self._shipped and (final or i < current)]
-        self._shipped.update(ready)
+        # An interval is shipped once, a whole interval after it closed (its CPU sample is in by
+        # then), and forgotten here: the master keeps it, so a soak does not grow the worker.
+        ready = sorted(i for i in self.intervals if final or i < current - 1)
+        shipped = {i: self.intervals.pop(i) for i in ready}
         return {
             **self.total.to_data(),
             "service": encode(self.service) if self.service is not None else "",
@@ -167,10 +180,13 @@ class Recorder:
             "measureStart": self.measure_start,
             "measureEnd": self.measure_end,
             "stages": [{**c.to_data(), "dropped": d} for c, d in zip(self.stages, self.stage_dropped, strict=True)],
+            "endpoints": [
+                {**c.to_data(), "service": encode(self.endpoint_service[i]) if self.endpoint_service else ""}
+                for i, c in enumerate(self.endpoints)
+            ],
             "intervals": {
-                str(i): {**self.intervals[i].counts.to_data(), "cpu": self.intervals[i].cpu,
-                         "users": self.intervals[i].users}
-                for i in sorted(ready)
+                str(i): {**interval.counts.to_data(), "cpu": interval.cpu, "users": interval.users}
+                for i, interval in shipped.items()
             },
         }
 
@@ -179,12 +195,14 @@ SUMMED = ("requests", "successes", "errors", "warmupRequests", "dropped")
 
 
 def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sum worker snapshots (totals and stages) into one run-wide view: exact histogram merge."""
+    """Sum worker snapshots (totals, stages, endpoints) into one run-wide view: exact histogram merge."""
     histogram, service = new_histogram(), new_histogram()
     total: dict[str, Any] = dict.fromkeys(SUMMED, 0)
     groups: dict[str, list[Any]] = {}
     stages: list[dict[str, Any]] = []
     stage_histograms: list[HdrHistogram] = []
+    endpoints: list[dict[str, Any]] = []
+    endpoint_histograms: list[tuple[HdrHistogram, HdrHistogram]] = []
     starts, ends = [], []
     for snap in snapshots:
         if snap.get("histogram"):
@@ -206,17 +224,29 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
                 stages[i][key] += stage.get(key, 0)
             if stage.get("histogram"):
                 stage_histograms[i].decode_and_add(stage["histogram"])
+        for i, part in enumerate(snap.get("endpoints", [])):
+            if i == len(endpoints):
+                endpoints.append({"requests": 0, "successes": 0, "errors": 0})
+                endpoint_histograms.append((new_histogram(), new_histogram()))
+            for key in ("requests", "successes", "errors"):
+                endpoints[i][key] += part.get(key, 0)
+            for key, merged in zip(("histogram", "service"), endpoint_histograms[i], strict=True):
+                if part.get(key):
+                    merged.decode_and_add(part[key])
         if snap.get("measureStart") is not None:
             starts.append(snap["measureStart"])
         if snap.get("measureEnd") is not None:
             ends.append(snap["measureEnd"])
     for stage, stage_histogram in zip(stages, stage_histograms, strict=True):
         stage["histogram"] = encode(stage_histogram)
+    for part, (part_histogram, part_service) in zip(endpoints, endpoint_histograms, strict=True):
+        part.update(histogram=encode(part_histogram), service=encode(part_service))
     total.update(
         histogram=encode(histogram),
         service=encode(service),
         errorGroups=groups,
         stages=stages,
+        endpoints=endpoints,
         measureStart=min(starts) if starts else None,
         measureEnd=max(ends) if ends else None,
     )
@@ -224,40 +254,43 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class Timeline:
-    """The master's merge of every worker's intervals, summarised as they arrive."""
+    """The master's merge of every worker's intervals, summarised as they arrive.
+
+    Each interval's summary (counts, p50/p90/p99) is computed when data for it arrives,
+    not on every read. Its histogram is kept only while workers may still report it
+    (FREEZE_AFTER intervals behind the newest); after that only the summary stays, so a
+    long soak costs the master a few numbers per interval, not a histogram each.
+    """
+
+    FREEZE_AFTER = 30
 
     def __init__(self) -> None:
         self._seen: set[tuple[str, str]] = set()
-        self._merged: dict[int, Interval] = {}
+        self._open: dict[int, Interval] = {}
+        self._rows: dict[int, dict[str, Any]] = {}
 
     def add(self, worker: str, intervals: dict[str, dict[str, Any]]) -> None:
         for key, data in intervals.items():
             if (worker, key) in self._seen:
                 continue
             self._seen.add((worker, key))
-            merged = self._merged.setdefault(int(key), Interval())
-            merged.counts.requests += data["requests"]
-            merged.counts.successes += data["successes"]
-            merged.counts.errors += data["errors"]
-            if data["histogram"]:
-                merged.counts.histogram.decode_and_add(data["histogram"])
-            merged.cpu = max(merged.cpu, data.get("cpu", 0.0))
-            merged.users += data.get("users", 0)
+            index = int(key)
+            row = self._rows.setdefault(index, {"index": index, "requests": 0, "successes": 0, "errors": 0,
+                                                "p50": None, "p90": None, "p99": None, "cpu": 0.0, "users": 0})
+            for name in ("requests", "successes", "errors", "users"):
+                row[name] += data.get(name, 0)
+            row["cpu"] = max(row["cpu"], data.get("cpu", 0.0))
+            interval = self._open.get(index)
+            if interval is None and (not self._rows or index >= max(self._rows) - self.FREEZE_AFTER):
+                interval = self._open[index] = Interval()
+            if interval is not None and data["histogram"]:
+                histogram = interval.counts.histogram
+                histogram.decode_and_add(data["histogram"])
+                row.update({f"p{p}": histogram.get_value_at_percentile(p) / 1000.0 for p in (50, 90, 99)})
+        newest = max(self._rows, default=0)
+        for index in [i for i in self._open if i < newest - self.FREEZE_AFTER]:
+            del self._open[index]
 
     def summary(self) -> list[dict[str, Any]]:
         """Per interval: counts, p50/p90/p99 in ms (None when nothing completed), max CPU, users."""
-        out = []
-        for index in sorted(self._merged):
-            interval = self._merged[index]
-            histogram = interval.counts.histogram
-            has = histogram.get_total_count() > 0
-            out.append({
-                "index": index,
-                "requests": interval.counts.requests,
-                "successes": interval.counts.successes,
-                "errors": interval.counts.errors,
-                **{f"p{p}": histogram.get_value_at_percentile(p) / 1000.0 if has else None for p in (50, 90, 99)},
-                "cpu": interval.cpu,
-                "users": interval.users,
-            })
-        return out
+        return [self._rows[i] for i in sorted(self._rows)]

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from isvcperf.loadgen.control import Share
-from isvcperf.loadgen.recorder import Recorder, decode_histogram, merge, new_histogram
+from isvcperf.loadgen.recorder import Recorder, Timeline, decode_histogram, merge, new_histogram
 from isvcperf.metrics import compute
 
 
@@ -52,3 +52,19 @@ def test_errors_are_grouped_and_summed() -> None:
     assert values["http/error-count"] == 3
     assert values["http/error-rate"] == 0.75
     assert values["http/throughput"] == 0.5
+
+
+def test_timeline_keeps_summaries_not_histograms_of_old_intervals() -> None:
+    recorder = Recorder(interval=1.0)
+    recorder.begin(0.0)
+    for second in range(100):
+        recorder.record(second + 0.1, second + 0.1, second + 0.1 + 0.002 * (1 + second % 3), None)
+    shipped = recorder.snapshot(final=True)["intervals"]
+    assert len(shipped) == 100 and not recorder.intervals  # shipped once, then forgotten by the worker
+    timeline = Timeline()
+    timeline.add("w0", shipped)
+    timeline.add("w0", shipped)  # a repeated report changes nothing
+    rows = timeline.summary()
+    assert [r["index"] for r in rows] == list(range(100))
+    assert all(r["requests"] == 1 and r["p50"] is not None for r in rows)
+    assert len(timeline._open) <= Timeline.FREEZE_AFTER + 1
