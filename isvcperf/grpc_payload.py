@@ -23,7 +23,7 @@ from google.protobuf import json_format
 
 from isvcperf.errors import SpecError
 from isvcperf.grpc_v2.grpc_predict_v2_pb2 import InferParameter, ModelInferRequest
-from isvcperf.spec import RunSpec
+from isvcperf.spec import Target
 
 CONTENTS_FIELD = {
     "BOOL": "bool_contents",
@@ -42,8 +42,8 @@ CONTENTS_FIELD = {
 """V2 datatype → the InferTensorContents field that carries it (FP16 has none)."""
 
 
-def encode(spec: RunSpec, body: bytes, field: str) -> bytes:
-    """The serialised ModelInferRequest for `body` (read from payload `field`).
+def encode(target: Target, body: bytes, field: str) -> bytes:
+    """The serialised ModelInferRequest for `body` (read from payload `field`) sent to `target`.
 
     Fills in the model: the payload's `model_name` and `target.model` must agree when both
     are given; either alone names the model for both (and for the readiness check).
@@ -53,14 +53,14 @@ def encode(spec: RunSpec, body: bytes, field: str) -> bytes:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SpecError(field, f"is not valid JSON ({exc}); a gRPC payload is a ModelInferRequest as JSON") from None
     request = to_request(data, field)
-    model = spec.target.model
+    model = target.model
     if request.model_name and model and request.model_name != model:
         raise SpecError(field, f"names model {request.model_name!r} but target.model is {model!r}; "
                         "make them agree or drop one")
     if not request.model_name and not model:
         raise SpecError("target.model", "is required: the gRPC payload has no model_name")
     request.model_name = request.model_name or model  # type: ignore[assignment]
-    spec.target.model = request.model_name
+    target.model = request.model_name
     return request.SerializeToString()
 
 

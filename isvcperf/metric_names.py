@@ -1,7 +1,7 @@
 """The metric vocabulary: Iter8's names, shared by SLOs, metrics and reports.
 
-A name is `<prefix>/<metric>` where prefix is `http` or `grpc` (later `http-<endpoint>`)
-and metric is one of the fixed names or `latency-pNN` for any percentile NN in (0, 100].
+A name is `<prefix>/<metric>` where prefix is `http` or `grpc`, or `http-<id>` / `grpc-<id>`
+for one endpoint of a test with several (`endpoints:`), and metric is one of the fixed names or `latency-pNN` for any percentile NN in (0, 100].
 Iter8 spelled gRPC latencies with a slash (`grpc/latency/mean`, `grpc/latency/p90`), so
 gRPC metrics are reported that way and both spellings are accepted for either prefix.
 Knowing the vocabulary in one place lets the spec reject an SLO on a metric that will
@@ -11,6 +11,7 @@ never exist, before any load is sent.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 PREFIXES = ("http", "grpc")
 FIXED = (
@@ -44,6 +45,17 @@ UNITS = {
 def protocol_prefix(protocol: str) -> str:
     """The metric prefix of a target protocol: `grpc` for gRPC, `http` for everything else."""
     return "grpc" if protocol == "grpc-v2" else "http"
+
+
+def split_prefix(prefix: str) -> tuple[str, str]:
+    """`http-canary` → ("http", "canary"); `grpc` → ("grpc", "")."""
+    family, _, endpoint = prefix.partition("-")
+    return family, endpoint
+
+
+def endpoint_prefix(family: str, endpoint: str) -> str:
+    """The prefix of one endpoint's metrics (`http-canary`), or the family's for the run's totals."""
+    return f"{family}-{endpoint}" if endpoint else family
 
 
 def generic(metric: str) -> str:
@@ -91,12 +103,20 @@ def canonical(name: str) -> str:
     return full_name(prefix, metric)
 
 
-def check(name: str) -> str | None:
-    """Return None when `name` is a metric isvcperf produces, else what is wrong with it."""
+def check(name: str, endpoints: Iterable[str] = ()) -> str | None:
+    """Return None when `name` is a metric isvcperf produces, else what is wrong with it.
+
+    `endpoints` are the ids of the test's endpoints, whose metrics are `http-<id>/...`.
+    """
     prefix, _, metric = name.partition("/")
-    if not metric or prefix not in PREFIXES:
+    family, endpoint = split_prefix(prefix)
+    if not metric or family not in PREFIXES:
         return (f"unknown metric {name!r}; metric names look like http/latency-p90 or grpc/latency/p90 "
-                f"(prefix {', '.join(PREFIXES)})")
+                f"(prefix {', '.join(PREFIXES)}, or http-<endpoint id>)")
+    ids = list(endpoints)
+    if endpoint and endpoint not in ids:
+        known = f"endpoint ids: {', '.join(ids)}" if ids else "this test has no endpoints: list"
+        return f"unknown metric {name!r}: no endpoint {endpoint!r} ({known})"
     if generic(metric) in FIXED or percentile_of(metric) is not None:
         return None
     return f"unknown metric {name!r}; known: {', '.join(FIXED)} and latency-pNN (e.g. latency-p99.9)"

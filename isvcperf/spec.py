@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from isvcperf import metric_names, schema
+from isvcperf import json_path, metric_names, schema
 from isvcperf.errors import SpecError
 from isvcperf.overrides import apply_overrides
 from isvcperf.schema import duration_field
@@ -68,13 +68,62 @@ class Ready:
 
 @dataclass
 class Payload:
-    """The request body: one of a file, a URL or inline data."""
+    """The request body: one of a file, a URL or inline data, or a set of bodies (files, jsonl)."""
 
     file: str | None = None
     url: str | None = None
     inline: Any = None
     """A string is sent as is; a mapping or list is sent as JSON."""
+    files: list[str] = field(default_factory=list)
+    """A payload set: several bodies, one per file, so caches do not flatter the service."""
+    jsonl: str | None = None
+    """A payload set in one file: one JSON body per line (blank lines skipped)."""
+    order: Literal["roundRobin", "random"] = "roundRobin"
+    """How a payload set is walked: in turn (exact counts per body) or at random."""
     content_type: str = "application/json"
+
+
+@dataclass
+class Check:
+    """A condition every response must meet, else it counts as an error of its own type.
+
+    `status: 200`, or `jsonPath: outputs[0].shape` with `equals: [2, 1]` or `exists: true`
+    (a bare jsonPath means exists: true). Checked only on responses that are not already
+    errors; a jsonPath check parses the response as JSON, which costs time per request.
+    """
+
+    status: int | None = None
+    json_path: str | None = None
+    equals: Any = None
+    exists: bool | None = None
+
+
+@dataclass
+class Endpoint:
+    """One of several targets of one test (`endpoints:`), sharing the load by weight.
+
+    Unset fields come from `target` (protocol, method, headers, added to the endpoint's)
+    and the top-level `payload` and `checks` (the endpoint's checks are added to those).
+    Its metrics are named `http-<id>/...` (`grpc-<id>/...`) besides the run's totals.
+    """
+
+    id: str
+    url: str | None = None
+    base_url: str | None = None
+    protocol: Protocol | None = None
+    model: str | None = None
+    method: Method | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    payload: Payload | None = None
+    weight: int = 1
+    """Share of the requests: weights 3 and 1 send exactly 3 of every 4 requests to the first."""
+    slos: dict[str, SLO] = field(default_factory=dict)
+    """SLOs on this endpoint's metrics (`latency-p90` or `http/latency-p90` mean `http-<id>/latency-p90`)."""
+    checks: list[Check] = field(default_factory=list)
+    target: Target = field(default_factory=lambda: Target(), metadata={schema.INTERNAL: True})
+    """The resolved target (filled in by validation): what readiness, the Plan and the users read."""
+    all_checks: list[Check] = field(default_factory=list, metadata={schema.INTERNAL: True})
+    """The top-level checks followed by this endpoint's (filled in by validation)."""
 
 
 @dataclass
@@ -243,6 +292,10 @@ class RunSpec:
     target: Target = field(default_factory=Target)
     ready: Ready = field(default_factory=Ready)
     payload: Payload = field(default_factory=Payload)
+    endpoints: list[Endpoint] = field(default_factory=list)
+    """Several targets in one test instead of target.url (see Endpoint)."""
+    checks: list[Check] = field(default_factory=list)
+    """Response checks for every request (and every endpoint)."""
     load: Load = field(default_factory=Load)
     metrics: Metrics = field(default_factory=Metrics)
     slos: dict[str, SLO] = field(default_factory=dict)
@@ -254,8 +307,16 @@ class RunSpec:
 
     @property
     def infer_url(self) -> str:
-        """The URL requests are sent to."""
+        """The URL requests are sent to (with several endpoints, theirs joined by commas)."""
+        if self.endpoints:
+            return ", ".join(e.target.url or "" for e in self.endpoints)
         return self.target.url or ""
+
+    def all_endpoints(self) -> list[Endpoint]:
+        """Where the load goes, uniformly: the endpoints, or the one target (id "") with the top-level payload."""
+        if self.endpoints:
+            return self.endpoints
+        return [Endpoint(id="", payload=self.payload, target=self.target, all_checks=self.checks)]
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for result.json; header values redacted so tokens never land on disk."""
@@ -310,11 +371,15 @@ def _check(spec: RunSpec) -> None:
     """Cross-field rules and defaults that depend on other fields."""
     if not spec.name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec.name):
         raise SpecError("name", f"{schema.describe(spec.name)} must be letters, digits, '.', '_' or '-'")
-    _check_target(spec.target)
+    if spec.endpoints:
+        _check_endpoints(spec)
+    else:
+        _check_target(spec.target)
+        _check_payload(spec.payload, spec.target.protocol, "payload")
+    _check_checks(spec.checks, "checks", spec.target.protocol)
     _check_kubernetes(spec)
     _check_load(spec.load)
     _check_notify(spec.notify)
-    _check_payload(spec)
     for i, rng in enumerate(spec.metrics.error_ranges):
         if rng.lower is None and rng.upper is None:
             raise SpecError(f"metrics.errorRanges[{i}]", "needs lower, upper or both")
@@ -323,13 +388,16 @@ def _check(spec: RunSpec) -> None:
             raise SpecError(f"metrics.percentiles[{i}]", f"{pct:g} is not a percentile in (0, 100]")
     spec.slos = {metric_names.canonical(name): slo for name, slo in spec.slos.items()}
     prefix = metric_names.protocol_prefix(spec.target.protocol)
+    ids = [e.id for e in spec.endpoints]
     for name, slo in spec.slos.items():
-        problem = metric_names.check(name)
+        problem = metric_names.check(name, ids)
         if problem:
             raise SpecError(f"slos.{name}", problem)
-        if name.partition("/")[0] in metric_names.PREFIXES and not name.startswith(f"{prefix}/"):
+        family, endpoint = metric_names.split_prefix(name.partition("/")[0])
+        if family != prefix:
+            fixed = metric_names.endpoint_prefix(prefix, endpoint) + "/" + name.partition("/")[2]
             raise SpecError(f"slos.{name}", f"protocol {spec.target.protocol} measures {prefix}/ metrics; "
-                            f"name it {metric_names.canonical(prefix + '/' + name.partition('/')[2])}")
+                            f"name it {metric_names.canonical(fixed)}")
         if slo.upper is None and slo.lower is None:
             raise SpecError(f"slos.{name}", "needs an upper or a lower limit (e.g. {upper: 500})")
     if spec.ready.timeout is not None and spec.ready.timeout <= 0 and spec.ready.enabled:
@@ -496,15 +564,98 @@ def _check_stages(load: Load) -> None:
     load.duration = sum(s.duration or 0.0 for s in load.stages)
 
 
-def _check_payload(spec: RunSpec) -> None:
-    payload = spec.payload
-    given = [k for k, v in (("file", payload.file), ("url", payload.url), ("inline", payload.inline)) if v is not None]
+def _check_payload(payload: Payload, protocol: str, where: str) -> None:
+    given = [k for k, v in (("file", payload.file), ("url", payload.url), ("inline", payload.inline),
+                            ("files", payload.files or None), ("jsonl", payload.jsonl)) if v is not None]
     if len(given) > 1:
-        raise SpecError("payload", f"give one of file, url or inline, not {' and '.join(given)}")
-    if not given and spec.target.protocol != "raw":
-        raise SpecError("payload", f"is required for protocol {spec.target.protocol} (file:, url: or inline:)")
+        raise SpecError(where, f"give one of file, url, inline, files or jsonl, not {' and '.join(given)}")
+    if not given and protocol != "raw":
+        raise SpecError(where, f"is required for protocol {protocol} (file:, url:, inline:, files: or jsonl:)")
     if payload.url is not None and not re.match(r"^(https?|file)://", payload.url):
-        raise SpecError("payload.url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")
+        raise SpecError(f"{where}.url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")
+
+
+ENDPOINT_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_TARGET_PER_ENDPOINT = (("url", "url"), ("baseUrl", "base_url"), ("model", "model"), ("isvc", "isvc"))
+
+
+def _check_endpoints(spec: RunSpec) -> None:
+    """Resolve each endpoint into a Target (validated like target) and move its SLOs into spec.slos.
+
+    All endpoints speak one protocol family, HTTP or gRPC, because one kind of Locust
+    user sends the load and the totals are `http/...` or `grpc/...` metrics.
+    """
+    for key, attr in _TARGET_PER_ENDPOINT:
+        if getattr(spec.target, attr) is not None:
+            raise SpecError(f"target.{key}", "cannot be given with endpoints; give each endpoint its own url "
+                            "(target keeps what all endpoints share: protocol, headers, timeout, caBundle, insecure)")
+    seen: dict[str, int] = {}
+    family = ""
+    for i, endpoint in enumerate(spec.endpoints):
+        where = f"endpoints[{i}]"
+        if not ENDPOINT_ID.fullmatch(endpoint.id):
+            raise SpecError(f"{where}.id", f"{schema.describe(endpoint.id)} must be lower-case letters, digits "
+                            "and '-' (it names metrics: http-<id>/latency-p90)")
+        if endpoint.id in seen:
+            raise SpecError(f"{where}.id", f'"{endpoint.id}" is also the id of endpoints[{seen[endpoint.id]}]; '
+                            "ids must be unique")
+        seen[endpoint.id] = i
+        if endpoint.weight < 1:
+            raise SpecError(f"{where}.weight", f"{endpoint.weight} must be at least 1")
+        base = spec.target
+        target = Target(url=endpoint.url, base_url=endpoint.base_url, protocol=endpoint.protocol or base.protocol,
+                        model=endpoint.model, method=endpoint.method or base.method,
+                        headers={**base.headers, **endpoint.headers}, timeout=base.timeout,
+                        ca_bundle=base.ca_bundle, insecure=base.insecure)
+        try:
+            _check_target(target)
+        except SpecError as exc:
+            message = str(exc)[len(exc.field) + 2:] if exc.field else str(exc)
+            raise SpecError(exc.field.replace("target.", f"{where}.", 1),
+                            message.replace("target.", f"{where}.")) from None
+        endpoint.target = target
+        this_family = metric_names.protocol_prefix(target.protocol)
+        if family and this_family != family:
+            raise SpecError(f"{where}.protocol", f"{target.protocol} cannot run with {spec.endpoints[0].target.protocol} "
+                            "in one test: the endpoints must all speak HTTP (v2, v1, raw) or all grpc-v2")
+        family = this_family
+        _check_payload(endpoint.payload or spec.payload, target.protocol,
+                       "payload" if endpoint.payload is None else f"{where}.payload")
+        endpoint.payload = endpoint.payload or spec.payload
+        _check_checks(endpoint.checks, f"{where}.checks", target.protocol)
+        endpoint.all_checks = [*spec.checks, *endpoint.checks]
+        prefix = metric_names.endpoint_prefix(family, endpoint.id)
+        for name, slo in endpoint.slos.items():
+            head, sep, metric = name.partition("/")
+            if sep and head != family:
+                raise SpecError(f"{where}.slos.{name}", f"an endpoint's SLOs name its metrics as {family}/METRIC "
+                                f"or METRIC (e.g. latency-p90); they become {prefix}/METRIC")
+            spec.slos[metric_names.canonical(f"{prefix}/{metric if sep else name}")] = slo
+    spec.target.protocol = spec.endpoints[0].target.protocol  # the family decides the totals' metric names
+
+
+def _check_checks(checks: list[Check], where: str, protocol: str) -> None:
+    """Each check is a status or a JSON path (with equals, or exists); paths must parse."""
+    if checks and protocol == "grpc-v2":
+        raise SpecError(where, "response checks apply to HTTP responses (protocols v2, v1, raw), not grpc-v2")
+    for i, check in enumerate(checks):
+        at = f"{where}[{i}]"
+        if (check.status is None) == (check.json_path is None):
+            raise SpecError(at, "give either status (e.g. status: 200) or jsonPath (e.g. jsonPath: outputs[0].shape)")
+        if check.status is not None:
+            if check.equals is not None or check.exists is not None:
+                raise SpecError(at, "equals and exists go with jsonPath, not with status")
+            if not 100 <= check.status <= 599:
+                raise SpecError(f"{at}.status", f"{check.status} is not an HTTP status (100-599)")
+            continue
+        try:
+            json_path.parse(check.json_path or "")
+        except ValueError as exc:
+            raise SpecError(f"{at}.jsonPath", str(exc)) from None
+        if check.equals is not None and check.exists is not None:
+            raise SpecError(at, "give equals or exists, not both")
+        if check.equals is None and check.exists is None:
+            check.exists = True
 
 
 def expand_env(value: str, field_path: str) -> str:
@@ -529,17 +680,20 @@ def ca_bundle_path(spec: RunSpec) -> str | None:
     return str(path)
 
 
-def request_headers(spec: RunSpec, expand: bool = True) -> dict[str, str]:
+def request_headers(spec: RunSpec, expand: bool = True, endpoint: Endpoint | None = None) -> dict[str, str]:
     """Request headers plus the payload's content type; ${ENV} expanded unless `expand` is False.
 
     The Locust processes get them unexpanded and expand from their own environment, so a
-    token is never written into a file.
+    token is never written into a file. `endpoint` (one of spec.all_endpoints()) picks its
+    target and payload instead of the top-level ones.
     """
+    target = endpoint.target if endpoint is not None else spec.target
+    payload = endpoint.payload if endpoint is not None and endpoint.payload is not None else spec.payload
     headers = {
-        k: expand_env(v, f"target.headers.{k}") if expand else v for k, v in spec.target.headers.items()
+        k: expand_env(v, f"target.headers.{k}") if expand else v for k, v in target.headers.items()
     }
-    if spec.target.protocol == "grpc-v2":
+    if target.protocol == "grpc-v2":
         return headers  # gRPC metadata: the call's content type is gRPC's own
-    if spec.target.method != "GET" and not any(k.lower() == "content-type" for k in headers):
-        headers["Content-Type"] = spec.payload.content_type
+    if target.method != "GET" and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = payload.content_type
     return headers

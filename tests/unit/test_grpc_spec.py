@@ -145,7 +145,7 @@ def test_grpc_load_keys_and_metadata() -> None:
         (["grpc.call=helloworld.Greeter.SayHello"], "grpc.call", "inference.GRPCInferenceService.ModelInfer"),
         (["grpc.totl=5"], "grpc.totl", "did you mean 'total'?"),
         (["grpc.binaryDataURL=http://h/x"], "grpc.binaryDataURL", "give the ModelInferRequest as JSON"),
-        (["grpc.endpoints.a.host=h:1"], "grpc.endpoints", "launch once per endpoint"),
+        (["grpc.endpoints.a.host=h:1"], "grpc.endpoints", "write a spec file with endpoints:"),
     ],
 )
 def test_refused_grpc_keys_are_named(flags: list[str], field: str, message: str) -> None:
@@ -164,7 +164,7 @@ def test_grpc_needs_a_host() -> None:
 
 
 def decoded(run: spec.RunSpec, data: Any, field: str = "payload.inline") -> ModelInferRequest:
-    return ModelInferRequest.FromString(grpc_payload.encode(run, json.dumps(data).encode(), field))
+    return ModelInferRequest.FromString(grpc_payload.encode(run.target, json.dumps(data).encode(), field))
 
 
 def test_the_tutorials_json_form_is_sent_as_is_and_names_the_model() -> None:
