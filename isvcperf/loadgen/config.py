@@ -23,13 +23,36 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass
+class EndpointConfig:
+    """Where one endpoint's requests go and what they carry: its payload set and response checks."""
+
+    url: str
+    id: str = ""
+    """"" for a run with one target (no per-endpoint metrics), else the spec's endpoint id."""
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    bodies_b64: list[str] = field(default_factory=list)
+    order: str = "roundRobin"
+    """roundRobin or random, over the bodies."""
+    weight: int = 1
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    """Response checks as spec data ({status} or {jsonPath, equals | exists}); see loadgen.checks."""
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [base64.b64decode(body) for body in self.bodies_b64]
+
+    def expanded_headers(self) -> dict[str, str]:
+        """Header values with ${VAR} taken from this process's environment."""
+        return {k: _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), v) for k, v in self.headers.items()}
+
+
+@dataclass
 class LoadgenConfig:
     """Load parameters for the whole run; each worker gets its share from the master."""
 
-    url: str
-    method: str = "POST"
-    headers: dict[str, str] = field(default_factory=dict)
-    body_b64: str = ""
+    endpoints: list[EndpointConfig] = field(default_factory=list)
+    """Where the load goes, split by weight (one entry, id "", for a run with one target)."""
     timeout: float = 30.0
     error_ranges: list[tuple[int | None, int | None]] = field(default_factory=lambda: [(400, None)])
     users: int = 1
@@ -50,14 +73,6 @@ class LoadgenConfig:
     linger: float = 300.0
     """How long a finished master waits for its result to be fetched before quitting."""
 
-    @property
-    def body(self) -> bytes:
-        return base64.b64decode(self.body_b64)
-
-    def expanded_headers(self) -> dict[str, str]:
-        """Header values with ${VAR} taken from this process's environment."""
-        return {k: _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), v) for k, v in self.headers.items()}
-
     def schedule(self, kind: str) -> Schedule | None:
         """The stages as a rate or users schedule, when the stages are of that kind."""
         if not self.stages or kind not in self.stages[0]:
@@ -75,6 +90,7 @@ class LoadgenConfig:
     def from_json(cls, text: str) -> LoadgenConfig:
         data: dict[str, Any] = json.loads(text)
         data["error_ranges"] = [tuple(r) for r in data.get("error_ranges", [])]
+        data["endpoints"] = [EndpointConfig(**e) for e in data.get("endpoints", [])]
         return cls(**data)
 
 

@@ -41,6 +41,8 @@ class Share:
     rate: float
     duration: float | None
     warmup_duration: float
+    workers: int = 1
+    """How many shares the run was split into: this worker numbers its tickets index, index + workers, ..."""
 
     @classmethod
     def split(cls, count: int, requests: int | None, warmup: int, rate: float, duration: float | None,
@@ -52,18 +54,22 @@ class Share:
 
         return [
             cls(i, None if requests is None else part(requests, i), part(warmup, i), rate / count, duration,
-                warmup_duration)
+                warmup_duration, count)
             for i in range(count)
         ]
 
 
 @dataclass(frozen=True)
 class Ticket:
-    """Permission to send one request: when it was meant to start and whether it is warm-up."""
+    """Permission to send one request: when it was meant to start, whether it is warm-up, its number."""
 
     intended: float
     """time.perf_counter() value the request was scheduled for."""
     warmup: bool
+    slot: int = 0
+    """The request's number in the whole run (warm-up and measured counted apart), unique across
+    workers: worker i of n hands out i, i + n, i + 2n, ..., so with exact shares the measured
+    slots are exactly 0 .. requests-1 and a weighted split over slots (loadgen.routing) is exact."""
 
 
 class Controller:
@@ -87,6 +93,9 @@ class Controller:
         self._idle = 0
         self._done = False
         self._arrivals: Queue | None = None
+        self._slot = 0
+        self._warmup_slot = 0
+        self._stride = 1
         self.finished = Event()
         self.measuring = Event()
 
@@ -95,6 +104,8 @@ class Controller:
         self.share = share
         self._warmup_left = share.warmup_requests
         self._measure_left = share.requests
+        self._slot = self._warmup_slot = share.index
+        self._stride = share.workers
 
     def start(self) -> None:
         """Called when the test starts on this worker: start the clocks and, in open loop, the arrivals."""
@@ -123,13 +134,14 @@ class Controller:
             self._idle -= 1
 
     def complete(self, ticket: Ticket, sent: float, finished: float | None, error: str | None,
-                 example: str = "") -> None:
-        """A ticket's request ended (finished is None without a response); record it unless warm-up."""
+                 example: str = "", endpoint: int = 0) -> None:
+        """A ticket's request to `endpoint` (an index) ended (finished is None without a response);
+        record it unless warm-up."""
         self._in_flight -= 1
         if ticket.warmup:
             self.recorder.warmup_requests += 1
         else:
-            self.recorder.record(ticket.intended, sent, finished, error, example)
+            self.recorder.record(ticket.intended, sent, finished, error, example, endpoint)
         if self._exhausted or self._measure_left == 0:
             self._check_done()
 
@@ -140,7 +152,8 @@ class Controller:
             if self._warmup_left > 0:
                 self._warmup_left -= 1
             self._in_flight += 1
-            return Ticket(now, True)
+            self._warmup_slot += self._stride
+            return Ticket(now, True, self._warmup_slot - self._stride)
         if self._measure_from is None:
             self._begin_measuring(now)
         if self._measure_until is not None and now >= self._measure_until:
@@ -152,7 +165,8 @@ class Controller:
                 return None
             self._measure_left -= 1
         self._in_flight += 1
-        return Ticket(now, False)
+        self._slot += self._stride
+        return Ticket(now, False, self._slot - self._stride)
 
     def _begin_measuring(self, now: float) -> None:
         assert self.share is not None
@@ -162,6 +176,10 @@ class Controller:
         if self.share.duration is not None:
             self._measure_until = now + self.share.duration
             gevent.spawn_later(self.share.duration, self._exhaust)
+
+    def stop(self) -> None:
+        """Hand out no more tickets (the run was interrupted): requests in flight finish and are recorded."""
+        self._exhaust()
 
     def _exhaust(self) -> None:
         self._exhausted = True

@@ -84,7 +84,8 @@ def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **
     rates = config.schedule("rate")
     open_loop = config.rate > 0 or rates is not None
     stage_ends = Schedule(tuple(s["duration"] for s in config.stages), (0.0,) * len(config.stages)).ends
-    _state = State(config=config, recorder=Recorder(open_loop, stage_ends, config.interval))
+    per_endpoint = len(config.endpoints) if any(e.id for e in config.endpoints) else 0
+    _state = State(config=config, recorder=Recorder(open_loop, stage_ends, config.interval, per_endpoint))
     if isinstance(runner, WorkerRunner):
         _init_worker(environment, runner, _state)
     elif isinstance(runner, MasterRunner):

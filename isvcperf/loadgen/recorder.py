@@ -8,9 +8,9 @@ service time, from the moment it was really sent, is kept in a second histogram.
 
 With several endpoints a worker also keeps Counts (and, in open loop, the service-time
 histogram) per endpoint, so each endpoint's percentiles come from its own histogram,
-never from a mix of endpoints. Besides the totals a worker keeps one small record per interval of its measured window
-(the timeline: counts, a 2-significant-digit histogram, its CPU and users) and one per
-load stage. A worker ships its cumulative totals with every report (the master keeps the
+never from a mix of endpoints. Besides the totals a worker keeps one small record per
+interval of its measured window (the timeline: counts, a 2-significant-digit histogram,
+its CPU and users) and one per load stage. A worker ships its cumulative totals with every report (the master keeps the
 latest per worker, so repeats change nothing and a lost worker's figures stay) and each
 closed interval once.
 """
