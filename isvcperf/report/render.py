@@ -49,7 +49,8 @@ _FIXED_RANK = {
 _PERCENTILE_RANK = 7
 _MAX_RANK = 8
 _OTHER_RANK = 9
-_LOAD_KEYS = ("users", "workers", "rate", "requests", "duration", "warmupRequests", "warmupDuration")
+_LOAD_KEYS = ("users", "workers", "rate", "requests", "duration", "warmupRequests", "warmupDuration", "stages",
+              "arrivals")
 
 
 class SLORow(NamedTuple):
@@ -280,8 +281,16 @@ def _load_text(load: dict[str, Any]) -> str:
         parts.append(_plural(load["users"], "user"))
     if load.get("workers") is not None:
         parts.append(_plural(load["workers"], "worker"))
-    if load.get("rate") is not None:
+    stages = load.get("stages") or []
+    if stages:
+        kind = "rate" if "rate" in stages[0] else "users"
+        steps = ", ".join(f"{format_duration(s['duration'])} to {s[kind]:g}{' req/s' if kind == 'rate' else ' users'}"
+                          for s in stages)
+        parts.append(f"{'open' if kind == 'rate' else 'closed'} loop in stages ({steps})")
+    elif load.get("rate") is not None:
         parts.append(f"open loop at {load['rate']:g} req/s" if load["rate"] else "closed loop")
+    if load.get("arrivals") == "poisson":
+        parts.append("Poisson arrivals")
     if load.get("requests") is not None:
         parts.append(_plural(load["requests"], "request"))
     if load.get("duration") is not None:
