@@ -14,7 +14,7 @@ import grpc
 from isvcperf import grpc_channel
 from isvcperf.grpc_v2.grpc_predict_v2_pb2 import ModelReadyRequest, ServerReadyRequest
 from isvcperf.grpc_v2.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
-from isvcperf.spec import RunSpec, ca_bundle_path, request_headers
+from isvcperf.spec import Endpoint, RunSpec, ca_bundle_path, request_headers
 
 PROBE_TIMEOUT = 5.0
 
@@ -22,10 +22,12 @@ PROBE_TIMEOUT = 5.0
 class GrpcProbe:
     """One channel for the whole wait; call it for the current list of problems (empty: ready)."""
 
-    def __init__(self, spec: RunSpec) -> None:
-        self._url = spec.infer_url
-        self._model = spec.target.model or ""
-        self._metadata = grpc_channel.metadata(request_headers(spec))
+    def __init__(self, spec: RunSpec, endpoint: Endpoint | None = None) -> None:
+        """Probe `endpoint` (one of spec.all_endpoints()), or the spec's target."""
+        target = endpoint.target if endpoint is not None else spec.target
+        self._url = target.url or ""
+        self._model = target.model or ""
+        self._metadata = grpc_channel.metadata(request_headers(spec, endpoint=endpoint))
         self._channel = grpc_channel.open_channel(self._url, ca_bundle_path(spec))
         self._stub = GRPCInferenceServiceStub(self._channel)
 

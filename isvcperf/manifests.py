@@ -28,6 +28,7 @@ import yaml
 
 from isvcperf import __version__, schema
 from isvcperf.errors import SpecError
+from isvcperf.payload import Bodies
 from isvcperf.plan import Plan, Ports, make_plan
 from isvcperf.spec import RunSpec
 
@@ -99,7 +100,7 @@ class Manifests:
         return [*self.children(None), self.root(suspend=False)]
 
 
-def for_run(spec: RunSpec, payload: bytes, instance: str, namespace: str) -> Manifests:
+def for_run(spec: RunSpec, payload: Bodies, instance: str, namespace: str) -> Manifests:
     """The master Job (root), its Service, the worker Job and the ConfigMap for `spec`'s Plan."""
     k8s = spec.kubernetes
     master_name, workers_name = f"{instance}-master", f"{instance}-workers"
@@ -135,8 +136,12 @@ def for_run(spec: RunSpec, payload: bytes, instance: str, namespace: str) -> Man
                      names={"master": master_name, "workers": workers_name, "config": f"{instance}-config"})
 
 
-def for_launch(spec: RunSpec, payload: bytes, group: str, namespace: str, schedule: str | None) -> Manifests:
+def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, schedule: str | None) -> Manifests:
     """An in-cluster runner Job (or CronJob) that runs `spec` with local Locust processes and stores the result."""
+    body = payload.single
+    if body is None:
+        raise SpecError("endpoints" if spec.endpoints else "payload", "isvcperf k launch runs one target with one "
+                        "payload; for endpoints or a payload set use runner: kubernetes (isvcperf run)")
     instance = launch_instance(group)
     spec_data = schema.dump(spec)  # header values keep their ${VAR} references (README: secrets)
     spec_data["runner"] = "local"
@@ -146,7 +151,7 @@ def for_launch(spec: RunSpec, payload: bytes, group: str, namespace: str, schedu
         files["locustfile.py"] = Path(spec.base_dir, spec.load.locustfile).read_text(encoding="utf-8")
         spec_data["load"]["locustfile"] = "locustfile.py"
     files["spec.yaml"] = yaml.safe_dump(spec_data, sort_keys=False)
-    binary = {"payload": base64.b64encode(payload).decode("ascii")}
+    binary = {"payload": base64.b64encode(body).decode("ascii")}
     _check_size(files, binary, "payload")
     result_name = result_config_map(group)
     context = _base_context(spec, instance, namespace, f"{instance}-spec") | {

@@ -37,6 +37,19 @@ def compute(total: dict[str, Any], percentiles: list[float], window_s: float, pr
     return {metric_names.full_name(prefix, name): float(value) for name, value in values.items()}
 
 
+def with_endpoints(total: dict[str, Any], endpoints: list[str], percentiles: list[float], window_s: float,
+                   prefix: str = PREFIX) -> dict[str, float]:
+    """The run's metrics, and each endpoint's under `<prefix>-<id>/` from its own counts and histograms.
+
+    `endpoints` are the ids in spec order (the order of the merged `endpoints` list); a
+    run with one target has none.
+    """
+    values = compute(total, percentiles, window_s, prefix)
+    for endpoint, data in zip(endpoints, total.get("endpoints", []), strict=False):
+        values.update(compute(data, percentiles, window_s, metric_names.endpoint_prefix(prefix, endpoint)))
+    return values
+
+
 def latency_values(kind: str, encoded: str, percentiles: list[float]) -> dict[str, float]:
     """`<kind>-mean|stddev|min|max|pNN` in milliseconds from an encoded histogram (nothing when empty)."""
     histogram = decode_histogram(encoded)

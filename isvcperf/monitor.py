@@ -46,7 +46,8 @@ def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, flo
         return {}, 0.0
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
-    return metrics.compute(total, percentiles, window, prefix), window
+    ids = [endpoint.id for endpoint in spec.endpoints]
+    return metrics.with_endpoints(total, ids, percentiles, window, prefix), window
 
 
 class Monitor:

@@ -12,9 +12,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isvcperf import locustfiles
+from isvcperf import locustfiles, schema
 from isvcperf.errors import SpecError
-from isvcperf.loadgen.config import CONFIG_ENV, LoadgenConfig
+from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
+from isvcperf.payload import Bodies
 from isvcperf.spec import RunSpec, request_headers
 
 DEFAULT_LOCUSTFILE = Path(locustfiles.__file__).with_name("infer_http.py")
@@ -73,14 +74,28 @@ def worker_count(spec: RunSpec) -> tuple[int, list[str]]:
     return wanted, []
 
 
-def loadgen_config(spec: RunSpec, payload: bytes, workers: int) -> LoadgenConfig:
-    """The part of the spec the Locust processes need, with the payload inlined."""
+def endpoint_configs(spec: RunSpec, payload: Bodies) -> list[EndpointConfig]:
+    """Each endpoint (or the one target) with its bodies inlined and its checks as spec data."""
+    return [
+        EndpointConfig(
+            url=endpoint.target.url or "",
+            id=endpoint.id,
+            method=endpoint.target.method,
+            headers=request_headers(spec, expand=False, endpoint=endpoint),
+            bodies_b64=[base64.b64encode(body).decode("ascii") for body in bodies],
+            order=endpoint.payload.order if endpoint.payload is not None else "roundRobin",
+            weight=endpoint.weight,
+            checks=[schema.dump(check) for check in endpoint.all_checks],
+        )
+        for endpoint, bodies in zip(spec.all_endpoints(), payload.endpoints, strict=True)
+    ]
+
+
+def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfig:
+    """The part of the spec the Locust processes need, with the payloads inlined."""
     load = spec.load
     return LoadgenConfig(
-        url=spec.infer_url,
-        method=spec.target.method,
-        headers=request_headers(spec, expand=False),
-        body_b64=base64.b64encode(payload).decode("ascii"),
+        endpoints=endpoint_configs(spec, payload),
         timeout=spec.target.timeout or 30.0,
         error_ranges=[(r.lower, r.upper) for r in spec.metrics.error_ranges],
         users=load.users,
@@ -109,7 +124,7 @@ def locustfile_path(spec: RunSpec) -> Path:
     return path
 
 
-def make_plan(spec: RunSpec, payload: bytes, ports: Ports, config_path: str, csv_prefix: str,
+def make_plan(spec: RunSpec, payload: Bodies, ports: Ports, config_path: str, csv_prefix: str,
               log_dir: str) -> Plan:
     """Derive the master and worker processes for `spec`.
 

@@ -20,7 +20,7 @@ from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun, SpecError
 from isvcperf.isvc import wait_isvc
 from isvcperf.monitor import Monitor, StopEarly
-from isvcperf.payload import load_payload
+from isvcperf.payload import Bodies, load_payload
 from isvcperf.publish import Publisher
 from isvcperf.report.render import DEFAULT_FORMATS
 from isvcperf.result import ErrorGroup, Result, WorkerSummary
@@ -59,9 +59,10 @@ def prepare_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-def check_inputs(spec: RunSpec) -> bytes:
-    """Everything that can be checked without the target: payload, header variables, CA bundle."""
-    request_headers(spec)
+def check_inputs(spec: RunSpec) -> Bodies:
+    """Everything that can be checked without the target: payloads, header variables, CA bundle."""
+    for endpoint in spec.all_endpoints():
+        request_headers(spec, endpoint=endpoint)
     ca_bundle_path(spec)
     return load_payload(spec)
 
@@ -148,7 +149,8 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
     window = (end - start) if start is not None and end is not None and end > start else 0.0
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
-    values = metrics.compute(total, percentiles, window, prefix) if total else {}
+    ids = [endpoint.id for endpoint in spec.endpoints]
+    values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
     workers_data = (stats or {}).get("workers", {})
     result = Result(
         name=spec.name,
@@ -157,7 +159,7 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
         started_at=_iso(start),
         ended_at=_iso(end),
         measured_seconds=window,
-        target={"url": spec.infer_url, "protocol": spec.target.protocol, "model": spec.target.model},
+        target=_target(spec),
         load=_load_applied(spec, len(workers_data) or None),
         metrics=values,
         histogram=total.get("histogram", ""),
@@ -174,6 +176,15 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
     )
     result.slos = slo.evaluate(spec.slos, values)
     return result
+
+
+def _target(spec: RunSpec) -> dict[str, Any]:
+    """What was tested, for the result: the URL, or each endpoint with its weight."""
+    if not spec.endpoints:
+        return {"url": spec.infer_url, "protocol": spec.target.protocol, "model": spec.target.model}
+    total = sum(endpoint.weight for endpoint in spec.endpoints)
+    return {"protocol": spec.target.protocol, "endpoints": ", ".join(
+        f"{e.id} {e.target.url} ({100 * e.weight / total:.4g}% of requests)" for e in spec.endpoints)}
 
 
 def _load_applied(spec: RunSpec, workers: int | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ found), because "not ready" alone sends people hunting.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import urllib.error
 import urllib.request
@@ -18,23 +19,24 @@ from urllib.parse import urlsplit
 from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun
 from isvcperf.grpc_ready import GrpcProbe
-from isvcperf.spec import RunSpec, request_headers
+from isvcperf.spec import RunSpec, Target, request_headers
 
 PROBE_TIMEOUT = 5.0
 
 
-def readiness_urls(spec: RunSpec) -> list[str]:
-    """The URLs that must all answer 2xx before the run starts."""
+def readiness_urls(spec: RunSpec, target: Target | None = None) -> list[str]:
+    """The URLs of `target` (default: the spec's) that must all answer 2xx before the run starts."""
     if spec.ready.url:
         return [spec.ready.url]
-    parts = urlsplit(spec.infer_url)
+    target = target or spec.target
+    parts = urlsplit(target.url or "")
     base = f"{parts.scheme}://{parts.netloc}"
-    if spec.target.protocol == "v2":
+    if target.protocol == "v2":
         prefix = parts.path.split("/v2/models/")[0]
-        return [f"{base}{prefix}/v2/health/ready", f"{base}{prefix}/v2/models/{spec.target.model}/ready"]
-    if spec.target.protocol == "v1":
+        return [f"{base}{prefix}/v2/health/ready", f"{base}{prefix}/v2/models/{target.model}/ready"]
+    if target.protocol == "v1":
         prefix = parts.path.split("/v1/models/")[0]
-        return [f"{base}{prefix}/v1/models/{spec.target.model}"]
+        return [f"{base}{prefix}/v1/models/{target.model}"]
     return [f"{base}/"]
 
 
@@ -62,13 +64,18 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
     """Poll until the target is ready, or raise CouldNotRun with what was seen last."""
     if not spec.ready.enabled:
         return
+    endpoints = spec.all_endpoints()  # every endpoint must be ready, not just the first
     if spec.target.protocol == "grpc-v2" and not spec.ready.url:
-        with GrpcProbe(spec) as grpc_problems:
-            _poll(spec, grpc_problems, progress)
+        with contextlib.ExitStack() as stack:
+            probes = [stack.enter_context(GrpcProbe(spec, endpoint)) for endpoint in endpoints]
+            _poll(spec, lambda: [problem for grpc_probe in probes for problem in grpc_probe()], progress)
         return
-    headers = {k: v for k, v in request_headers(spec).items() if k.lower() != "content-type"}
-    urls = readiness_urls(spec)
-    _poll(spec, lambda: [p for p in (probe(u, headers) for u in urls) if p], progress)
+    checks: dict[str, dict[str, str]] = {}  # URL → headers; endpoints on one server share its health URL
+    for endpoint in endpoints:
+        headers = {k: v for k, v in request_headers(spec, endpoint=endpoint).items() if k.lower() != "content-type"}
+        for url in readiness_urls(spec, endpoint.target):
+            checks.setdefault(url, headers)
+    _poll(spec, lambda: [p for p in (probe(u, h) for u, h in checks.items()) if p], progress)
 
 
 def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:

@@ -23,6 +23,7 @@ from isvcperf import manifests
 from isvcperf.cluster import COMPONENT_LABEL, Cluster, ProxyUnavailable, instance_selector
 from isvcperf.errors import CouldNotRun
 from isvcperf.loadgen.log_result import parse_log
+from isvcperf.payload import Bodies
 from isvcperf.plan import Plan
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec import RunSpec
@@ -37,7 +38,7 @@ FATAL_WAITING = ("InvalidImageName", "CreateContainerConfigError")
 class KubernetesRunner:
     """Runs one test as pods and returns what the master measured (the same Outcome as LocalRunner)."""
 
-    def __init__(self, spec: RunSpec, payload: bytes, cluster: Cluster, echo: Callable[[str], None] = print) -> None:
+    def __init__(self, spec: RunSpec, payload: Bodies, cluster: Cluster, echo: Callable[[str], None] = print) -> None:
         self.spec = spec
         self.cluster = cluster
         self.echo = echo

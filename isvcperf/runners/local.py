@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from isvcperf.errors import CouldNotRun
+from isvcperf.payload import Bodies
 from isvcperf.plan import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec import RunSpec
@@ -44,7 +45,7 @@ def free_port(host: str = LOCALHOST) -> int:
 class LocalRunner:
     """Runs one test as local processes and returns what the master measured."""
 
-    def __init__(self, spec: RunSpec, payload: bytes, out_dir: Path, ui: bool = False) -> None:
+    def __init__(self, spec: RunSpec, payload: Bodies, out_dir: Path, ui: bool = False) -> None:
         self.spec = spec
         self.out_dir = out_dir
         self.ui = ui
