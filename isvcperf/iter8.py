@@ -53,6 +53,18 @@ _HTTP_KEYS: dict[str, tuple[str, ...]] = {
 }
 """Iter8 `http` task input → spec path."""
 
+_HTTP_ENDPOINT_KEYS: dict[str, tuple[str, ...]] = {
+    "url": ("url",),
+    "headers": ("headers",),
+    "method": ("method",),
+    "payloadURL": ("payload", "url"),
+    "payloadStr": ("payload", "inline"),
+    "payloadFile": ("payload", "file"),
+    "contentType": ("payload", "contentType"),
+}
+"""Iter8 `http.endpoints.<id>` input → path in that spec endpoint; the top-level http keys are its defaults."""
+_BODY_KEYS = ("url", "inline", "file")
+
 _GRPC_KEYS: dict[str, tuple[str, ...]] = {
     "host": ("target", "url"),
     "metadata": ("target", "headers"),
@@ -80,8 +92,8 @@ _KUBERNETES = "is not supported by isvcperf"
 RUNNERS = ("local", "kubernetes", "job", "cronjob")
 """local/kubernetes: where `isvcperf run` puts Locust; job/cronjob: `isvcperf k launch` in the cluster."""
 _UNSUPPORTED = {
-    "http.endpoints": "several endpoints in one run are not supported; launch once per endpoint with its http.url",
-    "grpc.endpoints": "several endpoints in one run are not supported; launch once per endpoint with its grpc.host",
+    "grpc.endpoints": "is not translated; write a spec file with endpoints: (each url grpc://HOST:PORT) for "
+                      "several gRPC endpoints in one run",
     "grpc.binaryDataURL": "binary payloads are not supported; give the ModelInferRequest as JSON (grpc.dataURL)",
     "grpc.metadataURL": "give each metadata entry as grpc.metadata.NAME=VALUE",
     **{
@@ -166,6 +178,8 @@ def _iter8_value(parts: list[Part], raw: str) -> Any:
     """Parse a value as Iter8 would type it: text inputs stay text, the rest as Helm parses."""
     if len(parts) > 1 and parts[1] in _TEXT.get(str(parts[0]), ()):
         return unescape_text(raw)
+    if len(parts) > 3 and parts[:2] == ["http", "endpoints"] and parts[3] in _TEXT["http"]:
+        return unescape_text(raw)
     return parse_value(raw)
 
 
@@ -216,12 +230,17 @@ def _translate(values: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if "grpc" in values:
         _translate_grpc(_fields(["grpc"], values["grpc"], "host"), data, notes)
     for name, value in _fields(["http"], values.get("http", {}), "url").items():
+        if name == "endpoints":
+            data["endpoints"] = _http_endpoints(value, notes)
+            continue
         if name not in _HTTP_KEYS:
             raise _refused(["http", name], 1, _HTTP_KEYS)
         if name == "percentiles" and isinstance(value, list):
             # Iter8 always computes its default percentiles, so SLOs on them keep working.
             value = value + [p for p in metric_names.DEFAULT_PERCENTILES if p not in value]
         set_path(data, list(_HTTP_KEYS[name]), value, join_key(["http", name]))
+    if "endpoints" in data:
+        _endpoint_defaults(data)
     if "ready" in values:
         ready_keys = schema.file_keys(spec.Ready)
         ready = dict(_fields(["ready"], values["ready"], "url"))
@@ -237,6 +256,38 @@ def _translate(values: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if "assess" in values:
         data["slos"] = _slos(values["assess"])
     return data
+
+
+def _http_endpoints(value: Any, notes: list[str]) -> list[dict[str, Any]]:
+    """`http.endpoints.<id>.<key>` → spec endpoints, in the order given."""
+    endpoints = []
+    for endpoint_id, fields in _fields(["http", "endpoints"], value, "ID.url").items():
+        entry: dict[str, Any] = {"id": endpoint_id}
+        for name, item in _fields(["http", "endpoints", endpoint_id], fields, "url").items():
+            if name not in _HTTP_ENDPOINT_KEYS:
+                raise _refused(["http", "endpoints", endpoint_id, name], 3, _HTTP_ENDPOINT_KEYS)
+            set_path(entry, list(_HTTP_ENDPOINT_KEYS[name]), item, join_key(["http", "endpoints", endpoint_id, name]))
+        endpoints.append(entry)
+    notes.append("http.endpoints: isvcperf splits the requests (and the rate) equally across the endpoints, where "
+                 "Iter8 ran each endpoint's load in turn (multiply http.numRequests and http.qps by the number of "
+                 "endpoints for the same load per endpoint); metrics are per endpoint (http-ID/...) and in total")
+    return endpoints
+
+
+def _endpoint_defaults(data: dict[str, Any]) -> None:
+    """Iter8's top-level http inputs are each endpoint's defaults: move the URL and payload into them."""
+    target = data.get("target", {})
+    url = target.pop("url", None) if isinstance(target, dict) else None
+    payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+    for entry in data["endpoints"]:
+        if url is not None:
+            entry.setdefault("url", url)
+        if isinstance(entry.get("payload"), dict) and payload:
+            own = entry["payload"]
+            shared = {k: v for k, v in payload.items() if not (k in _BODY_KEYS and any(b in own for b in _BODY_KEYS))}
+            entry["payload"] = {**shared, **own}
+        if isinstance(entry.get("url"), str):
+            entry.setdefault("protocol", spec.protocol_of(entry["url"]))
 
 
 def _translate_grpc(grpc: dict[str, Any], data: dict[str, Any], notes: list[str]) -> None:
@@ -296,6 +347,12 @@ def _add_defaults(data: dict[str, Any], tasks: set[str]) -> None:
         _add_grpc_defaults(data)
         return
     target = data.get("target")
+    if data.get("endpoints"):
+        if not (isinstance(data.get("payload"), dict) or all(isinstance(e.get("payload"), dict) for e in data["endpoints"])):
+            _default(data, ["target", "method"], "GET")  # Iter8 sends GET when there is no payload
+        _default(data, ["load", "rate"], DEFAULT_RATE)
+        _default(data, ["load", "users"], DEFAULT_USERS)
+        return
     if target is None or (isinstance(target, dict) and not {"url", "baseUrl", "isvc"} & set(target)):
         raise SpecError("http.url", "is required: the inference URL, e.g. http://127.0.0.1:8080/v2/models/NAME/infer "
                         "(or ready.isvc=NAME to take it from the InferenceService)")

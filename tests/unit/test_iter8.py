@@ -170,7 +170,6 @@ def test_tasks_without_ready_disable_readiness() -> None:
         (["runner=cronjob"], "runner", "go together"),
         (["cronjobSchedule=* * * * *"], "cronjobSchedule", "go together"),
         (["runner=pod"], "runner", "is not one of local, kubernetes, job, cronjob"),
-        (["http.endpoints.a.url=http://h/x"], "http.endpoints", "launch once per endpoint"),
         (["tasks={http}", "assess.SLOs.upper.http/error-count=0"], "assess.SLOs", "assess is not in tasks"),
         (["tasks={http,assess}", "ready.url=http://h/ready"], "ready.url", "ready is not in tasks"),
         (["http=x"], "http", "is a group of keys"),
