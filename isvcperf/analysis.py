@@ -64,6 +64,20 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
     return out
 
 
+def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> str:
+    """How much less load than asked for was applied when workers were lost, measured."""
+    if spec.load.requests is not None:
+        return f"{total.get('requests', 0)} of the {spec.load.requests} requests asked for were sent"
+    start, duration = total.get("measureStart"), spec.load.duration
+    if start is None or not duration:
+        return "the load applied was less than asked for"
+    missing = sum(max(0.0, start + duration - max(w["lostAt"], start))
+                  for w in workers.values() if w.get("lostAt") is not None)
+    applied = 1 - missing / (len(workers) * duration)
+    return (f"about {100 * applied:.0f}% of the load asked for was applied (the lost workers were missing for "
+            f"{missing:.1f}s of {len(workers)} x {duration:g}s)")
+
+
 def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list[str]:
     """Conditions that make the figures less trustworthy, each with its cause and a remedy."""
     if not stats:
@@ -71,9 +85,10 @@ def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list
     out = []
     workers = stats.get("workers", {})
     total = stats.get("total", {})
-    lost = [f"{cid} (index {w.get('index')})" for cid, w in workers.items() if w.get("lostAt") is not None]
+    lost = [f"{cid} (index {w.get('index')}{', ' + w['process'] if w.get('process') else ''})"
+            for cid, w in workers.items() if w.get("lostAt") is not None]
     if lost:
-        out.append(f"workers lost during the run: {', '.join(lost)}; the load applied was less than asked for")
+        out.append(f"workers lost during the run: {', '.join(lost)}; {shortfall(spec, total, workers)}")
     hot = max((row.get("cpu", 0.0) for row in stats.get("timeline", [])), default=0.0)
     if hot > CPU_SATURATED:
         out.append(f"load generator saturated: a worker's CPU reached {hot:.0f}% during the measured window, so "

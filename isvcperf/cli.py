@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "report.txt, report.html, Locust CSV files and logs")
         p.add_argument("--ui", action="store_true",
                        help="keep Locust's web UI on 127.0.0.1 during the run and print its address")
+        p.add_argument("--ui-host", metavar="ADDRESS",
+                       help="bind the web UI to ADDRESS instead (e.g. 0.0.0.0; implies --ui); off loopback it "
+                       "asks for a login: user isvcperf, password $ISVCPERF_UI_PASSWORD (generated and "
+                       "printed when unset)")
         p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
                        help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
                        f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
@@ -196,7 +200,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
     out_dir = args.out or default_out_dir(run_spec)
     with _sigterm_as_interrupt():
-        result = run_test(run_spec, out_dir, ui=args.ui, reports=args.reports or DEFAULT_FORMATS)
+        result = run_test(run_spec, out_dir, ui=args.ui, reports=args.reports or DEFAULT_FORMATS, ui_host=args.ui_host)
     return exit_code(result)
 
 

@@ -8,6 +8,7 @@ the same Plan into pods, so what runs in a cluster is what the local tests exerc
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from isvcperf.errors import SpecError
 from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
 from isvcperf.payload import Bodies
 from isvcperf.spec import RunSpec, request_headers
+from isvcperf.tls import insecure_warning
 
 DEFAULT_LOCUSTFILE = Path(locustfiles.__file__).with_name("infer_http.py")
 GRPC_LOCUSTFILE = DEFAULT_LOCUSTFILE.with_name("infer_grpc.py")
@@ -60,6 +62,14 @@ class Plan:
     @property
     def web_url(self) -> str:
         return f"http://{self.ports.host}:{self.ports.web}/"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps a port reachable from this machine only."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def worker_count(spec: RunSpec) -> tuple[int, list[str]]:
@@ -125,13 +135,18 @@ def locustfile_path(spec: RunSpec) -> Path:
 
 
 def make_plan(spec: RunSpec, payload: Bodies, ports: Ports, config_path: str, csv_prefix: str,
-              log_dir: str) -> Plan:
+              log_dir: str, ui_host: str | None = None) -> Plan:
     """Derive the master and worker processes for `spec`.
 
     `config_path` is where the LoadgenConfig will be readable by every process; the
-    runner decides where that is (a private file, a mounted ConfigMap).
+    runner decides where that is (a private file, a mounted ConfigMap). The web UI binds
+    `ports.host` unless `ui_host` says otherwise; off loopback it asks for a login
+    (isvcperf.loadgen.web_login), since the UI can start and stop load.
     """
     workers, warnings = worker_count(spec)
+    warnings += insecure_warning(spec.infer_url, spec.target.insecure)
+    web_host = ui_host or ports.host
+    login = ["--web-login"] if ui_host is not None and not is_loopback(ui_host) else []
     config = loadgen_config(spec, payload, workers)
     locustfile = locustfile_path(spec)
     env = {CONFIG_ENV: config_path}
@@ -143,7 +158,7 @@ def make_plan(spec: RunSpec, payload: Bodies, ports: Ports, config_path: str, cs
             "--master", "--master-bind-host", ports.host, "--master-bind-port", str(ports.master),
             "--expect-workers", str(workers), "--expect-workers-max-wait", str(WORKER_CONNECT_TIMEOUT),
             "--autostart", "--users", str(spec.load.users), "--spawn-rate", f"{spawn_rate:g}",
-            "--web-host", ports.host, "--web-port", str(ports.web),
+            "--web-host", web_host, "--web-port", str(ports.web), *login,
             "--csv", csv_prefix, "--csv-full-history",
             "--logfile", f"{log_dir}/locust-master.log", "--loglevel", "INFO",
         ],

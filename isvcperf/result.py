@@ -52,6 +52,8 @@ class WorkerSummary:
     dropped: int = 0
     lost_at: str = ""
     """UTC ISO-8601 time the master lost this worker ('' when it stayed to the end)."""
+    process: str = ""
+    """The process (`worker-1 (pid 4242)`) or pod it ran in, as the worker said when the test started."""
 
 
 @dataclass

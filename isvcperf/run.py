@@ -7,6 +7,7 @@ processes are stopped, and the exit code says which of those it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from isvcperf import metric_names, metrics, slo
+from isvcperf import analysis, metric_names, metrics, schema, slo
 from isvcperf.cluster import Cluster
 from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun, SpecError
@@ -30,7 +31,6 @@ from isvcperf.runners.outcome import Outcome
 from isvcperf.spec import RunSpec, ca_bundle_path, request_headers
 from isvcperf.target import wait_ready
 
-CPU_SATURATED = 90.0
 DEADLINE_GRACE = 120.0
 
 
@@ -68,7 +68,7 @@ def check_inputs(spec: RunSpec) -> Bodies:
 
 
 def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print,
-             reports: Sequence[str] = DEFAULT_FORMATS) -> Result:
+             reports: Sequence[str] = DEFAULT_FORMATS, ui_host: str | None = None) -> Result:
     """Run the test and write result.json and the reports in `reports` into `out_dir`.
 
     Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
@@ -83,7 +83,8 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     def partial(status: str, reason: str) -> Result:
         """Stop what runs, then keep whatever was measured."""
         if runner is not None:
-            runner.close()
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C only cuts the graceful stop short
+                runner.close()
         stats, warnings = (runner.last_stats, runner.plan.warnings) if runner else (None, [])
         result = build_result(spec, stats, status, reason, warnings)
         publish(result)
@@ -99,10 +100,11 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
             wait_ready(spec, progress=echo)
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
-                  else LocalRunner(spec, payload, out_dir, ui=ui))
+                  else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
         with Monitor(spec, echo, ui_url) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
+        runner.close()
     except StopEarly as exc:
         return partial("interrupted", exc.reason)
     except KeyboardInterrupt:
@@ -110,7 +112,6 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     except CouldNotRun as exc:
         partial("could-not-run", str(exc))
         raise
-    runner.close()
     result = from_outcome(spec, outcome, runner.plan.warnings)
     publish(result)
     return result
@@ -165,13 +166,15 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
         histogram=total.get("histogram", ""),
         errors=[ErrorGroup(type=k, count=c, example=e) for k, (c, e) in sorted(
             total.get("errorGroups", {}).items(), key=lambda item: -item[1][0])],
-        warnings=[*plan_warnings, *_warnings(stats)],
+        warnings=[*plan_warnings, *analysis.warnings(spec, stats, window)],
         workers=[
-            WorkerSummary(id=cid, requests=w.get("requests", 0), errors=w.get("errors", 0),
-                          warmup_requests=w.get("warmupRequests", 0), dropped=w.get("dropped", 0),
-                          lost_at=_iso(w.get("lostAt")))
+            WorkerSummary(id=cid, requests=w.get("requests") or 0, errors=w.get("errors") or 0,
+                          warmup_requests=w.get("warmupRequests") or 0, dropped=w.get("dropped") or 0,
+                          lost_at=_iso(w.get("lostAt")), process=w.get("process") or "")
             for cid, w in sorted(workers_data.items(), key=lambda item: item[1].get("index", 0))
         ],
+        timeline=analysis.timeline(stats or {}, analysis.stage_ends(spec), window),
+        stages=analysis.stages(spec, total, percentiles),
         spec=spec.to_data(),
     )
     result.slos = slo.evaluate(spec.slos, values)
@@ -198,26 +201,11 @@ def _load_applied(spec: RunSpec, workers: int | None) -> dict[str, Any]:
         applied["warmupRequests"] = load.warmup.requests
     if load.warmup.duration:
         applied["warmupDuration"] = load.warmup.duration
+    if load.rate or any(stage.rate is not None for stage in load.stages):
+        applied["arrivals"] = load.arrivals
+    if load.stages:
+        applied["stages"] = [schema.dump(stage) for stage in load.stages]
     return {k: v for k, v in applied.items() if v is not None}
-
-
-def _warnings(stats: dict[str, Any] | None) -> list[str]:
-    """Conditions that make the figures less trustworthy, said plainly."""
-    if not stats:
-        return []
-    out = []
-    workers = stats.get("workers", {})
-    lost = [f"{cid} (index {w.get('index')})" for cid, w in workers.items() if w.get("lostAt") is not None]
-    if lost:
-        out.append(f"workers lost during the run: {', '.join(lost)}; the load applied was less than asked for")
-    hot = [f"{cid} {w['maxCpu']:.0f}%" for cid, w in workers.items() if w.get("maxCpu", 0) > CPU_SATURATED]
-    if hot:
-        out.append(f"load generator CPU above {CPU_SATURATED:.0f}% ({', '.join(hot)}): latency figures may be "
-                   "inflated by the generator itself; add workers")
-    dropped = stats.get("total", {}).get("dropped", 0)
-    if dropped:
-        out.append(f"{dropped} scheduled arrivals were dropped because all users were busy; raise load.users")
-    return out
 
 
 def _iso(epoch: float | None) -> str:

@@ -10,6 +10,7 @@ found), because "not ready" alone sends people hunting.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +20,8 @@ from urllib.parse import urlsplit
 from isvcperf.durations import format_duration
 from isvcperf.errors import CouldNotRun
 from isvcperf.grpc_ready import GrpcProbe
-from isvcperf.spec import RunSpec, Target, request_headers
+from isvcperf.spec import RunSpec, Target, ca_bundle_path, request_headers
+from isvcperf.tls import client_context
 
 PROBE_TIMEOUT = 5.0
 
@@ -40,11 +42,11 @@ def readiness_urls(spec: RunSpec, target: Target | None = None) -> list[str]:
     return [f"{base}/"]
 
 
-def probe(url: str, headers: dict[str, str]) -> str | None:
+def probe(url: str, headers: dict[str, str], context: ssl.SSLContext | None = None) -> str | None:
     """None when `url` answers 2xx to GET, else a short description of what it did."""
     request = urllib.request.Request(url, headers=headers, method="GET")
     try:
-        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT, context=context) as response:
             response.read()
             return None
     except urllib.error.HTTPError as exc:
@@ -75,7 +77,8 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
         headers = {k: v for k, v in request_headers(spec, endpoint=endpoint).items() if k.lower() != "content-type"}
         for url in readiness_urls(spec, endpoint.target):
             checks.setdefault(url, headers)
-    _poll(spec, lambda: [p for p in (probe(u, h) for u, h in checks.items()) if p], progress)
+    context = client_context(spec.target.insecure, ca_bundle_path(spec))  # the same trust as the load users
+    _poll(spec, lambda: [p for p in (probe(u, h, context) for u, h in checks.items()) if p], progress)
 
 
 def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 from isvcperf.loadgen.stages import Schedule
 
 CONFIG_ENV = "ISVCPERF_LOADGEN_CONFIG"
+PROCESS_ENV = "ISVCPERF_PROCESS"
+"""The name the runner gave a process (worker-1), which it reports; a pod's hostname is its name already."""
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

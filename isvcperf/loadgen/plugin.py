@@ -14,6 +14,8 @@ It extends Locust only through its events, custom messages and web routes:
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,7 +26,8 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from isvcperf.loadgen.config import LoadgenConfig, load_from_env
+from isvcperf.loadgen import health, last_words, web_login
+from isvcperf.loadgen.config import PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
 from isvcperf.loadgen.stages import Schedule
@@ -33,10 +36,12 @@ log = logging.getLogger("isvcperf")
 
 MSG_ASSIGN = "isvcperf_assign"
 MSG_DONE = "isvcperf_done"
+MSG_HELLO = "isvcperf_hello"
 STATS_ROUTE = "/isvcperf/stats"
 REPORT_KEY = "isvcperf"
 WATCH_INTERVAL = 1.0
-WORKER_FIELDS = ("requests", "successes", "errors", "warmupRequests", "dropped", "measureStart", "measureEnd")
+WORKER_FIELDS = ("requests", "successes", "errors", "warmupRequests", "dropped", "measureStart", "measureEnd",
+                 "health")
 
 
 @dataclass
@@ -48,6 +53,8 @@ class WorkerTrack:
     done: bool = False
     lost_at: float | None = None
     max_cpu: float = 0.0
+    process: str = ""
+    """Which process or pod this is (name and pid), so a lost worker can be found in the logs."""
 
 
 @dataclass
@@ -109,8 +116,17 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
 
     runner.register_message(MSG_ASSIGN, on_assign)
 
+    def snapshot(final: bool) -> dict[str, Any] | None:
+        return st.recorder.snapshot(final) if st.controller is not None and st.controller.share is not None else None
+
+    def identity() -> dict[str, Any]:
+        return {"id": runner.client_id, "index": st.controller.share.index, "process": _process_name()}  # type: ignore[union-attr]
+
+    last_words.install_worker(environment, runner, snapshot, identity, lambda: st.controller.stop())  # type: ignore[union-attr]
+
     @environment.events.test_start.add_listener
     def _start(**_: Any) -> None:
+        runner.send_message(MSG_HELLO, _process_name())
         st.controller.start()  # type: ignore[union-attr]
         gevent.spawn(_sample_intervals, runner, st)
 
@@ -118,6 +134,13 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
     def _report(data: dict[str, Any], **_: Any) -> None:
         if st.controller is not None and st.controller.share is not None:
             data[REPORT_KEY] = st.recorder.snapshot()
+            if health.enabled():
+                data[REPORT_KEY]["health"] = health.sample()
+
+
+def _process_name() -> str:
+    """This process as the runner named it (or the pod's hostname), with its pid."""
+    return f"{os.environ.get(PROCESS_ENV) or socket.gethostname()} (pid {os.getpid()})"
 
 
 def _sample_intervals(runner: WorkerRunner, st: State) -> None:
@@ -173,7 +196,17 @@ def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st
 
     runner.register_message(MSG_DONE, on_done)
 
+    def on_hello(msg: Any, **_: Any) -> None:
+        track = st.workers.get(msg.node_id)
+        if track is not None:
+            track.process = str(msg.data)
+
+    runner.register_message(MSG_HELLO, on_hello)
+    last_words.install_master(runner, web_ui, take)
+
     if web_ui is not None:
+        if web_ui.web_login:
+            web_login.install(web_ui)
         web_ui.app.add_url_rule(STATS_ROUTE, "isvcperf_stats", lambda: _stats_response(runner, st))
     users = config.schedule("users")
     if users is not None:
@@ -190,7 +223,7 @@ def _watch(runner: MasterRunner, st: State) -> None:
                 continue
             if node is None or node.state == STATE_MISSING:
                 track.lost_at = time.time()
-                log.warning("isvcperf: worker %s (index %d) lost", client_id, track.index)
+                log.warning("isvcperf: worker %s (index %d, %s) lost", client_id, track.index, track.process)
             else:
                 track.max_cpu = max(track.max_cpu, float(node.cpu_usage))
         _maybe_finish(runner, st)
@@ -242,6 +275,7 @@ def _stats_response(runner: MasterRunner, st: State) -> dict[str, Any]:
                 "done": t.done,
                 "lostAt": t.lost_at,
                 "maxCpu": t.max_cpu,
+                "process": t.process,
                 **{k: t.snapshot.get(k) for k in WORKER_FIELDS},
             }
             for cid, t in st.workers.items()
@@ -250,6 +284,7 @@ def _stats_response(runner: MasterRunner, st: State) -> dict[str, Any]:
         "interval": st.config.interval,
         "timeline": st.timeline.summary(),
         "stages": st.config.stages,
+        **({"health": health.sample()} if health.enabled() else {}),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +26,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from isvcperf.errors import CouldNotRun
+from isvcperf.loadgen import web_login
+from isvcperf.loadgen.config import PROCESS_ENV
+from isvcperf.loadgen.last_words import FINAL_ENV, STOP_ROUTE, STOP_WAIT, stats_from_files
 from isvcperf.payload import Bodies
 from isvcperf.plan import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
 from isvcperf.runners.outcome import Outcome
@@ -33,6 +37,7 @@ from isvcperf.spec import RunSpec
 POLL_INTERVAL = 1.0
 STOP_GRACE = 10.0
 FETCH_TIMEOUT = 5.0
+PORT_ATTEMPTS = 3
 
 
 def free_port(host: str = LOCALHOST) -> int:
@@ -45,25 +50,39 @@ def free_port(host: str = LOCALHOST) -> int:
 class LocalRunner:
     """Runs one test as local processes and returns what the master measured."""
 
-    def __init__(self, spec: RunSpec, payload: Bodies, out_dir: Path, ui: bool = False) -> None:
+    def __init__(self, spec: RunSpec, payload: Bodies, out_dir: Path, ui: bool = False,
+                 ui_host: str | None = None) -> None:
         self.spec = spec
+        self.payload = payload
         self.out_dir = out_dir
-        self.ui = ui
+        self.ui = ui or ui_host is not None
+        self.ui_host = ui_host
         self._private = Path(tempfile.mkdtemp(prefix="isvcperf-"))
-        config_path = self._private / "loadgen.json"
-        self.plan: Plan = make_plan(
-            spec,
-            payload,
-            Ports(master=free_port(), web=free_port()),
-            config_path=str(config_path),
-            csv_prefix=str(out_dir / "locust"),
-            log_dir=str(out_dir),
-        )
-        config_path.write_text(self.plan.config.to_json(), encoding="utf-8")
-        config_path.chmod(0o600)
+        self._config_path = self._private / "loadgen.json"
+        self.plan: Plan = self._make_plan()
+        self._config_path.write_text(self.plan.config.to_json(), encoding="utf-8")
+        self._config_path.chmod(0o600)
+        self._ui_password = ""
+        self._ui_password_generated = False
+        if "--web-login" in self.plan.master.args:
+            self._ui_password = os.environ.get(web_login.PASSWORD_ENV) or secrets.token_urlsafe(18)
+            self._ui_password_generated = web_login.PASSWORD_ENV not in os.environ
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
+        self._master_died = False
         self.last_stats: dict[str, Any] | None = None
+
+    def _make_plan(self) -> Plan:
+        """The Plan on ports free right now (chosen again when another process took one first)."""
+        return make_plan(
+            self.spec,
+            self.payload,
+            Ports(master=free_port(), web=free_port()),
+            config_path=str(self._config_path),
+            csv_prefix=str(self.out_dir / "locust"),
+            log_dir=str(self.out_dir),
+            ui_host=self.ui_host,
+        )
 
     def run(self, progress: Callable[[dict[str, Any]], None], deadline: float | None) -> Outcome:
         """Start the processes, wait for the master to finish, return the final stats.
@@ -71,15 +90,21 @@ class LocalRunner:
         `deadline` (time.monotonic) bounds the whole run; KeyboardInterrupt propagates after
         the last figures were fetched into `last_stats`, and `close()` must always follow.
         """
-        self._start(self.plan.master)
-        for worker in self.plan.workers:
-            self._start(worker)
-        if self.ui:
-            print(f"Locust web UI: {self.plan.web_url}", flush=True)
+        self._start_all()
         connect_by = time.monotonic() + WORKER_CONNECT_TIMEOUT + 15
+        port_attempts = 1
         try:
             while True:
-                self._check_master_alive()
+                try:
+                    self._check_master_alive()
+                except PortTaken:
+                    if port_attempts >= PORT_ATTEMPTS:
+                        raise
+                    port_attempts += 1  # another process took a port between choosing and binding it
+                    self._stop_all()
+                    self.plan = self._make_plan()
+                    self._start_all()
+                    continue
                 stats = self._fetch()
                 if stats is not None:
                     self.last_stats = stats
@@ -98,7 +123,51 @@ class LocalRunner:
             raise
 
     def close(self) -> None:
-        """Stop every process (master first, so it writes its CSV files) and remove private files."""
+        """Stop every process (master first, so it writes its CSV files) and remove private files.
+
+        A KeyboardInterrupt during the graceful stop (a second Ctrl-C) kills every process
+        group at once and propagates: nothing is left running either way.
+        """
+        try:
+            self._stop_all()
+            if self._master_died:
+                self._take_final_files()
+        except KeyboardInterrupt:
+            for proc in self._procs.values():
+                _signal_group(proc, signal.SIGKILL)
+            for proc in self._procs.values():
+                proc.wait()
+            raise
+        finally:
+            for log in self._logs:
+                log.close()
+            shutil.rmtree(self._private, ignore_errors=True)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _take_final_files(self) -> None:
+        """The master died: the stopped workers' own final counts, when they hold more than the last fetch."""
+        stats = stats_from_files(sorted(self._private.glob("final-*.json")), self.spec.metrics.interval or 1.0)
+        if stats is None:
+            return
+        before = (self.last_stats or {}).get("total", {}).get("requests") or 0
+        if stats["total"]["requests"] >= before:
+            self.last_stats = stats
+            self.plan.warnings.append("the Locust master died: the figures are the workers' own final counts, "
+                                      "without a timeline")
+
+    def _start_all(self) -> None:
+        self._start(self.plan.master, {web_login.PASSWORD_ENV: self._ui_password} if self._ui_password else {})
+        for worker in self.plan.workers:
+            self._start(worker)
+        if self.ui:
+            print(f"Locust web UI: {self.plan.web_url}" + (
+                f" (bound to {self.ui_host})" if self.ui_host else ""), flush=True)
+            if self._ui_password:
+                shown = self._ui_password if self._ui_password_generated else f"${web_login.PASSWORD_ENV}"
+                print(f"  login: {web_login.USERNAME} / {shown}", flush=True)
+
+    def _stop_all(self) -> None:
         master = self._procs.get("master")
         if master is not None:
             _stop(master)
@@ -107,14 +176,14 @@ class LocalRunner:
                 _stop(proc)
         for log in self._logs:
             log.close()
-        shutil.rmtree(self._private, ignore_errors=True)
+        self._logs.clear()
+        self._procs.clear()
 
-    # -- internals -----------------------------------------------------------------------
-
-    def _start(self, process: ProcessSpec) -> None:
+    def _start(self, process: ProcessSpec, secret_env: dict[str, str] | None = None) -> None:
         out = open(self.out_dir / f"locust-{process.name}.out", "wb")  # noqa: SIM115 (closed in close())
         self._logs.append(out)
-        env = {**os.environ, **process.env, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **process.env, **(secret_env or {}), PROCESS_ENV: process.name, "PYTHONUNBUFFERED": "1",
+               FINAL_ENV: str(self._private / f"final-{process.name}.json")}
         self._procs[process.name] = subprocess.Popen(
             [sys.executable, *process.args],
             stdout=out,
@@ -133,9 +202,21 @@ class LocalRunner:
             return None
 
     def _refresh_quietly(self) -> None:
-        """Best effort: the latest figures before stopping after an interrupt."""
+        """Best effort, before stopping after an interrupt: stop the load and take the workers' last figures.
+
+        The master tells the workers to send what they have and hand out no more tickets;
+        their final reports arrive once the requests in flight are answered (STOP_WAIT at most).
+        """
         try:
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
+                urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
+            until = time.monotonic() + STOP_WAIT
             stats = self._fetch()
+            while stats is not None and time.monotonic() < until and not all(
+                    w.get("done") or w.get("lostAt") for w in stats.get("workers", {}).values()):
+                time.sleep(0.1)
+                stats = self._fetch() or stats
         except KeyboardInterrupt:
             return
         if stats is not None:
@@ -146,6 +227,7 @@ class LocalRunner:
         code = master.poll()
         if code is None:
             return
+        self._master_died = True
         tail = _tail(self.out_dir / "locust-master.out")
         if "Gave up waiting for workers" in tail:
             raise CouldNotRun(
@@ -153,8 +235,12 @@ class LocalRunner:
                 f"see {self.out_dir}/locust-worker-0.out"
             )
         if "Address already in use" in tail:
-            raise CouldNotRun(f"a port was taken while starting the Locust master; run again ({tail.splitlines()[-1]})")
-        raise CouldNotRun(f"the Locust master exited with code {code}: {tail.strip().splitlines()[-1] if tail else ''}")
+            raise PortTaken(f"the ports chosen for the Locust master were taken by another process "
+                            f"{PORT_ATTEMPTS} times in a row; run again ({tail.splitlines()[-1]})")
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        last = f": {tail.strip().splitlines()[-1]}" if tail.strip() and code > 0 else ""
+        raise CouldNotRun(f"the Locust master {how} during the run; the workers were stopped and the result "
+                          f"holds what was measured until then (see {self.out_dir / 'locust-master.out'}){last}")
 
     def _workers_missing_message(self, stats: dict[str, Any]) -> str:
         dead = [name for name, p in self._procs.items() if name != "master" and p.poll() is not None]
@@ -163,6 +249,10 @@ class LocalRunner:
             f"Locust workers did not connect: {stats.get('connectedWorkers', 0)} of "
             f"{stats.get('expectedWorkers')} within {WORKER_CONNECT_TIMEOUT}s{detail}"
         )
+
+
+class PortTaken(CouldNotRun):
+    """A port chosen for the master was bound by another process before the master could."""
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

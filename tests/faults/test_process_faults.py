@@ -1,0 +1,148 @@
+"""isvcperf's own processes fail or are told to stop: a worker or the master is killed,
+the CLI gets SIGINT or SIGTERM in each phase (twice, even). Whatever happens, the result
+says what was measured, every process is gone, and the exit code says what happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from runs import CliRun, assert_nothing_left, free_port, locust_pid, record, wait_for, write_spec
+from servers import FaultServer
+
+
+def test_worker_killed_mid_run(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
+    server = serve("ok")
+    duration, rate = 10.0, 60
+    spec = write_spec(tmp_path, server.url, load={"duration": f"{duration:g}s", "rate": rate, "users": 4, "workers": 2})
+    out = tmp_path / "out"
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
+    wait_for(lambda: server.requests > rate, 60, "the load to start")
+    time.sleep(1)
+    victim = locust_pid(out, "worker-1")
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.time()
+    run = cli.wait(out)
+    assert run.returncode == 1, run.text  # every SLO may hold: a load shortfall still fails the run
+    result = run.result
+    assert result["status"] == "completed"
+    assert result["reason"] == "load shortfall: 1 of 2 workers lost"
+    lost = [w for w in result["workers"] if w["lostAt"]]
+    assert len(lost) == 1
+    lost_epoch = dt.datetime.fromisoformat(lost[0]["lostAt"].replace("Z", "+00:00")).timestamp()
+    assert killed_at - 1 <= lost_epoch <= killed_at + 15  # Locust's heartbeat notices within seconds
+    assert lost[0]["process"] == f"worker-1 (pid {victim})"  # which process, as the logs name it
+    assert any(lost[0]["id"] in w and f"worker-1 (pid {victim})" in w for w in result["warnings"]), result["warnings"]
+    # the shortfall, measured: worker-1 was missing from when it was lost to the end of the window
+    missing = run.measure_start + duration - lost_epoch
+    applied = round(100 * (1 - missing / (2 * duration)))
+    assert any(f"about {applied}% of the load asked for was applied" in w or
+               f"about {applied - 1}% of the load" in w or f"about {applied + 1}% of the load" in w
+               for w in result["warnings"]), (applied, result["warnings"])
+    # what the master never heard of: requests the dead worker sent after its last report
+    unreported = server.requests - int(result["metrics"]["http/request-count"])
+    overrun = run.overrun(duration)
+    assert overrun < 15
+    assert_nothing_left(out)
+    record("worker process killed (SIGKILL)", overrun,
+           f"the killed worker's last unreported moments: {unreported} of {server.requests} requests "
+           "(Locust reports every 3 s)")
+
+
+def test_master_killed_mid_run(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
+    server = serve("ok")
+    spec = write_spec(tmp_path, server.url, load={"duration": "30s", "rate": 40, "workers": 2})
+    out = tmp_path / "out"
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
+    wait_for(lambda: server.requests > 80, 60, "two seconds of load")
+    os.kill(locust_pid(out, "master"), signal.SIGKILL)
+    killed_at = time.time()
+    run = cli.wait(out)
+    assert run.returncode == 3, run.text
+    assert "the Locust master was killed by SIGKILL during the run" in run.stderr
+    assert "Traceback" not in run.text
+    result = run.result
+    assert result["status"] == "could-not-run"
+    # the workers outlived their master: their own final counts are the result
+    assert any("the Locust master died" in w for w in result["warnings"]), result["warnings"]
+    recorded = int(result["metrics"]["http/request-count"])
+    assert 0 <= server.requests - recorded <= 2  # at most the requests in flight when the workers stopped
+    assert_nothing_left(out)
+    record("master process killed (SIGKILL)", None,
+           f"{server.requests - recorded} of {server.requests} requests (in flight when the workers were stopped); "
+           f"exit 3 {run.exited_at - killed_at:.1f}s after the kill")
+
+
+def _phase_setup(phase: str, tmp_path: Path, serve: Callable[..., FaultServer]) -> tuple[Path, dict[str, str],
+                                                                                         Callable[[CliRun], None]]:
+    """A spec that stays in `phase` long enough, and how to tell the run is in it."""
+    if phase == "readiness":  # a port nothing listens on: readiness keeps polling
+        spec = write_spec(tmp_path, f"http://127.0.0.1:{free_port()}/v2/models/fault/infer", ready={"timeout": "60s"})
+        return spec, {}, lambda cli: wait_for(lambda: "waiting for the target" in cli.stdout, 30, "readiness")
+    if phase == "reporting":
+        target, hook = serve("ok"), serve("hang")
+        spec = write_spec(tmp_path, target.url, load={"duration": "1s"},
+                          notify={"url": "${FAULT_HOOK}", "on": "always"})
+        return spec, {"FAULT_HOOK": hook.base_url}, lambda cli: wait_for(lambda: hook.requests > 0, 60, "the webhook")
+    target = serve("ok")
+    warmup = {"duration": "60s"} if phase == "warm-up" else {}
+    spec = write_spec(tmp_path, target.url, load={"duration": "60s", "warmup": warmup, "workers": 2})
+    wanted = 20 if phase == "warm-up" else 80
+    return spec, {}, lambda cli: (wait_for(lambda: target.requests > wanted, 60, phase), time.sleep(1.2))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("phase", ["readiness", "warm-up", "measuring", "reporting"])
+def test_signal_in_each_phase(phase: str, sig: signal.Signals, tmp_path: Path,
+                              serve: Callable[..., FaultServer]) -> None:
+    spec, env, reached = _phase_setup(phase, tmp_path, serve)
+    out = tmp_path / "out"
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)], env)
+    reached(cli)
+    cli.signal(sig)
+    signalled = time.time()
+    run = cli.wait(out)
+    assert run.returncode == 130, run.text
+    assert "Traceback" not in run.text
+    result = run.result
+    for name in ("report.txt", "report.html"):
+        assert (out / name).is_file(), name
+    if phase == "reporting":
+        assert result["status"] == "completed"  # the result was whole; only the webhook was cut short
+    else:
+        assert result["status"] == "interrupted" and result["reason"] == "interrupted by the user"
+    lost = "nothing"
+    if phase in ("warm-up", "measuring"):
+        sent = int(result["metrics"].get("http/request-count", 0)) + sum(w["warmupRequests"] for w in result["workers"])
+        assert (result["metrics"].get("http/request-count", 0) == 0) == (phase == "warm-up")
+        served = serve.servers[0].requests  # type: ignore[attr-defined]
+        assert 0 <= served - sent <= 2, (served, sent)  # the workers were flushed: only requests in flight are missing
+        lost = f"{served - sent} of {served} requests (in flight at the stop)"
+    assert_nothing_left(out)
+    if sig == signal.SIGINT:
+        record(f"SIGINT during {phase}", None, f"{lost}; exit 130 {run.exited_at - signalled:.1f}s after it")
+
+
+def test_second_sigint_stops_at_once(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
+    """Ctrl-C, then Ctrl-C again while the first one is cleaning up: everything is killed at once."""
+    target = serve("hang")
+    spec = write_spec(tmp_path, target.url, target={"timeout": "30s"},
+                      load={"duration": "60s", "rate": 0, "users": 4, "workers": 2})
+    out = tmp_path / "out"
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
+    wait_for(lambda: target.connections >= 4, 60, "every user to wait on the hanging target")
+    cli.signal(signal.SIGINT)
+    time.sleep(0.3)
+    cli.signal(signal.SIGINT)
+    signalled = time.time()
+    run = cli.wait(out, timeout=20)
+    assert run.returncode == 130, run.text
+    assert "Traceback" not in run.text
+    assert run.result["status"] == "interrupted"
+    assert_nothing_left(out)
+    record("second SIGINT during clean-up", None, f"nothing; exit 130 {run.exited_at - signalled:.1f}s after it")
