@@ -7,6 +7,7 @@ into one line naming the field, the value and the fix, never a traceback.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ from isvcperf.errors import (
     EXIT_OK,
     EXIT_SLO_FAILED,
     IsvcperfError,
+    one_line,
 )
 from isvcperf.report.render import DEFAULT_FORMATS, FORMATS, render
 from isvcperf.result import Result, load_result
@@ -77,6 +79,14 @@ ASSERT_CONDITIONS = {
 }
 
 
+def _bind_address(text: str) -> str:
+    """--ui-host: an IP address this machine can bind (a name would hide which interfaces it opens)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address to bind, e.g. 0.0.0.0 or 127.0.0.1") from None
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that exits 2 with one line (its default), plus a hint to --help."""
 
@@ -102,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "report.txt, report.html, Locust CSV files and logs")
         p.add_argument("--ui", action="store_true",
                        help="keep Locust's web UI on 127.0.0.1 during the run and print its address")
-        p.add_argument("--ui-host", metavar="ADDRESS",
+        p.add_argument("--ui-host", metavar="ADDRESS", type=_bind_address,
                        help="bind the web UI to ADDRESS instead (e.g. 0.0.0.0; implies --ui); off loopback it "
                        "asks for a login: user isvcperf, password $ISVCPERF_UI_PASSWORD (generated and "
                        "printed when unset)")
@@ -175,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except IsvcperfError as exc:
-        print(f"isvcperf: error: {exc}", file=sys.stderr)
+        print(f"isvcperf: error: {one_line(str(exc))}", file=sys.stderr)  # it may quote a server's answer
         return exc.exit_code
     except Interrupted:
         print("isvcperf: interrupted; partial result written", file=sys.stderr)

@@ -28,7 +28,13 @@ class SpecError(IsvcperfError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+        super().__init__(one_line(f"{field}: {message}" if field else message))
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (a newline becomes \\n), so a message naming
+    whatever the user typed stays one line and cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 class CouldNotRun(IsvcperfError):

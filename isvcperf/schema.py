@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import types
 import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -45,8 +46,8 @@ def join(path: str, key: str) -> str:
 
 
 def describe(value: Any) -> str:
-    """Show a value the way the user wrote it, short."""
-    text = f'"{value}"' if isinstance(value, str) else repr(value)
+    """Show a value the way the user wrote it, short, on one line (control characters escaped)."""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -1,30 +1,15 @@
-"""Fixtures of the fault tests: misbehaving loopback servers, and the table of overruns
-(how long each run took beyond its duration, and what was lost) printed at the end."""
+"""Fixtures of the fault tests: misbehaving loopback servers (`serve`, from servers.py), and
+the table of overruns (how long each run took beyond its duration, and what was lost)
+printed at the end."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from runs import FIGURES
-from servers import FaultServer
+from servers import serve
 
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., FaultServer]]:
-    """`serve(behaviour, **options)`: a started FaultServer in this process, stopped at teardown."""
-    started: list[FaultServer] = []
-
-    def start(behaviour: str, **options: Any) -> FaultServer:
-        server = FaultServer(behaviour, **options).__enter__()
-        started.append(server)
-        return server
-
-    start.servers = started  # type: ignore[attr-defined]
-    yield start
-    for server in started:
-        server.stop()
+__all__ = ["serve"]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

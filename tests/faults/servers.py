@@ -19,6 +19,9 @@ import struct
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
 
 HOST = "127.0.0.1"
 OK_BODY = b'{"model_name":"fault","outputs":[{"name":"predict","shape":[1],"datatype":"INT64","data":[1]}]}'
@@ -205,6 +208,22 @@ class FaultServer:
             with self._lock:
                 self._conns.discard(raw)
             conn.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., FaultServer]]:
+    """`serve(behaviour, **options)`: a started FaultServer in this process, stopped at teardown
+    (`serve.servers` lists them in order)."""
+    started: list[FaultServer] = []
+
+    def start(behaviour: str, **options: Any) -> FaultServer:
+        started.append(FaultServer(behaviour, **options).__enter__())
+        return started[-1]
+
+    start.servers = started  # type: ignore[attr-defined]
+    yield start
+    for server in started:
+        server.stop()
 
 
 def _read_request(conn: socket.socket, buf: bytes) -> tuple[bytes | None, bytes]:
