@@ -17,7 +17,7 @@ from isvcperf import locustfiles, schema
 from isvcperf.errors import SpecError
 from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
 from isvcperf.payload import Bodies
-from isvcperf.spec import RunSpec, request_headers
+from isvcperf.spec import RunSpec, ca_bundle_path, request_headers
 from isvcperf.tls import insecure_warning
 
 DEFAULT_LOCUSTFILE = Path(locustfiles.__file__).with_name("infer_http.py")
@@ -120,7 +120,7 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
                 for st in load.stages],
         interval=spec.metrics.interval or 1.0,
         insecure=spec.target.insecure,
-        ca_bundle=str(Path(spec.base_dir, spec.target.ca_bundle)) if spec.target.ca_bundle else None,
+        ca_bundle=ca_bundle_path(spec),
     )
 
 

@@ -61,11 +61,9 @@ def _on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
         st = plugin.state()
         if st.phase != "finished":
             return
-        # Reading the document for the log is not the orchestrator's fetch: the master must
-        # keep lingering for the real one, so the fetched flag is left as it was.
-        fetched = st.fetched
-        document = plugin._stats_response(runner, st)
-        st.fetched = fetched
+        # Reading the document for the log is not the orchestrator's fetch: the master keeps
+        # lingering for the real one.
+        document = plugin.stats_document(runner, st)
         sys.stdout.write(format_line(document) + "\n")
         sys.stdout.flush()
 

@@ -66,6 +66,8 @@ class State:
     controller: Controller | None = None
     workers: dict[str, WorkerTrack] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
+    merged: dict[str, Any] | None = None
+    """The workers' snapshots merged, until the next report changes one."""
     phase: str = "waiting"
     """waiting → running → finished (master's view)."""
     finish_reason: str = ""
@@ -181,6 +183,7 @@ def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st
         if track is not None:
             st.timeline.add(client_id, snapshot.pop("intervals", {}))
             track.snapshot = snapshot
+            st.merged = None
         return track
 
     @environment.events.worker_report.add_listener
@@ -257,10 +260,22 @@ def _linger(runner: MasterRunner, st: State) -> None:
 
 
 def _stats_response(runner: MasterRunner, st: State) -> dict[str, Any]:
-    """Everything the orchestrator needs, merged across workers."""
+    """The stats route: the document, and a finished run's result counts as fetched."""
     if st.phase == "finished":
         st.fetched = True
-    merged = merge([t.snapshot for t in st.workers.values()])
+    return stats_document(runner, st)
+
+
+def stats_document(runner: MasterRunner, st: State) -> dict[str, Any]:
+    """Everything the orchestrator needs, merged across workers.
+
+    The merge is redone only when a worker has reported since the last one: workers report
+    every few seconds while the orchestrator polls every second, and each merge builds
+    full-size histograms whose churn would slowly grow the master's heap over a soak.
+    """
+    if st.merged is None:
+        st.merged = merge([t.snapshot for t in st.workers.values()])
+    merged = st.merged
     return {
         "phase": st.phase,
         "finishReason": st.finish_reason,
