@@ -111,11 +111,12 @@ def _percentile(buckets: list[tuple[int, int]], pct: float) -> float | None:
 
 
 def isvcperf(url: str, users: int, seconds: float, out: Path, rate: float = 0.0, workers: int = 1,
-             extra_load: dict[str, Any] | None = None) -> tuple[Measurement, dict[str, Any]]:
+             extra_load: dict[str, Any] | None = None,
+             extra_target: dict[str, Any] | None = None) -> tuple[Measurement, dict[str, Any]]:
     """isvcperf run: one master and `workers` worker processes; returns the measurement and result.json."""
     spec = {
         "name": "bench",
-        "target": {"url": url, "protocol": "raw", "timeout": "60s"},
+        "target": {"url": url, "protocol": "raw", "timeout": "60s", **(extra_target or {})},
         "ready": {"enabled": False},
         "payload": {"inline": {"inputs": []}},
         "load": {"users": users, "duration": f"{seconds}s", "workers": workers, "rate": rate, **(extra_load or {})},

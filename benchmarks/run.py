@@ -119,7 +119,8 @@ def soak(seconds: int) -> dict[str, Any]:
 
 
 class RssSampler:
-    """Samples the RSS of the master and worker processes of the run whose output goes to `marker`."""
+    """Samples the RSS (MiB, `master`/`worker`) and open file descriptors (`master_fds`/`worker_fds`)
+    of the master and worker processes of the run whose output goes to `marker` (per role: the largest)."""
 
     def __init__(self, marker: Path, every: float = 1.0) -> None:
         self.marker, self.every = str(marker), every
@@ -141,11 +142,12 @@ class RssSampler:
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
             sample: dict[str, float] = {"t": time.monotonic() - self._started}
-            for proc in psutil.process_iter(["cmdline", "memory_info"]):
+            for proc in psutil.process_iter(["cmdline", "memory_info", "num_fds"]):
                 cmd = " ".join(proc.info["cmdline"] or [])
                 if "locust" in cmd and self.marker in cmd and proc.info["memory_info"]:
                     role = "worker" if "--worker" in cmd else "master"
                     sample[role] = max(sample.get(role, 0.0), proc.info["memory_info"].rss / 2**20)
+                    sample[f"{role}_fds"] = max(sample.get(f"{role}_fds", 0), proc.info["num_fds"] or 0)
             self.samples.append(sample)
 
 

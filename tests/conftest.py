@@ -26,6 +26,9 @@ from iris_server import IrisServer, free_port  # noqa: E402  (importable only on
 sys.path.insert(0, str(EXAMPLES_DIR.parent / "benchmarks"))
 from targets import Nginx  # noqa: E402  (the benchmarks' nginx target: fixed V2 body, optional delays)
 
+# The fault tests' misbehaving servers and CLI runner (servers.py, runs.py), shared with tests/security and tests/soak.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "faults"))
+
 CLI_TIMEOUT_S = 240.0
 
 

@@ -43,6 +43,12 @@ def ok(conn: socket.socket, server: FaultServer) -> bool:
     return True
 
 
+def close(conn: socket.socket, server: FaultServer) -> bool:
+    """A whole answer, then the server closes the kept-alive connection (Connection: close)."""
+    conn.sendall(_head("200 OK", {"Content-Length": str(len(OK_BODY)), "Connection": "close"}) + OK_BODY)
+    return False
+
+
 def hang(conn: socket.socket, server: FaultServer) -> bool:
     """Read the request, never answer: hold the connection until the server stops."""
     server.stopped.wait()
@@ -104,13 +110,16 @@ def malicious(conn: socket.socket, server: FaultServer) -> bool:
 
 
 BEHAVIOURS: dict[str, Answer] = {f.__name__.replace("_", "-"): f for f in (
-    ok, hang, slow, huge, chunked, not_utf8, http10, redirect, reset, malicious)}
+    ok, close, hang, slow, huge, chunked, not_utf8, http10, redirect, reset, malicious)}
 MIXED = ("ok", "huge", "chunked", "not-utf8", "http10", "redirect", "reset")
 """`mixed` answers requests with these in turn, so one run meets every kind."""
+CHURN = ("ok",) * 12 + ("close", "reset", "slow", "http10")
+"""`churn` mostly answers, but keeps connections closing, resetting and timing out (leak hunting)."""
+CYCLES = {"mixed": MIXED, "churn": CHURN}
 
 
 class FaultServer:
-    """An HTTP/1.1 server on 127.0.0.1 whose answers are `behaviour` (or `mixed`).
+    """An HTTP/1.1 server on 127.0.0.1 whose answers are `behaviour` (or a cycle of them: CYCLES).
 
     `served` counts the answers given per behaviour; `connections` counts accepted
     connections. Use as a context manager; `stop()` closes every connection.
@@ -118,7 +127,7 @@ class FaultServer:
 
     def __init__(self, behaviour: str = "ok", port: int = 0, delay: float = 5.0,
                  tls: ssl.SSLContext | None = None) -> None:
-        if behaviour != "mixed" and behaviour not in BEHAVIOURS:
+        if behaviour not in CYCLES and behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.behaviour = behaviour
         self.delay = delay
@@ -126,7 +135,7 @@ class FaultServer:
         self.served: Counter[str] = Counter()
         self.connections = 0
         self.stopped = threading.Event()
-        self._cycle: Iterator[str] = itertools.cycle(MIXED)
+        self._cycle: Iterator[str] = itertools.cycle(CYCLES.get(behaviour, (behaviour,)))
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -172,7 +181,7 @@ class FaultServer:
 
     def _next(self) -> str:
         with self._lock:
-            name = next(self._cycle) if self.behaviour == "mixed" else self.behaviour
+            name = next(self._cycle)
             self.served[name] += 1
             return name
 
@@ -249,7 +258,7 @@ def _read_request(conn: socket.socket, buf: bytes) -> tuple[bytes | None, bytes]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("behaviour", choices=[*BEHAVIOURS, "mixed"])
+    parser.add_argument("behaviour", choices=[*BEHAVIOURS, *CYCLES])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=5.0)
     args = parser.parse_args()

@@ -1,12 +1,6 @@
-"""The security tests reuse the fault tests' loopback servers and CLI runner (tests/faults)."""
+"""The security tests use the fault tests' loopback servers (tests/faults/servers.py, on sys.path
+from tests/conftest.py)."""
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
-
-from servers import serve  # importable once tests/faults is on sys.path
+from servers import serve
 
 __all__ = ["serve"]
