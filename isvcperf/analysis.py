@@ -8,6 +8,7 @@ slow model.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from isvcperf import metric_names, metrics
@@ -65,17 +66,19 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
 
 
 def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> str:
-    """How much less load than asked for was applied when workers were lost, measured."""
+    """How much less load than asked for was applied when workers were lost, measured by what
+    the lost workers reported against what each remaining worker did (a dead worker's last,
+    unreported seconds are not known to anyone, so this is an upper bound)."""
     if spec.load.requests is not None:
         return f"{total.get('requests', 0)} of the {spec.load.requests} requests asked for were sent"
-    start, duration = total.get("measureStart"), spec.load.duration
-    if start is None or not duration:
+    kept = [w.get("requests") or 0 for w in workers.values() if w.get("lostAt") is None]
+    lost = [w.get("requests") or 0 for w in workers.values() if w.get("lostAt") is not None]
+    if not kept or not max(kept):
         return "the load applied was less than asked for"
-    missing = sum(max(0.0, start + duration - max(w["lostAt"], start))
-                  for w in workers.values() if w.get("lostAt") is not None)
-    applied = 1 - missing / (len(workers) * duration)
-    return (f"about {100 * applied:.0f}% of the load asked for was applied (the lost workers were missing for "
-            f"{missing:.1f}s of {len(workers)} x {duration:g}s)")
+    each = statistics.mean(kept)
+    applied = (sum(kept) + sum(lost)) / (each * len(workers))
+    return (f"about {100 * applied:.0f}% of the load asked for was applied (the lost workers sent "
+            f"{', '.join(str(n) for n in lost)} requests, the others {each:.0f} each)")
 
 
 def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list[str]:

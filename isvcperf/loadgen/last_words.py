@@ -1,7 +1,9 @@
 """What the workers know when a run is cut short, so none of it is lost.
 
-Workers report to the master every few seconds (Locust's report interval), so at any
-moment the master is up to one interval behind. Two things close that gap:
+Workers report to the master every few seconds (Locust's report interval); `report_often`
+sends the worker's snapshot every metrics interval (1 s) as well, so a worker that is killed
+outright takes at most that much with it. Two more things close the gap entirely when
+there is a chance to:
 
 - **stop**: when a run is interrupted, the orchestrator POSTs `STOP_ROUTE` before it stops
   any process; the master tells every worker to send its snapshot now and to hand out no
@@ -56,6 +58,18 @@ def install_worker(environment: Any, runner: Any, snapshot: Callable[[bool], dic
         partial = Path(f"{path}.part")
         partial.write_text(json.dumps({**identity(), "snapshot": data}), encoding="utf-8")
         partial.replace(path)  # whole or absent, never half a file
+
+
+def report_often(runner: Any, snapshot: Callable[[bool], dict[str, Any] | None], every: float,
+                 finished: Callable[[], bool]) -> None:
+    """Send `snapshot(False)` every `every` seconds until `finished()` (run in its own greenlet)."""
+    import gevent  # inside Locust only; the CLI imports this module for stats_from_files
+
+    while not finished():
+        gevent.sleep(every)
+        data = snapshot(False)
+        if data is not None:
+            runner.send_message(MSG_SNAPSHOT, data)
 
 
 def install_master(runner: Any, web_ui: Any, take: Callable[[str, dict[str, Any]], Any]) -> None:

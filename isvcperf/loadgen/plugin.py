@@ -131,6 +131,7 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
         runner.send_message(MSG_HELLO, _process_name())
         st.controller.start()  # type: ignore[union-attr]
         gevent.spawn(_sample_intervals, runner, st)
+        gevent.spawn(last_words.report_often, runner, snapshot, st.config.interval, st.controller.finished.is_set)  # type: ignore[union-attr]
 
     @environment.events.report_to_master.add_listener
     def _report(data: dict[str, Any], **_: Any) -> None:
