@@ -14,6 +14,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,3 +149,31 @@ def machine() -> dict[str, str]:
                 if line.startswith("model name")), platform.processor())
     return {"date": time.strftime("%Y-%m-%d"), "cpu": cpu, "cores": str(os.cpu_count()),
             "python": platform.python_version(), "kernel": platform.release()}
+
+
+class PeriodicSampler:
+    """Samples something about the run whose output goes to `marker`, every `every` seconds,
+    in a thread, until stopped; subclasses say what one sample is (None to skip one)."""
+
+    def __init__(self, marker: Path, every: float = 1.0) -> None:
+        self.marker, self.every = str(marker), every
+        self.samples: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> dict[str, float] | None:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            found = self.sample()
+            if found is not None:
+                self.samples.append({"t": time.monotonic() - self._started, **found})

@@ -20,7 +20,6 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent / "tests" / "faults"))
 
 import psutil  # noqa: E402
-from harness import isvcperf, machine  # noqa: E402
+from harness import PeriodicSampler, isvcperf, machine  # noqa: E402
 from run import RESULTS, RssSampler  # noqa: E402
 from servers import FaultServer  # noqa: E402  (tests/faults/servers.py)
 from targets import Nginx  # noqa: E402
@@ -40,23 +39,13 @@ LIMIT = 0.05
 GREENLET_SLACK = 8
 
 
-class GreenletSampler:
+class GreenletSampler(PeriodicSampler):
     """Samples the live greenlets of the master and (the largest of) the workers of the run
     whose output goes to `marker`, from its master's /isvcperf/stats (needs ISVCPERF_HEALTH=1)."""
 
     def __init__(self, marker: Path, every: float = 5.0) -> None:
-        self.marker, self.every = str(marker), every
-        self.samples: list[dict[str, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__init__(marker, every)
+        self.url: str | None = None
 
     def _url(self) -> str | None:
         for proc in psutil.process_iter(["cmdline"]):
@@ -65,19 +54,17 @@ class GreenletSampler:
                 return f"http://127.0.0.1:{port.group(1)}/isvcperf/stats"
         return None
 
-    def _loop(self) -> None:
-        url = None
-        while not self._stop.wait(self.every):
-            url = url or self._url()
-            try:
-                with urllib.request.urlopen(url or "", timeout=5) as response:
-                    stats = json.loads(response.read())
-            except (OSError, ValueError):
-                continue
-            workers = [w["health"]["greenlets"] for w in stats.get("workers", {}).values() if w.get("health")]
-            if "health" in stats and workers:
-                self.samples.append({"t": time.monotonic() - self._started, "master": stats["health"]["greenlets"],
-                                     "worker": max(workers)})
+    def sample(self) -> dict[str, float] | None:
+        self.url = self.url or self._url()
+        try:
+            with urllib.request.urlopen(self.url or "", timeout=5) as response:
+                stats = json.loads(response.read())
+        except (OSError, ValueError):
+            return None
+        workers = [w["health"]["greenlets"] for w in stats.get("workers", {}).values() if w.get("health")]
+        if "health" in stats and workers:
+            return {"master": stats["health"]["greenlets"], "worker": max(workers)}
+        return None
 
 
 def growth(samples: list[dict[str, float]], key: str, seconds: float) -> tuple[float, float] | None:

@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Measurement, fasthttp, isvcperf, machine, wrk
+from harness import Measurement, PeriodicSampler, fasthttp, isvcperf, machine, wrk
 from targets import Nginx
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -118,37 +117,22 @@ def soak(seconds: int) -> dict[str, Any]:
     return out
 
 
-class RssSampler:
-    """Samples the RSS (MiB, `master`/`worker`) and open file descriptors (`master_fds`/`worker_fds`)
-    of the master and worker processes of the run whose output goes to `marker` (per role: the largest)."""
-
-    def __init__(self, marker: Path, every: float = 1.0) -> None:
-        self.marker, self.every = str(marker), every
-        self.samples: list[dict[str, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+class RssSampler(PeriodicSampler):
+    """RSS (MiB, `master`/`worker`) and open file descriptors (`master_fds`/`worker_fds`) of the
+    run's master and worker processes (per role: the largest)."""
 
     def peak(self, role: str) -> float:
         return max((s.get(role, 0.0) for s in self.samples), default=0.0)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            sample: dict[str, float] = {"t": time.monotonic() - self._started}
-            for proc in psutil.process_iter(["cmdline", "memory_info", "num_fds"]):
-                cmd = " ".join(proc.info["cmdline"] or [])
-                if "locust" in cmd and self.marker in cmd and proc.info["memory_info"]:
-                    role = "worker" if "--worker" in cmd else "master"
-                    sample[role] = max(sample.get(role, 0.0), proc.info["memory_info"].rss / 2**20)
-                    sample[f"{role}_fds"] = max(sample.get(f"{role}_fds", 0), proc.info["num_fds"] or 0)
-            self.samples.append(sample)
+    def sample(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for proc in psutil.process_iter(["cmdline", "memory_info", "num_fds"]):
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if "locust" in cmd and self.marker in cmd and proc.info["memory_info"]:
+                role = "worker" if "--worker" in cmd else "master"
+                found[role] = max(found.get(role, 0.0), proc.info["memory_info"].rss / 2**20)
+                found[f"{role}_fds"] = max(found.get(f"{role}_fds", 0), proc.info["num_fds"] or 0)
+        return found
 
 
 def _raise_fd_limit() -> None:

@@ -26,7 +26,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from isvcperf.loadgen import health, last_words, web_login
+from isvcperf.loadgen import health, last_words, orphan, web_login
 from isvcperf.loadgen.config import PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
@@ -95,6 +95,7 @@ def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **
     stage_ends = Schedule(tuple(s["duration"] for s in config.stages), (0.0,) * len(config.stages)).ends
     per_endpoint = len(config.endpoints) if any(e.id for e in config.endpoints) else 0
     _state = State(config=config, recorder=Recorder(open_loop, stage_ends, config.interval, per_endpoint))
+    orphan.watch(runner)
     if isinstance(runner, WorkerRunner):
         _init_worker(environment, runner, _state)
     elif isinstance(runner, MasterRunner):
@@ -119,7 +120,13 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
     runner.register_message(MSG_ASSIGN, on_assign)
 
     def snapshot(final: bool) -> dict[str, Any] | None:
-        return st.recorder.snapshot(final) if st.controller is not None and st.controller.share is not None else None
+        """What this worker ships, however it is shipped; with ISVCPERF_HEALTH, its descriptors and greenlets too."""
+        if st.controller is None or st.controller.share is None:
+            return None
+        data = st.recorder.snapshot(final)
+        if health.enabled():
+            data["health"] = health.sample()
+        return data
 
     def identity() -> dict[str, Any]:
         return {"id": runner.client_id, "index": st.controller.share.index, "process": _process_name()}  # type: ignore[union-attr]
@@ -135,10 +142,9 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
 
     @environment.events.report_to_master.add_listener
     def _report(data: dict[str, Any], **_: Any) -> None:
-        if st.controller is not None and st.controller.share is not None:
-            data[REPORT_KEY] = st.recorder.snapshot()
-            if health.enabled():
-                data[REPORT_KEY]["health"] = health.sample()
+        shipped = snapshot(False)
+        if shipped is not None:
+            data[REPORT_KEY] = shipped
 
 
 def _process_name() -> str:
