@@ -21,6 +21,8 @@ from isvcperf.loadgen.stages import Schedule
 CONFIG_ENV = "ISVCPERF_LOADGEN_CONFIG"
 PROCESS_ENV = "ISVCPERF_PROCESS"
 """The name the runner gave a process (worker-1), which it reports; a pod's hostname is its name already."""
+PARENT_ENV = "ISVCPERF_PARENT_PID"
+"""The local runner's pid: its Locust processes quit when it is gone (loadgen.orphan)."""
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

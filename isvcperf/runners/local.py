@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from isvcperf.errors import CouldNotRun
 from isvcperf.loadgen import web_login
-from isvcperf.loadgen.config import PROCESS_ENV
+from isvcperf.loadgen.config import PARENT_ENV, PROCESS_ENV
 from isvcperf.loadgen.last_words import FINAL_ENV, STOP_ROUTE, STOP_WAIT, stats_from_files
 from isvcperf.payload import Bodies
 from isvcperf.plan import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
@@ -183,7 +183,7 @@ class LocalRunner:
         out = open(self.out_dir / f"locust-{process.name}.out", "wb")  # noqa: SIM115 (closed in close())
         self._logs.append(out)
         env = {**os.environ, **process.env, **(secret_env or {}), PROCESS_ENV: process.name, "PYTHONUNBUFFERED": "1",
-               FINAL_ENV: str(self._private / f"final-{process.name}.json")}
+               FINAL_ENV: str(self._private / f"final-{process.name}.json"), PARENT_ENV: str(os.getpid())}
         self._procs[process.name] = subprocess.Popen(
             [sys.executable, *process.args],
             stdout=out,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs import FIGURES
+from runs import FIGURES, stop_leftover_runs
 from servers import serve
 
-__all__ = ["serve"]
+__all__ = ["serve", "stop_leftover_runs"]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

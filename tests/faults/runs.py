@@ -18,11 +18,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,8 @@ RUN_TIMEOUT = 120.0
 
 FIGURES: list[dict[str, Any]] = []
 """One row per fault run: fault, overrun (s), what was lost."""
+STARTED: list[CliRun] = []
+"""Every CLI run started, so a test that fails half-way leaves no run behind (stop_leftover_runs)."""
 
 
 def write_spec(directory: Path, url: str, **sections: Any) -> Path:
@@ -100,6 +103,7 @@ class CliRun:
                 stdout=out, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
                 start_new_session=True, preexec_fn=self.preexec,
             )
+        STARTED.append(self)
 
     @property
     def stdout(self) -> str:
@@ -119,6 +123,25 @@ class CliRun:
             raise AssertionError(f"isvcperf did not exit within {timeout:.0f}s:\n{self.stdout[-3000:]}") from None
         exited = time.time()
         return Run(self.proc.returncode, self.stdout, self._stderr.read_text(errors="replace"), out, exited)
+
+
+@pytest.fixture(autouse=True)
+def stop_leftover_runs() -> Iterator[None]:
+    """After each test: kill what is left of any CLI run it started (its whole process group)."""
+    yield
+    while STARTED:
+        run = STARTED.pop()
+        if run.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.proc.pid, signal.SIGKILL)
+            run.proc.wait()
+        if "--out" in run.args:  # its Locust processes have their own sessions
+            out = Path(run.args[run.args.index("--out") + 1])
+            with contextlib.suppress(AssertionError):
+                wait_for(lambda: not run_processes(out), 10, "the run's processes to quit")  # noqa: B023
+            for pid in run_processes(out):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def run_cli(directory: Path, *args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT,

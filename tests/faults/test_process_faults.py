@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from runs import CliRun, assert_nothing_left, free_port, locust_pid, record, wait_for, write_spec
+from runs import CliRun, assert_nothing_left, free_port, locust_pid, record, run_processes, wait_for, write_spec
 from servers import FaultServer
 
 
@@ -77,6 +77,27 @@ def test_master_killed_mid_run(tmp_path: Path, serve: Callable[..., FaultServer]
     record("master process killed (SIGKILL)", None,
            f"{server.requests - recorded} of {server.requests} requests (in flight when the workers were stopped); "
            f"exit 3 {run.exited_at - killed_at:.1f}s after the kill")
+
+
+def test_cli_killed_outright_leaves_nothing_running(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
+    """SIGKILL to isvcperf itself: no clean-up can run in it, so its Locust processes notice and quit."""
+    server = serve("ok")
+    spec = write_spec(tmp_path, server.url, load={"duration": "60s", "workers": 2})
+    out = tmp_path / "out"
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
+    wait_for(lambda: server.requests > 40, 60, "the load to start")
+    assert len(run_processes(out)) == 3
+    cli.proc.kill()
+    killed_at = time.time()
+    cli.proc.wait()
+    wait_for(lambda: not run_processes(out), 15, "the orphaned Locust processes to quit")
+    gone_after = time.time() - killed_at
+    requests = server.requests
+    time.sleep(1)
+    assert server.requests == requests  # and no more load is sent
+    record("isvcperf itself killed (SIGKILL)", None,
+           f"everything not yet written (nothing can run in a SIGKILLed process); its Locust processes quit "
+           f"{gone_after:.1f}s later")
 
 
 def _phase_setup(phase: str, tmp_path: Path, serve: Callable[..., FaultServer]) -> tuple[Path, dict[str, str],
