@@ -70,6 +70,7 @@ class LocalRunner:
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self._master_died = False
+        self._hurry = False
         self.last_stats: dict[str, Any] | None = None
 
     def _make_plan(self) -> Plan:
@@ -125,18 +126,19 @@ class LocalRunner:
     def close(self) -> None:
         """Stop every process (master first, so it writes its CSV files) and remove private files.
 
-        A KeyboardInterrupt during the graceful stop (a second Ctrl-C) kills every process
-        group at once and propagates: nothing is left running either way.
+        A second Ctrl-C — while the workers' last figures were awaited, or during the graceful
+        stop (then the KeyboardInterrupt propagates) — kills every process group at once:
+        nothing is left running either way.
         """
         try:
-            self._stop_all()
+            if self._hurry:
+                self._kill_all()
+            else:
+                self._stop_all()
             if self._master_died:
                 self._take_final_files()
         except KeyboardInterrupt:
-            for proc in self._procs.values():
-                _signal_group(proc, signal.SIGKILL)
-            for proc in self._procs.values():
-                proc.wait()
+            self._kill_all()
             raise
         finally:
             for log in self._logs:
@@ -166,6 +168,12 @@ class LocalRunner:
             if self._ui_password:
                 shown = self._ui_password if self._ui_password_generated else f"${web_login.PASSWORD_ENV}"
                 print(f"  login: {web_login.USERNAME} / {shown}", flush=True)
+
+    def _kill_all(self) -> None:
+        for proc in self._procs.values():
+            _signal_group(proc, signal.SIGKILL)
+        for proc in self._procs.values():
+            proc.wait()
 
     def _stop_all(self) -> None:
         master = self._procs.get("master")
@@ -212,15 +220,13 @@ class LocalRunner:
                 url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
                 urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
             until = time.monotonic() + STOP_WAIT
-            stats = self._fetch()
-            while stats is not None and time.monotonic() < until and not all(
-                    w.get("done") or w.get("lostAt") for w in stats.get("workers", {}).values()):
+            self.last_stats = self._fetch() or self.last_stats
+            while self.last_stats is not None and time.monotonic() < until and not all(
+                    w.get("done") or w.get("lostAt") for w in self.last_stats.get("workers", {}).values()):
                 time.sleep(0.1)
-                stats = self._fetch() or stats
+                self.last_stats = self._fetch() or self.last_stats
         except KeyboardInterrupt:
-            return
-        if stats is not None:
-            self.last_stats = stats
+            self._hurry = True  # a second Ctrl-C: keep what was fetched, stop everything at once
 
     def _check_master_alive(self) -> None:
         master = self._procs["master"]

@@ -166,5 +166,6 @@ def test_second_sigint_stops_at_once(tmp_path: Path, serve: Callable[..., FaultS
     assert run.returncode == 130, run.text
     assert "Traceback" not in run.text
     assert run.result["status"] == "interrupted"
+    assert "Got SIGTERM" not in (out / "locust-master.log").read_text()  # killed at once, not stopped gracefully
     assert_nothing_left(out)
     record("second SIGINT during clean-up", None, f"nothing; exit 130 {run.exited_at - signalled:.1f}s after it")
