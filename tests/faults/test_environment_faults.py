@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +29,7 @@ from isvcperf.runners.local import PORT_ATTEMPTS, LocalRunner
 def tmpfs(path: Path, options: str) -> Iterator[bool]:
     """Mount a tmpfs at `path` when this user may (root in CI containers); yields whether it did."""
     path.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(
+    mounted = os.geteuid() == 0 and shutil.which("mount") is not None and subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
     try:
         yield mounted
