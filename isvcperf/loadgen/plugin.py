@@ -26,7 +26,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from isvcperf.loadgen import health, last_words, orphan, web_login
+from isvcperf.loadgen import collector, health, last_words, orphan, web_login
 from isvcperf.loadgen.config import PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
@@ -172,6 +172,7 @@ def _sample_intervals(runner: WorkerRunner, st: State) -> None:
 
 def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st: State) -> None:
     config = st.config
+    collector.start()
 
     @environment.events.test_start.add_listener
     def _assign(**_: Any) -> None:
