@@ -11,12 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from loopback import serve_http  # tests/ is on sys.path (rootdir conftest)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES_DIR))
@@ -65,17 +65,8 @@ class _ErrorHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def error_server() -> Iterator[str]:
     """Base URL (http://127.0.0.1:PORT) of a server that fails every request with 500."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ErrorHandler)
-    server.daemon_threads = True  # keep-alive connections must not block shutdown
-    # A short poll interval so shutdown() returns in milliseconds, not the default 0.5 s.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="error-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_http(_ErrorHandler) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

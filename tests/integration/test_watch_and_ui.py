@@ -14,13 +14,14 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from browser import chromium, chromium_path
+from loopback import serve_http
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = ROOT / "examples" / "payloads" / "sklearn-irisv2-input.json"
@@ -138,16 +139,8 @@ class _HostileHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hostile_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostileHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_http(_HostileHandler) as url:
+        yield url
 
 
 def test_hostile_error_text_is_inert_in_every_report(hostile_server: str, tmp_path: Path, run_cli: RunCli) -> None:
