@@ -2,13 +2,15 @@
 # Build: make image (tags isvcperf:<package version>, the spec's default kubernetes.image).
 FROM python:3.12.7-slim-bookworm
 
-# Non-root, with the UID the pod templates run as (isvcperf/manifests.py UID).
+# Non-root, with the UID the pod templates run as (isvcperf/kube/manifests.py UID).
 RUN groupadd --gid 10001 isvcperf && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin isvcperf
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY isvcperf ./isvcperf
-# The package carries its locustfiles (isvcperf/locustfiles) and pod templates (isvcperf/k8s).
+COPY locustfiles ./locustfiles
+COPY k8s ./k8s
+# The package carries its locustfiles (locustfiles/, installed as isvcperf.locustfiles) and pod templates (k8s/, as isvcperf.k8s).
 RUN pip install --no-cache-dir . && rm -rf /src
 
 # Pods run with a read-only root filesystem: scratch, HOME and TMPDIR are an emptyDir there.

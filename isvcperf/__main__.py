@@ -2,6 +2,6 @@
 
 import sys
 
-from isvcperf.cli import main
+from isvcperf.cli.main import main
 
 sys.exit(main())

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
-from isvcperf import metrics as metric_values
 from isvcperf.loadgen.recorder import new_histogram
-from isvcperf.result import ErrorGroup, Result, SLOVerdict, StageResult, TimelinePoint, WorkerSummary
+from isvcperf.results import metrics as metric_values
+from isvcperf.results.result import ErrorGroup, Result, SLOVerdict, StageResult, TimelinePoint, WorkerSummary
 
 URL = "http://127.0.0.1:8080/v2/models/iris/infer"
 HOSTILE = '<script>alert("x")</script><img src=x onerror="alert(1)">'

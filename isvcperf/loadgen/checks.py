@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from isvcperf.json_path import MISSING, Step, lookup, parse
+from isvcperf.util.json_path import MISSING, Step, lookup, parse
 
 EXCERPT = 200
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from isvcperf.loadgen.stages import Schedule
+from isvcperf.util.env import expand_env
 
 CONFIG_ENV = "ISVCPERF_LOADGEN_CONFIG"
 PROCESS_ENV = "ISVCPERF_PROCESS"
@@ -48,7 +49,7 @@ class EndpointConfig:
 
     def expanded_headers(self) -> dict[str, str]:
         """Header values with ${VAR} taken from this process's environment."""
-        return {k: _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), v) for k, v in self.headers.items()}
+        return {k: expand_env(v, f"target.headers.{k}") for k, v in self.headers.items()}
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 import grpc.experimental.gevent as grpc_gevent
 
-from isvcperf import grpc_channel
+from isvcperf.grpc_v2 import channel as grpc_channel
 from isvcperf.loadgen import plugin
 from isvcperf.loadgen.config import EndpointConfig, LoadgenConfig
 from isvcperf.loadgen.routing import Route

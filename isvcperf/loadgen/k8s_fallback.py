@@ -25,9 +25,9 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
+from isvcperf.kube.manifests import WEB_PORT
 from isvcperf.loadgen import plugin
 from isvcperf.loadgen.log_result import format_line
-from isvcperf.manifests import WEB_PORT
 
 STARTED_STATES = {"spawning", "running", "cleanup", "stopping", "stopped"}
 """Locust runner states after the test started (the master is `ready` until then)."""

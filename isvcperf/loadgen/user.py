@@ -20,7 +20,7 @@ from isvcperf.loadgen.config import EndpointConfig, LoadgenConfig
 from isvcperf.loadgen.http1 import Connection, Endpoint, encode_request
 from isvcperf.loadgen.routing import Route
 from isvcperf.loadgen.ticket_user import Sent, TicketUser
-from isvcperf.tls import client_context
+from isvcperf.util.tls import client_context
 
 EXAMPLE_BYTES = 300
 

@@ -17,9 +17,9 @@ import math
 import re
 from typing import Any
 
-from isvcperf import metric_names
 from isvcperf.loadgen.recorder import decode_histogram
-from isvcperf.result import Result, StageResult, TimelinePoint
+from isvcperf.results.result import Result, StageResult, TimelinePoint
+from isvcperf.spec import metric_names
 
 UPLOT_VERSION = "1.6.32"
 HISTOGRAM_BINS = 60

@@ -1,4 +1,4 @@
-"""Render a Comparison (isvcperf.compare) as text, HTML or Markdown.
+"""Render a Comparison (isvcperf.results.compare) as text, HTML or Markdown.
 
 Same Jinja2 environment, number formatting and page style as the single-run reports, so
 a value reads the same in `isvcperf report` and `isvcperf compare`.
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from isvcperf import metric_names
-from isvcperf.compare import Comparison, MetricDelta
-from isvcperf.errors import SpecError
 from isvcperf.report import charts
 from isvcperf.report.render import environment, format_metric, html_assets
-from isvcperf.result import Result
+from isvcperf.results.compare import Comparison, MetricDelta
+from isvcperf.results.result import Result
+from isvcperf.spec import metric_names
+from isvcperf.util.errors import SpecError
 
 COMPARE_FORMATS = ("text", "html", "markdown")
 _TEMPLATES = {"text": "compare.txt.j2", "html": "compare.html.j2", "markdown": "compare.md.j2"}

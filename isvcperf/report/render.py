@@ -20,13 +20,14 @@ from typing import Any, NamedTuple
 
 import jinja2
 
-from isvcperf import __version__, metric_names
-from isvcperf.durations import format_duration
-from isvcperf.errors import SpecError
+from isvcperf import __version__
 from isvcperf.report import charts
 from isvcperf.report.junit import render_junit
 from isvcperf.report.safe_text import markdown_cell, oneline
-from isvcperf.result import Result, SLOVerdict, StageResult, WorkerSummary
+from isvcperf.results.result import Result, SLOVerdict, StageResult, WorkerSummary
+from isvcperf.spec import metric_names
+from isvcperf.util.durations import format_duration
+from isvcperf.util.errors import SpecError
 
 FORMATS = ("text", "html", "json", "markdown", "junit")
 DEFAULT_FORMATS = ("text", "html", "json")

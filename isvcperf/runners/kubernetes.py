@@ -1,6 +1,6 @@
 """The Kubernetes runner: the Plan's Locust master and workers as pods next to the InferenceService.
 
-It applies the run's objects (isvcperf.manifests), waits — bounded by
+It applies the run's objects (isvcperf.kube.manifests), waits — bounded by
 `kubernetes.startTimeout` — for the master and every worker, naming the pods that are
 Pending, cannot pull their image or crash, and follows the run by pulling the master's
 `/isvcperf/stats` through the API server's service proxy, so the CLI needs no route to
@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from isvcperf import manifests
-from isvcperf.cluster import COMPONENT_LABEL, Cluster, ProxyUnavailable, instance_selector
-from isvcperf.errors import CouldNotRun
+from isvcperf.kube import manifests
+from isvcperf.kube.cluster import COMPONENT_LABEL, Cluster, ProxyUnavailable, instance_selector
 from isvcperf.loadgen.log_result import parse_log
-from isvcperf.payload import Bodies
-from isvcperf.plan import Plan
+from isvcperf.payload.bodies import Bodies
+from isvcperf.plan.topology import Plan
 from isvcperf.runners.outcome import Outcome
-from isvcperf.spec import RunSpec
+from isvcperf.spec.model import RunSpec
+from isvcperf.util.errors import CouldNotRun
 
 POLL_INTERVAL = 1.0
 STATS_PATH = "isvcperf/stats"

@@ -25,14 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from isvcperf.errors import CouldNotRun
 from isvcperf.loadgen import web_login
 from isvcperf.loadgen.config import PARENT_ENV, PROCESS_ENV
 from isvcperf.loadgen.last_words import FINAL_ENV, STOP_ROUTE, STOP_WAIT, stats_from_files
-from isvcperf.payload import Bodies
-from isvcperf.plan import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
+from isvcperf.payload.bodies import Bodies
+from isvcperf.plan.topology import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
 from isvcperf.runners.outcome import Outcome
-from isvcperf.spec import RunSpec
+from isvcperf.spec.model import RunSpec
+from isvcperf.util.errors import CouldNotRun
 
 POLL_INTERVAL = 1.0
 STOP_GRACE = 10.0

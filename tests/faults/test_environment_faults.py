@@ -19,10 +19,10 @@ from runs import record, run_cli, write_spec
 from servers import FaultServer
 
 from isvcperf import spec as spec_module
-from isvcperf.errors import CouldNotRun
-from isvcperf.payload import load_payload
+from isvcperf.payload.bodies import load_payload
 from isvcperf.runners import local
 from isvcperf.runners.local import PORT_ATTEMPTS, LocalRunner
+from isvcperf.util.errors import CouldNotRun
 
 
 @contextlib.contextmanager

@@ -10,9 +10,9 @@ import pytest
 from browser import chromium, chromium_path
 from synthetic_results import staged
 
-from isvcperf.compare import compare
 from isvcperf.report import write_reports
 from isvcperf.report.comparison import render_comparison
+from isvcperf.results.compare import compare
 
 CHROMIUM = chromium_path()
 # .ci/run installs Chromium and sets this, so CI fails rather than skips when it is missing.

@@ -13,8 +13,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from isvcperf import manifests, spec
-from isvcperf.payload import load_payload
+from isvcperf import spec
+from isvcperf.kube import manifests
+from isvcperf.payload.bodies import load_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isvcperf import spec
-from isvcperf.errors import SpecError
-from isvcperf.overrides import apply_overrides
+from isvcperf.spec.overrides import apply_overrides
+from isvcperf.util.errors import SpecError
 
 FIELDS = ["name", "target", "url", "baseUrl", "protocol", "model", "method", "headers", "timeout", "caBundle",
           "insecure", "isvc", "payload", "file", "inline", "contentType", "load", "users", "workers", "rate",

@@ -14,7 +14,7 @@ import psutil
 from runs import CliRun, locust_pid, wait_for, write_spec
 from servers import FaultServer
 
-from isvcperf.plan import is_loopback
+from isvcperf.plan.topology import is_loopback
 
 
 def _ui_port(cli: CliRun) -> int:

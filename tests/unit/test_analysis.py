@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from isvcperf import analysis, spec
+from isvcperf import spec
+from isvcperf.results import analysis
 
 URL = "http://127.0.0.1:9/v2/models/m/infer"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from synthetic_results import staged
 
-from isvcperf.compare import compare, direction, parse_tolerances, tolerance_for
-from isvcperf.errors import SpecError
 from isvcperf.report.comparison import render_comparison
-from isvcperf.result import Result, SLOVerdict
+from isvcperf.results.compare import compare, direction, parse_tolerances, tolerance_for
+from isvcperf.results.result import Result, SLOVerdict
+from isvcperf.util.errors import SpecError
 
 
 def run(metrics: dict[str, float], slos: list[SLOVerdict] | None = None, name: str = "r") -> Result:

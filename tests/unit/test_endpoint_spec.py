@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 
-from isvcperf import iter8, json_path, metric_names, spec
-from isvcperf.errors import SpecError
+from isvcperf import spec
 from isvcperf.loadgen.checks import ResponseChecks, compile_checks
 from isvcperf.loadgen.control import Controller, Share
 from isvcperf.loadgen.recorder import Recorder, decode_histogram, merge
 from isvcperf.loadgen.routing import Route, smooth_weighted
-from isvcperf.metrics import with_endpoints
-from isvcperf.payload import load_payload
+from isvcperf.payload.bodies import load_payload
+from isvcperf.results.metrics import with_endpoints
+from isvcperf.spec import iter8, metric_names
+from isvcperf.util import json_path
+from isvcperf.util.errors import SpecError
 
 URL_A = "http://127.0.0.1:8080/v2/models/iris/infer"
 URL_B = "http://127.0.0.1:8081/v1/models/iris:predict"

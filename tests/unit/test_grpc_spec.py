@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from isvcperf import grpc_payload, metric_names, spec
-from isvcperf.errors import SpecError
+from isvcperf import spec
 from isvcperf.grpc_v2.grpc_predict_v2_pb2 import ModelInferRequest
-from isvcperf.iter8 import launch_data
+from isvcperf.payload import grpc as grpc_payload
+from isvcperf.spec import metric_names
+from isvcperf.spec.iter8 import launch_data
+from isvcperf.util.errors import SpecError
 
 TUTORIAL_INPUT = {
     "model_name": "sklearn-irisv2",

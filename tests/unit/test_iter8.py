@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from isvcperf import spec
-from isvcperf.errors import SpecError
-from isvcperf.iter8 import launch_data, read_launch
-from isvcperf.metric_names import DEFAULT_PERCENTILES
 from isvcperf.spec import protocol_of
+from isvcperf.spec.iter8 import launch_data, read_launch
+from isvcperf.spec.metric_names import DEFAULT_PERCENTILES
+from isvcperf.util.errors import SpecError
 
 URL = "http://127.0.0.1:8080/v2/models/sklearn-irisv2/infer"
 TUTORIAL = [

@@ -11,8 +11,8 @@ import pytest
 from synthetic_results import histogram_of, latencies
 
 from isvcperf import spec
-from isvcperf.live import LiveView, plain_line, snapshot
-from isvcperf.monitor import Monitor, StopEarly
+from isvcperf.engine.monitor import Monitor, StopEarly
+from isvcperf.report.live import LiveView, plain_line, snapshot
 
 URL = "http://127.0.0.1:9/v2/models/iris/infer"
 

@@ -15,9 +15,9 @@ import pytest
 from synthetic_results import staged
 
 from isvcperf import spec
-from isvcperf.errors import SpecError
-from isvcperf.publish import Publisher
-from isvcperf.result import load_result
+from isvcperf.outputs.publish import Publisher
+from isvcperf.results.result import load_result
+from isvcperf.util.errors import SpecError
 
 SPEC = {"target": {"url": "http://127.0.0.1:9/v2/models/iris/infer"}, "payload": {"inline": {}}}
 

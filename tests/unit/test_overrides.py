@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from isvcperf.errors import SpecError
-from isvcperf.overrides import (
+from isvcperf.spec.overrides import (
     MAX_INDEX,
     apply_overrides,
     join_key,
@@ -16,6 +15,7 @@ from isvcperf.overrides import (
     split_override,
     unescape_text,
 )
+from isvcperf.util.errors import SpecError
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from isvcperf.loadgen.control import Share
 from isvcperf.loadgen.recorder import Recorder, Timeline, decode_histogram, merge, new_histogram
-from isvcperf.metrics import compute
+from isvcperf.results.metrics import compute
 
 
 @pytest.mark.parametrize(("workers", "requests", "warmup"), [(1, 100, 50), (3, 100, 50), (4, 3, 0), (7, 1001, 13)])

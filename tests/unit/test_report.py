@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from isvcperf.errors import SpecError
 from isvcperf.report import DEFAULT_FORMATS, render, write_reports
 from isvcperf.report.render import format_measure, format_metric, metric_order
-from isvcperf.result import ErrorGroup, Result, SLOVerdict, WorkerSummary, load_result
+from isvcperf.results.result import ErrorGroup, Result, SLOVerdict, WorkerSummary, load_result
+from isvcperf.util.errors import SpecError
 
 URL = "http://127.0.0.1:8080/v2/models/iris/infer"
 TARGET = {"url": URL, "protocol": "v2", "model": "iris"}

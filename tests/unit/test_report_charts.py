@@ -12,7 +12,7 @@ from synthetic_results import HOSTILE, histogram_of, staged
 from isvcperf.loadgen.recorder import decode_histogram
 from isvcperf.report import render
 from isvcperf.report.charts import MAX_TIMELINE_POINTS, charts, downsample
-from isvcperf.result import Result, TimelinePoint
+from isvcperf.results.result import Result, TimelinePoint
 
 ALL_CHARTS = [
     "latency-distribution",

@@ -11,7 +11,7 @@ from synthetic_results import HOSTILE, staged
 
 from isvcperf.report import render, write_reports
 from isvcperf.report.safe_text import markdown_cell
-from isvcperf.result import Result
+from isvcperf.results.result import Result
 
 
 def junit(result: Result) -> ET.Element:

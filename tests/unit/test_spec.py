@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from isvcperf import spec
-from isvcperf.durations import format_duration, parse_duration
-from isvcperf.errors import SpecError
+from isvcperf.util.durations import format_duration, parse_duration
+from isvcperf.util.errors import SpecError
 
 URL = "http://127.0.0.1:8080/v2/models/sklearn-irisv2/infer"
 

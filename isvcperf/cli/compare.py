@@ -1,0 +1,40 @@
+"""`isvcperf compare BASE CANDIDATE`: the canary question, as a command with an exit code."""
+
+from __future__ import annotations
+
+import argparse
+
+from isvcperf.report.comparison import COMPARE_FORMATS, render_comparison
+from isvcperf.results.compare import DEFAULT_TOLERANCES, compare, parse_tolerances
+from isvcperf.results.result import load_result
+from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
+
+DESCRIPTION = """\
+Set two stored runs side by side (result.json files or run directories): every metric with
+its absolute and relative change, and each SLO's state in both. Exit 1 when the candidate
+regressed: a metric got worse by more than its tolerance, or an SLO that held for the base
+fails for the candidate."""
+
+
+def add_command(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter], epilog: str) -> None:
+    defaults = "".join(f"  {t.pattern:<18} {t}\n" for t in DEFAULT_TOLERANCES)
+    command = sub.add_parser(
+        "compare", help="compare two runs and judge regressions (exit 1 on regression)", formatter_class=formatter,
+        description=DESCRIPTION,
+        epilog="default tolerances (latency and error rate may rise, throughput fall, by at most):\n" + defaults
+        + "\nexamples:\n  isvcperf compare results/v1 results/v2\n"
+        "  isvcperf compare base.json cand.json --max-regression http/latency-p99=5% -o markdown\n\n" + epilog,
+    )
+    command.add_argument("base", metavar="BASE", help="the reference run: result.json or its directory")
+    command.add_argument("candidate", metavar="CANDIDATE", help="the run to judge: result.json or its directory")
+    command.add_argument("--max-regression", dest="tolerances", action="append", default=[], metavar="METRIC=AMOUNT",
+                         help="how much worse METRIC (or a glob, http/latency-*) may get: 10%% of the base, or an "
+                         "absolute amount in the metric's unit (repeatable; overrides the defaults)")
+    command.add_argument("-o", "--output", choices=COMPARE_FORMATS, default="text", help="format (default text)")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    tolerances = parse_tolerances(args.tolerances)
+    comparison = compare(load_result(args.base), load_result(args.candidate), tolerances)
+    print(render_comparison(comparison, args.output))
+    return EXIT_SLO_FAILED if comparison.regressed else EXIT_OK

@@ -1,0 +1,315 @@
+"""The Kubernetes commands: `render`, `list`, `delete`, and the in-cluster `k` family.
+
+`isvcperf run` with `runner: kubernetes` lives in cli.py with every other run; this
+module holds what only makes sense against a cluster: printing a run's manifests,
+finding and deleting runs by label, and Iter8's `k launch / report / assert / log /
+delete` for tests that run inside the cluster and keep their result there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from isvcperf import spec
+from isvcperf.kserve import urls
+from isvcperf.kube import manifests, result_store
+from isvcperf.kube.cluster import COMPONENT_LABEL, INSTANCE_LABEL, Cluster
+from isvcperf.readiness.isvc import infer_url
+from isvcperf.report.render import FORMATS, render
+from isvcperf.results.result import Result, load_result
+from isvcperf.spec import iter8
+from isvcperf.util.durations import parse_duration
+from isvcperf.util.errors import EXIT_OK, CouldNotRun, SpecError
+
+Handler = Callable[[argparse.Namespace], int]
+DEFAULT_GROUP = "default"
+ASSERT_POLL = 2.0
+REPLACE_WAIT = 60.0
+
+K_EXAMPLES = """\
+examples (Iter8's KServe tutorial, in the cluster):
+  isvcperf k launch --set "tasks={ready,http,assess}" --set ready.isvc=sklearn-irisv2 \\
+    --set http.payloadFile=examples/payloads/sklearn-irisv2-input.json \\
+    --set assess.SLOs.upper.http/latency-p90=500 --set runner=job
+  isvcperf k assert -c completed -c nofailure -c slos --timeout 5m
+  isvcperf k report -o html > report.html
+  isvcperf k log; isvcperf k delete
+"""
+
+
+def add_commands(sub: Any, formatter: type[argparse.HelpFormatter], epilog: str) -> dict[str, Handler]:
+    """Add the Kubernetes subcommands to the `isvcperf` parser; returns their handlers by command name."""
+    render_cmd = sub.add_parser("render", help="print the Kubernetes manifests of a run (like helm template)",
+                                formatter_class=formatter, epilog=epilog,
+                                description="Print the objects `isvcperf run` would create for SPEC with "
+                                "runner kubernetes, unowned and not suspended, for review or GitOps.")
+    render_cmd.add_argument("spec", metavar="SPEC.yaml")
+    render_cmd.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    render_cmd.add_argument("-n", "--namespace", help="namespace (default kubernetes.namespace, else default)")
+    render_cmd.add_argument("--name", help="run name (default: the spec's name and a random suffix)")
+
+    list_cmd = sub.add_parser("list", help="list isvcperf runs and launches in a namespace",
+                              formatter_class=formatter, epilog=epilog)
+    _cluster_options(list_cmd)
+
+    delete_cmd = sub.add_parser("delete", help="delete a run's objects (isvcperf list names them)",
+                                formatter_class=formatter, epilog=epilog)
+    delete_cmd.add_argument("run", metavar="RUN")
+    _cluster_options(delete_cmd)
+
+    k = sub.add_parser("k", help="in-cluster tests, like iter8 k: launch, report, assert, log, delete",
+                       formatter_class=formatter, epilog=K_EXAMPLES + "\n" + epilog)
+    ksub = k.add_subparsers(dest="k_command", metavar="COMMAND", required=True, parser_class=type(k))
+    launch = ksub.add_parser("launch", help="start a runner Job (or CronJob) in the cluster",
+                             formatter_class=formatter, epilog=K_EXAMPLES)
+    launch.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="an Iter8 key (see isvcperf launch --help) or a spec path; plus runner=job|cronjob, "
+                        "cronjobSchedule, ready.isvc, ready.namespace")
+    launch.add_argument("--dry", action="store_true", help="print the manifests instead of creating them")
+    report = ksub.add_parser("report", help="render the newest stored result", formatter_class=formatter)
+    report.add_argument("-o", "--output", choices=FORMATS, default="text")
+    check = ksub.add_parser("assert", help="check conditions on the newest stored result", formatter_class=formatter)
+    check.add_argument("-c", "--condition", dest="conditions", action="append", required=True,
+                       choices=["completed", "nofailure", "slos"])
+    check.add_argument("--timeout", default="0s", help="wait this long for a result to be stored (e.g. 5m)")
+    log = ksub.add_parser("log", help="print the runner pod's log", formatter_class=formatter)
+    delete = ksub.add_parser("delete", help="delete the launch and its stored results", formatter_class=formatter)
+    job_run = ksub.add_parser("job-run", help=argparse.SUPPRESS)
+    job_run.add_argument("spec")
+    job_run.add_argument("--out", type=Path, default=None)
+    for p in (launch, report, check, log, delete, job_run):
+        _cluster_options(p)
+        p.add_argument("-g", "--group", default=DEFAULT_GROUP, help="the launch's name (default: default)")
+    return {"render": cmd_render, "list": cmd_list, "delete": cmd_delete, "k": cmd_k}
+
+
+def k8s_overrides(args: argparse.Namespace) -> list[str]:
+    """`--context`, `-n` and `--keep` of `isvcperf run` as spec overrides (the spec stays the one source)."""
+    out = []
+    if getattr(args, "context", None):
+        out.append(f"kubernetes.context={args.context}")
+    if getattr(args, "namespace", None):
+        out.append(f"kubernetes.namespace={args.namespace}")
+    if getattr(args, "keep", False):
+        out.append("kubernetes.keep=true")
+    return out
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The cluster flags of `isvcperf run` / `launch` (used with runner kubernetes or target.isvc)."""
+    _cluster_options(p)
+    p.add_argument("--keep", action="store_true",
+                   help="leave the run's pods and objects in the cluster (until their TTL) for inspection")
+
+
+# -- render, list, delete ----------------------------------------------------------------
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from isvcperf.engine.run import check_inputs
+
+    run_spec = spec.load_file(args.spec, args.overrides)
+    payload = check_inputs(run_spec)
+    namespace = args.namespace or run_spec.kubernetes.namespace or "default"
+    if run_spec.target.url is None:
+        # No API access here: assume the cluster-local address KServe gives (run reads the status).
+        isvc_ns = run_spec.target.namespace or namespace
+        status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns)}}
+        run_spec.target.url = infer_url({"status": status}, run_spec.target.protocol,
+                                        run_spec.target.model or str(run_spec.target.isvc), in_cluster=True)
+    name = manifests.dns_label(args.name) if args.name else manifests.run_name(run_spec)
+    print(manifests.to_yaml(manifests.for_run(run_spec, payload, name, namespace).all()), end="")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cluster = _connect(args)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for obj in cluster.instance_objects():
+        runs.setdefault(obj["metadata"].get("labels", {}).get(INSTANCE_LABEL, "?"), []).append(obj)
+    if not runs:
+        print(f"no isvcperf runs in namespace {cluster.namespace}")
+        return EXIT_OK
+    print(f"{'RUN':<40} {'KIND':<7} {'STATUS':<10} {'AGE':>8}  OBJECTS")
+    for instance, objects in sorted(runs.items()):
+        root = next((o for o in objects if o["kind"] in ("Job", "CronJob")
+                     and o["metadata"]["labels"].get(COMPONENT_LABEL) in ("master", "runner")), None)
+        kind = "launch" if any(o["metadata"]["labels"].get(COMPONENT_LABEL) in ("runner", "result")
+                               for o in objects) else "run"
+        print(f"{instance:<40} {kind:<7} {_status(root):<10} {_age(objects):>8}  "
+              f"{', '.join(o['kind'] + '/' + o['metadata']['name'] for o in objects if o['kind'] != 'Pod')}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    cluster = _connect(args)
+    deleted = cluster.delete_instance(manifests.dns_label(args.run))
+    if not deleted:
+        raise SpecError("RUN", f"no isvcperf objects labelled {INSTANCE_LABEL}={args.run} in namespace "
+                        f"{cluster.namespace} (isvcperf list shows the runs)")
+    print(f"deleted {', '.join(deleted)}")
+    return EXIT_OK
+
+
+# -- k: in-cluster launches --------------------------------------------------------------
+
+
+def cmd_k(args: argparse.Namespace) -> int:
+    handlers: dict[str, Handler] = {"launch": k_launch, "report": k_report, "assert": k_assert, "log": k_log,
+                                    "delete": k_delete, "job-run": k_job_run}
+    return handlers[args.k_command](args)
+
+
+def k_launch(args: argparse.Namespace) -> int:
+    from isvcperf.engine.run import check_inputs
+
+    launch = iter8.read_launch(args.overrides)
+    if launch.runner not in ("job", "cronjob"):
+        raise SpecError("runner", "isvcperf k launch runs the test in the cluster: add --set runner=job "
+                        "(or runner=cronjob with cronjobSchedule); for a run from here use isvcperf launch")
+    run_spec = spec.from_data(launch.data, base_dir=os.getcwd())
+    payload = check_inputs(run_spec)
+    namespace = args.namespace or run_spec.kubernetes.namespace
+    if args.dry:
+        m = manifests.for_launch(run_spec, payload, args.group, namespace or "default", launch.schedule)
+        print(manifests.to_yaml(m.all()), end="")
+        return EXIT_OK
+    cluster = Cluster(args.context or run_spec.kubernetes.context, namespace)
+    m = manifests.for_launch(run_spec, payload, args.group, cluster.namespace, launch.schedule)
+    instance = manifests.launch_instance(args.group)
+    _replace_previous(cluster, instance)
+    root = cluster.create(m.root(suspend=True))
+    created = [f"{root['kind']}/{root['metadata']['name']}"]
+    for obj in m.children(manifests.owner_reference(root)):
+        cluster.create(obj)
+        created.append(f"{obj['kind']}/{obj['metadata']['name']}")
+    cluster.patch(root["kind"], root["metadata"]["name"], {"spec": {"suspend": False}})
+    print(f"launched {args.group} in namespace {cluster.namespace}: {', '.join(created)}")
+    print(f"next: isvcperf k assert -g {args.group} -c completed -c slos --timeout 5m; isvcperf k report -g {args.group}")
+    return EXIT_OK
+
+
+def k_report(args: argparse.Namespace) -> int:
+    cluster = _connect(args)
+    print(render(_stored(cluster, args.group), args.output))
+    return EXIT_OK
+
+
+def k_assert(args: argparse.Namespace) -> int:
+    from isvcperf.cli.main import assert_result
+
+    try:
+        timeout = parse_duration(args.timeout) or 0.0
+    except ValueError as exc:
+        raise SpecError("--timeout", str(exc)) from None
+    cluster = _connect(args)
+    deadline = time.monotonic() + timeout
+    while True:
+        result = result_store.latest(cluster, args.group)
+        if result is not None or time.monotonic() >= deadline:
+            break
+        time.sleep(ASSERT_POLL)
+    if result is None:
+        raise CouldNotRun(_no_result(cluster, args.group))
+    return assert_result(result, args.conditions)
+
+
+def k_log(args: argparse.Namespace) -> int:
+    cluster = _connect(args)
+    selector = f"{INSTANCE_LABEL}={manifests.launch_instance(args.group)},{COMPONENT_LABEL}=runner"
+    pods = sorted(cluster.list("Pod", selector), key=lambda p: p["metadata"].get("creationTimestamp", ""))
+    if not pods:
+        raise CouldNotRun(f"no runner pod of launch {args.group!r} in namespace {cluster.namespace} "
+                          "(not started, or deleted after its TTL; the result stays: isvcperf k report)")
+    print(cluster.pod_log(pods[-1]["metadata"]["name"]), end="")
+    return EXIT_OK
+
+
+def k_delete(args: argparse.Namespace) -> int:
+    cluster = _connect(args)
+    deleted = cluster.delete_instance(manifests.launch_instance(args.group))
+    print(f"deleted {', '.join(deleted)}" if deleted else f"nothing to delete for {args.group!r} in {cluster.namespace}")
+    return EXIT_OK
+
+
+def k_job_run(args: argparse.Namespace) -> int:
+    """Inside the runner pod: run the spec with local Locust processes, store the result, exit with the verdict."""
+    from isvcperf.cli.main import exit_code
+    from isvcperf.engine.run import run_test
+
+    run_spec = spec.load_file(args.spec)
+    run_spec.kubernetes.namespace = args.namespace or run_spec.kubernetes.namespace
+    out_dir = args.out or Path(tempfile.gettempdir()) / "isvcperf-out"
+    cluster = Cluster(args.context, run_spec.kubernetes.namespace)
+    try:
+        result = run_test(run_spec, out_dir)
+    finally:
+        if (out_dir / "result.json").is_file():
+            key = result_store.save(cluster, args.group, load_result(out_dir))
+            print(f"isvcperf: result stored in ConfigMap {manifests.result_config_map(args.group)} ({key})")
+    return exit_code(result)
+
+
+# -- internals ---------------------------------------------------------------------------
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--context", help="kubeconfig context (default: the current one)")
+    p.add_argument("-n", "--namespace", help="namespace (default: the context's, in a pod its own)")
+
+
+def _connect(args: argparse.Namespace) -> Cluster:
+    return Cluster(args.context, args.namespace)
+
+
+def _stored(cluster: Cluster, group: str) -> Result:
+    result = result_store.latest(cluster, group)
+    if result is None:
+        raise CouldNotRun(_no_result(cluster, group))
+    return result
+
+
+def _no_result(cluster: Cluster, group: str) -> str:
+    runner = cluster.get("Job", manifests.launch_instance(group)) or cluster.get("CronJob",
+                                                                               manifests.launch_instance(group))
+    state = f"the runner is {_status(runner)}" if runner else "no runner exists (isvcperf k launch starts one)"
+    return f"no result stored for launch {group!r} in namespace {cluster.namespace} yet; {state}; see isvcperf k log"
+
+
+def _replace_previous(cluster: Cluster, instance: str) -> None:
+    """A new launch with the same group replaces the old one and its results, as in Iter8."""
+    if not cluster.delete_instance(instance):
+        return
+    gone_by = time.monotonic() + REPLACE_WAIT
+    while any(True for _ in cluster.instance_objects(instance)):
+        if time.monotonic() > gone_by:
+            raise CouldNotRun(f"the previous launch {instance} is still being deleted; try again in a minute")
+        time.sleep(0.5)
+
+
+def _status(obj: dict[str, Any] | None) -> str:
+    if obj is None:
+        return "-"
+    if obj.get("kind") == "CronJob":
+        return "suspended" if obj.get("spec", {}).get("suspend") else "scheduled"
+    status = obj.get("status", {})
+    for cond in status.get("conditions", []) or []:
+        if cond.get("status") == "True" and cond.get("type") in ("Complete", "Failed", "Suspended"):
+            return {"Complete": "succeeded"}.get(cond["type"], cond["type"].lower())
+    return "running" if status.get("active") else "pending"
+
+
+def _age(objects: list[dict[str, Any]]) -> str:
+    stamps = [o["metadata"].get("creationTimestamp") for o in objects if o["metadata"].get("creationTimestamp")]
+    if not stamps:
+        return "-"
+    created = dt.datetime.fromisoformat(min(stamps).replace("Z", "+00:00"))
+    seconds = int((dt.datetime.now(dt.timezone.utc) - created).total_seconds())
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"

@@ -1,0 +1,119 @@
+"""Watching a run while it goes: SLOs evaluated every interval, the live view, the web UI's
+SLO panel, and stopping early when an `abortOnFail` SLO fails (k6's abortOnFail).
+
+The Monitor is the runner's progress callback. Every second it computes the metrics from
+the master's merged stats exactly as the final Result does (isvcperf.results.metrics.compute on
+the measured window) and evaluates them with the same isvcperf.results.slo.evaluate. To stop the
+run it raises StopEarly out of the callback: both runners let it propagate, and the
+orchestrator then stops the processes and keeps what was measured, like an interrupt but
+with the SLO as the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from isvcperf.report.live import LiveView
+from isvcperf.report.render import view
+from isvcperf.results import metrics, slo
+from isvcperf.results.result import Result, SLOVerdict
+from isvcperf.spec import metric_names
+from isvcperf.spec.model import RunSpec
+from isvcperf.util.durations import format_duration
+
+SLO_ROUTE = "isvcperf/slos"
+PUSH_TIMEOUT_S = 1.0
+
+
+class StopEarly(Exception):
+    """An abortOnFail SLO failed during the run; `reason` says which, when and by how much."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, float], float]:
+    """The run's metrics so far and the measured seconds, computed as for the final Result."""
+    total = stats.get("total") or {}
+    start, end = total.get("measureStart"), total.get("measureEnd")
+    window = (end - start) if start is not None and end is not None and end > start else 0.0
+    if not total or start is None:
+        return {}, 0.0
+    percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
+    ids = [endpoint.id for endpoint in spec.endpoints]
+    return metrics.with_endpoints(total, ids, percentiles, window, prefix), window
+
+
+class Monitor:
+    """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
+
+    def __init__(self, spec: RunSpec, echo: Callable[[str], None] = print, ui_url: str | None = None,
+                 live: LiveView | None = None) -> None:
+        self.spec = spec
+        self.live = live or LiveView(spec, echo)
+        self.ui_url = ui_url.rstrip("/") + "/" + SLO_ROUTE if ui_url else None
+        self.verdicts: list[SLOVerdict] = []
+
+    def __enter__(self) -> Monitor:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(*exc)
+
+    def __call__(self, stats: dict[str, Any]) -> None:
+        values, window = current_metrics(self.spec, stats)
+        self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
+        if self.ui_url is not None:
+            self._push(self.verdicts)
+        reason = self.abort_reason(stats, window)
+        self.live.slos = self.verdicts
+        self.live.stopping = reason is not None
+        self.live(stats)
+        if reason is not None:
+            raise StopEarly(reason)
+
+    def abort_reason(self, stats: dict[str, Any], window: float) -> str | None:
+        """Why the run must stop now, or None: the first abortOnFail SLO that fails past its grace period.
+
+        A metric not measured yet (no successful response so far) does not abort: it may come.
+        """
+        if stats.get("phase") != "running":
+            return None
+        start = (stats.get("total") or {}).get("measureStart")
+        measured = time.time() - start if start else 0.0
+        for verdict in self.verdicts:
+            rule = self.spec.slos[verdict.metric]
+            if not rule.abort_on_fail or verdict.satisfied or verdict.value is None:
+                continue
+            if measured < (rule.grace_period or 0.0):
+                continue
+            row = view(Result(name=self.spec.name, status="completed", slos=[verdict]))["slos"][0]
+            grace = f", grace period {format_duration(rule.grace_period)}" if rule.grace_period else ""
+            return (f"stopped early after {measured:.1f}s of measuring: SLO {verdict.metric} was {row.value}, "
+                    f"limit {row.limit} (abortOnFail{grace})")
+        return None
+
+    def _push(self, verdicts: list[SLOVerdict]) -> None:
+        """Best effort: the web UI's SLO panel shows what was pushed last."""
+        rows = view(Result(name=self.spec.name, status="completed", slos=verdicts))["slos"]
+        body = [
+            {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
+             "state": "ok" if row.satisfied else "FAILING",
+             "abort": "yes" if self.spec.slos[row.metric].abort_on_fail else ""}
+            for row in rows
+        ]
+        request = urllib.request.Request(self.ui_url or "", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=PUSH_TIMEOUT_S) as response:
+                response.read()
+        except (urllib.error.URLError, OSError, ValueError):
+            pass

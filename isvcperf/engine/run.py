@@ -1,0 +1,217 @@
+"""One test from spec to Result: payload, readiness, runner, metrics, SLOs, reports.
+
+The flow goes one way. Whatever happens — the target never gets ready, the user presses
+Ctrl-C, the master dies — the result and reports are written with what was measured, the
+processes are stopped, and the exit code says which of those it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from isvcperf.engine.monitor import Monitor, StopEarly
+from isvcperf.kube.cluster import Cluster
+from isvcperf.outputs.publish import Publisher
+from isvcperf.payload.bodies import Bodies, load_payload
+from isvcperf.readiness.http import wait_ready
+from isvcperf.readiness.isvc import wait_isvc
+from isvcperf.report.render import DEFAULT_FORMATS
+from isvcperf.results import analysis, metrics, slo
+from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
+from isvcperf.runners.kubernetes import KubernetesRunner
+from isvcperf.runners.local import LocalRunner
+from isvcperf.runners.outcome import Outcome
+from isvcperf.spec import metric_names, schema
+from isvcperf.spec.model import RunSpec
+from isvcperf.spec.request import ca_bundle_path, request_headers
+from isvcperf.util.durations import format_duration
+from isvcperf.util.errors import CouldNotRun, SpecError
+
+DEADLINE_GRACE = 120.0
+
+
+class Interrupted(Exception):
+    """The user interrupted the run; the partial result has been written."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__("interrupted")
+        self.result = result
+
+
+def default_out_dir(spec: RunSpec) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("isvcperf-results") / f"{spec.name}-{stamp}"
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """Create the output directory and prove it is writable, before any load is sent."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".isvcperf-write-test"
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+    except OSError as exc:
+        raise SpecError("--out", f"cannot write to {str(out_dir)!r}: {exc.strerror or exc}; choose another directory") from None
+    return out_dir
+
+
+def check_inputs(spec: RunSpec) -> Bodies:
+    """Everything that can be checked without the target: payloads, header variables, CA bundle."""
+    for endpoint in spec.all_endpoints():
+        request_headers(spec, endpoint=endpoint)
+    ca_bundle_path(spec)
+    return load_payload(spec)
+
+
+def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print,
+             reports: Sequence[str] = DEFAULT_FORMATS, ui_host: str | None = None) -> Result:
+    """Run the test and write result.json and the reports in `reports` into `out_dir`.
+
+    Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
+    result written); otherwise returns the Result, whose verdict decides the exit code.
+    """
+    payload = check_inputs(spec)
+    prepare_out_dir(out_dir)
+    publish = Publisher(out_dir, reports, echo, spec.notify)
+    echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
+    runner: LocalRunner | KubernetesRunner | None = None
+
+    def partial(status: str, reason: str) -> Result:
+        """Stop what runs, then keep whatever was measured."""
+        if runner is not None:
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C only cuts the graceful stop short
+                runner.close()
+        stats, warnings = (runner.last_stats, runner.plan.warnings) if runner else (None, [])
+        result = build_result(spec, stats, status, reason, warnings)
+        publish(result)
+        return result
+
+    try:
+        cluster = Cluster(spec.kubernetes.context, spec.kubernetes.namespace) if (
+            spec.runner == "kubernetes" or spec.target.isvc) else None
+        if cluster is not None and spec.target.isvc:
+            in_cluster = spec.runner == "kubernetes" or "KUBERNETES_SERVICE_HOST" in os.environ
+            wait_isvc(spec, cluster, in_cluster, progress=echo)
+        if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
+            wait_ready(spec, progress=echo)
+        echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
+        runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
+                  else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
+        ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
+        with Monitor(spec, echo, ui_url) as monitor:
+            outcome = runner.run(monitor, _deadline(spec))
+        runner.close()
+    except StopEarly as exc:
+        return partial("interrupted", exc.reason)
+    except KeyboardInterrupt:
+        raise Interrupted(partial("interrupted", "interrupted by the user")) from None
+    except CouldNotRun as exc:
+        partial("could-not-run", str(exc))
+        raise
+    result = from_outcome(spec, outcome, runner.plan.warnings)
+    publish(result)
+    return result
+
+
+def _deadline(spec: RunSpec) -> float | None:
+    """A bound on a timed run, so a stuck master can never hang a CI job."""
+    if spec.load.duration is None:
+        return None
+    budget = spec.load.duration + (spec.load.warmup.duration or 0) + (spec.target.timeout or 30) + DEADLINE_GRACE
+    return time.monotonic() + budget
+
+
+def _load_text(spec: RunSpec) -> str:
+    load = spec.load
+    amount = f"{load.requests} requests" if load.requests is not None else f"{format_duration(load.duration or 0)}"
+    pacing = f"at {load.rate:g} req/s" if load.rate else "closed loop"
+    return f"{amount}, {load.users} users, {pacing}"
+
+
+def from_outcome(spec: RunSpec, outcome: Outcome, warnings: list[str]) -> Result:
+    status = "completed" if outcome.finished else "interrupted"
+    reason = "" if outcome.finished and outcome.reason == "completed" else outcome.reason
+    workers = (outcome.stats or {}).get("workers", {})
+    lost = sum(1 for w in workers.values() if w.get("lostAt") is not None)
+    if lost:  # never a silent pass on less load than asked for (README: worker loss)
+        reason = f"load shortfall: {lost} of {len(workers)} workers lost"
+    return build_result(spec, outcome.stats, status, reason, warnings)
+
+
+def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reason: str,
+                 plan_warnings: list[str]) -> Result:
+    """Turn the master's stats (possibly partial or absent) into a Result with SLO verdicts."""
+    total = (stats or {}).get("total", {})
+    start, end = total.get("measureStart"), total.get("measureEnd")
+    window = (end - start) if start is not None and end is not None and end > start else 0.0
+    percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
+    ids = [endpoint.id for endpoint in spec.endpoints]
+    values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
+    workers_data = (stats or {}).get("workers", {})
+    result = Result(
+        name=spec.name,
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+        started_at=_iso(start),
+        ended_at=_iso(end),
+        measured_seconds=window,
+        target=_target(spec),
+        load=_load_applied(spec, len(workers_data) or None),
+        metrics=values,
+        histogram=total.get("histogram", ""),
+        errors=[ErrorGroup(type=k, count=c, example=e) for k, (c, e) in sorted(
+            total.get("errorGroups", {}).items(), key=lambda item: -item[1][0])],
+        warnings=[*plan_warnings, *analysis.warnings(spec, stats, window)],
+        workers=[
+            WorkerSummary(id=cid, requests=w.get("requests") or 0, errors=w.get("errors") or 0,
+                          warmup_requests=w.get("warmupRequests") or 0, dropped=w.get("dropped") or 0,
+                          lost_at=_iso(w.get("lostAt")), process=w.get("process") or "")
+            for cid, w in sorted(workers_data.items(), key=lambda item: item[1].get("index", 0))
+        ],
+        timeline=analysis.timeline(stats or {}, analysis.stage_ends(spec), window),
+        stages=analysis.stages(spec, total, percentiles),
+        spec=spec.to_data(),
+    )
+    result.slos = slo.evaluate(spec.slos, values)
+    return result
+
+
+def _target(spec: RunSpec) -> dict[str, Any]:
+    """What was tested, for the result: the URL, or each endpoint with its weight."""
+    if not spec.endpoints:
+        return {"url": spec.infer_url, "protocol": spec.target.protocol, "model": spec.target.model}
+    total = sum(endpoint.weight for endpoint in spec.endpoints)
+    return {"protocol": spec.target.protocol, "endpoints": ", ".join(
+        f"{e.id} {e.target.url} ({100 * e.weight / total:.4g}% of requests)" for e in spec.endpoints)}
+
+
+def _load_applied(spec: RunSpec, workers: int | None) -> dict[str, Any]:
+    load = spec.load
+    applied: dict[str, Any] = {"users": load.users, "workers": workers, "rate": load.rate}
+    if load.requests is not None:
+        applied["requests"] = load.requests
+    if load.duration is not None:
+        applied["duration"] = load.duration
+    if load.warmup.requests:
+        applied["warmupRequests"] = load.warmup.requests
+    if load.warmup.duration:
+        applied["warmupDuration"] = load.warmup.duration
+    if load.rate or any(stage.rate is not None for stage in load.stages):
+        applied["arrivals"] = load.arrivals
+    if load.stages:
+        applied["stages"] = [schema.dump(stage) for stage in load.stages]
+    return {k: v for k, v in applied.items() if v is not None}
+
+
+def _iso(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+

@@ -1,0 +1,156 @@
+"""The live view of a run in the terminal.
+
+It takes the same stats the runner hands its progress callback every second (the master's
+`/isvcperf/stats`): on a terminal a `rich` panel redrawn in place — phase, elapsed and
+remaining, throughput, p50/p90/p99, errors, users and workers, and the SLOs' current state
+— and otherwise (CI logs, pipes) one plain line every few seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from isvcperf.results import metrics
+from isvcperf.results.result import SLOVerdict
+from isvcperf.spec import metric_names
+from isvcperf.spec.model import RunSpec
+from isvcperf.util.durations import format_duration
+
+PLAIN_EVERY_S = 5.0
+PERCENTILES = (50.0, 90.0, 99.0)
+
+
+@dataclass
+class Snapshot:
+    """What the view shows, computed from one stats dict (pure, so it is tested without a terminal)."""
+
+    phase: str
+    elapsed: float
+    remaining: float | None
+    requests: int
+    errors: int
+    throughput: float
+    percentiles: dict[float, float | None]
+    users: int
+    workers: int
+    expected_workers: int | None
+
+
+def snapshot(spec: RunSpec, stats: dict[str, Any], now: float | None = None, stopping: bool = False) -> Snapshot:
+    total = stats.get("total", {})
+    start = total.get("measureStart")
+    elapsed = max(0.0, (now or time.time()) - start) if start else 0.0
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
+    values = metrics.compute(total, list(PERCENTILES), elapsed, prefix) if total else {}
+    throughput = values.get(f"{prefix}/throughput", 0.0)
+    phase = {"waiting": "waiting for workers", "finished": "stopping"}.get(stats.get("phase", ""), "measuring")
+    if phase == "measuring" and not start:
+        phase = "warming up"
+    if stopping:
+        phase = "stopping"
+    requests = int(total.get("requests", 0))
+    remaining = None
+    if start and spec.load.duration is not None:
+        remaining = max(0.0, spec.load.duration - elapsed)
+    elif start and spec.load.requests is not None and throughput > 0:
+        remaining = max(0, spec.load.requests - requests) / (requests / elapsed if elapsed else throughput)
+    return Snapshot(
+        phase=phase,
+        elapsed=elapsed,
+        remaining=remaining,
+        requests=requests,
+        errors=int(total.get("errors", 0)),
+        throughput=throughput,
+        percentiles={p: values.get(f"{prefix}/{metric_names.percentile_name(p)}") for p in PERCENTILES},
+        users=int(stats.get("users", 0)),
+        workers=int(stats.get("connectedWorkers", 0)),
+        expected_workers=stats.get("expectedWorkers"),
+    )
+
+
+def plain_line(snap: Snapshot) -> str:
+    """One line for logs: `[measuring] 12s (8s left)  1204 requests  98.1 req/s  p50 ... errors  users on workers`."""
+    left = f" ({format_duration(round(snap.remaining))} left)" if snap.remaining is not None and snap.remaining >= 1 else ""
+    latency = "  ".join(f"p{p:g} {_ms(v)}" for p, v in snap.percentiles.items())
+    return (f"  [{snap.phase}] {snap.elapsed:.0f}s{left}  {snap.requests} requests  {snap.throughput:.1f} req/s  "
+            f"{latency}  {snap.errors} errors  {snap.users} users on {snap.workers} workers")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} ms"
+
+
+class LiveView:
+    """The progress callback: a rich live panel on a terminal, plain lines elsewhere.
+
+    Use as a context manager around the runner, so the panel is torn down (and the
+    terminal left clean for the report) however the run ends.
+    """
+
+    def __init__(self, spec: RunSpec, echo: Callable[[str], None] = print, stream: TextIO | None = None,
+                 terminal: bool | None = None) -> None:
+        self.spec = spec
+        self.echo = echo
+        stream = stream or sys.stdout
+        self.terminal = stream.isatty() if terminal is None else terminal
+        self.console = Console(file=stream, force_terminal=self.terminal, highlight=False)
+        self._live: Live | None = None
+        self._last_plain = 0.0
+        self.slos: list[SLOVerdict] = []
+        self.stopping = False
+
+    def __enter__(self) -> LiveView:
+        if self.terminal:
+            self._live = Live(Text("starting Locust…"), console=self.console, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def __call__(self, stats: dict[str, Any]) -> None:
+        snap = snapshot(self.spec, stats, stopping=self.stopping)
+        if self._live is not None:
+            self._live.update(self.panel(snap))
+            return
+        now = time.monotonic()
+        if now - self._last_plain >= PLAIN_EVERY_S or stats.get("phase") == "finished" or self.stopping:
+            self._last_plain = now
+            self.echo(plain_line(snap))
+
+    def panel(self, snap: Snapshot) -> Group:
+        """The terminal panel: a header line, a figures table and the SLOs' current state."""
+        left = f", {format_duration(round(snap.remaining))} left" if snap.remaining is not None else ""
+        workers = f"{snap.workers}" + (f"/{snap.expected_workers}" if snap.expected_workers else "")
+        header = Text.assemble((f"isvcperf {self.spec.name}", "bold"), "  ", (snap.phase, "bold cyan"),
+                               f"  {format_duration(round(snap.elapsed)) if snap.elapsed >= 1 else '0s'} measured{left}")
+        figures = Table.grid(padding=(0, 3))
+        for _ in range(4):
+            figures.add_column(justify="right")
+        figures.add_row("throughput", f"{snap.throughput:.1f} req/s", "requests", str(snap.requests))
+        figures.add_row("p50", _ms(snap.percentiles[50.0]), "errors",
+                        Text(str(snap.errors), style="bold red" if snap.errors else ""))
+        figures.add_row("p90", _ms(snap.percentiles[90.0]), "users", str(snap.users))
+        figures.add_row("p99", _ms(snap.percentiles[99.0]), "workers", workers)
+        parts: list[Any] = [header, figures]
+        if self.slos:
+            slo_table = Table("SLO", "value", "limit", "", box=None, padding=(0, 2))
+            for verdict in self.slos:
+                limit = " and ".join(filter(None, [f"≥ {verdict.lower:g}" if verdict.lower is not None else "",
+                                                   f"≤ {verdict.upper:g}" if verdict.upper is not None else ""]))
+                value = "-" if verdict.value is None else f"{verdict.value:.4g}"
+                state = Text("ok", style="green") if verdict.satisfied else Text("failing", style="bold red")
+                slo_table.add_row(verdict.metric, value, limit, state)
+            parts.append(slo_table)
+        return Group(*parts)

@@ -1,0 +1,112 @@
+"""What the master's statistics mean beyond the totals: timeline, stages and warnings.
+
+Kept apart from metrics.py (which names numbers) because these are judgements: whether
+the generator itself was the bottleneck, whether the asked-for rate was reached and why
+not — said plainly in the result so nobody mistakes a saturated load generator for a
+slow model.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from isvcperf.results import metrics
+from isvcperf.results.result import StageResult, TimelinePoint
+from isvcperf.spec import metric_names
+from isvcperf.spec.model import RunSpec
+
+CPU_SATURATED = 90.0
+RATE_TOLERANCE = 0.01
+
+
+def timeline(stats: dict[str, Any], stage_ends: list[float], window: float) -> list[TimelinePoint]:
+    """The master's per-interval summaries as points, each tagged with its stage.
+
+    The last interval usually ends with the window, part-way through: its point sits at
+    the window's end and its throughput is over the part that existed, so a chart shows no
+    false drop at the end. An interval that begins after the window (only the CPU sample
+    of a worker that stopped late) is left out.
+    """
+    interval = float(stats.get("interval", 1.0))
+    points = []
+    for row in stats.get("timeline", []):
+        begin = row["index"] * interval
+        if window and begin >= window:
+            continue
+        t = min(begin + interval, window) if window else begin + interval
+        stage = next((i for i, end in enumerate(stage_ends) if begin < end), None) if stage_ends else None
+        points.append(TimelinePoint(
+            t=t, requests=row["requests"], errors=row["errors"], throughput=row["successes"] / max(t - begin, 1e-3),
+            p50=row["p50"], p90=row["p90"], p99=row["p99"], users=row["users"], stage=stage, cpu=row.get("cpu", 0.0),
+        ))
+    return points
+
+
+def stage_ends(spec: RunSpec) -> list[float]:
+    ends, t = [], 0.0
+    for stage in spec.load.stages:
+        t += stage.duration or 0.0
+        ends.append(t)
+    return ends
+
+
+def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> list[StageResult]:
+    """Per-stage metrics from the merged per-stage histograms and counts."""
+    out = []
+    start = 0.0
+    for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
+        end = start + (stage.duration or 0.0)
+        prefix = metric_names.protocol_prefix(spec.target.protocol)
+        values = metrics.compute(data, percentiles, end - start, prefix)
+        values[f"{prefix}/dropped"] = float(data.get("dropped", 0))
+        target = {k: float(v) for k, v in (("rate", stage.rate), ("users", stage.users)) if v is not None}
+        out.append(StageResult(index=index, start=start, end=end, target=target, metrics=values))
+        start = end
+    return out
+
+
+def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> str:
+    """How much less load than asked for was applied when workers were lost, measured by what
+    the lost workers reported against what each remaining worker did (a dead worker's last,
+    unreported seconds are not known to anyone, so this is an upper bound)."""
+    if spec.load.requests is not None:
+        return f"{total.get('requests', 0)} of the {spec.load.requests} requests asked for were sent"
+    kept = [w.get("requests") or 0 for w in workers.values() if w.get("lostAt") is None]
+    lost = [w.get("requests") or 0 for w in workers.values() if w.get("lostAt") is not None]
+    if not kept or not max(kept):
+        return "the load applied was less than asked for"
+    each = statistics.mean(kept)
+    applied = (sum(kept) + sum(lost)) / (each * len(workers))
+    return (f"about {100 * applied:.0f}% of the load asked for was applied (the lost workers sent "
+            f"{', '.join(str(n) for n in lost)} requests, the others {each:.0f} each)")
+
+
+def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list[str]:
+    """Conditions that make the figures less trustworthy, each with its cause and a remedy."""
+    if not stats:
+        return []
+    out = []
+    workers = stats.get("workers", {})
+    total = stats.get("total", {})
+    lost = [f"{cid} (index {w.get('index')}{', ' + w['process'] if w.get('process') else ''})"
+            for cid, w in workers.items() if w.get("lostAt") is not None]
+    if lost:
+        out.append(f"workers lost during the run: {', '.join(lost)}; {shortfall(spec, total, workers)}")
+    hot = max((row.get("cpu", 0.0) for row in stats.get("timeline", [])), default=0.0)
+    if hot > CPU_SATURATED:
+        out.append(f"load generator saturated: a worker's CPU reached {hot:.0f}% during the measured window, so "
+                   "latency figures include time spent in the generator itself; add workers (load.workers)")
+    dropped = total.get("dropped", 0)
+    if dropped:
+        out.append(f"{dropped} scheduled arrivals were dropped because all {spec.load.users} users were busy "
+                   "(users exhausted); raise load.users")
+    if spec.load.rate > 0 and not spec.load.stages and spec.load.duration and window > 0:
+        # requests were sent during exactly load.duration; the window also holds the last responses
+        achieved = total.get("requests", 0) / spec.load.duration
+        if achieved < spec.load.rate * (1 - RATE_TOLERANCE):
+            cause = ("the generator's CPU was saturated" if hot > CPU_SATURATED
+                     else "all users were busy: the target could not keep up with this rate at this concurrency"
+                     if dropped else "the target was saturated")
+            out.append(f"achieved {achieved:.1f} req/s of the {spec.load.rate:g} req/s asked for: {cause}")
+    return out

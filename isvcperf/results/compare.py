@@ -1,0 +1,182 @@
+"""Compare two runs: is the candidate (a new model version, a new node type) as fast as the base?
+
+Every metric of both results is set side by side with its absolute and relative change.
+A change counts as a regression when it goes the bad way for that metric (latency and
+errors up, throughput down) by more than its tolerance; SLOs that held for the base and
+fail for the candidate are regressions too. Tolerances have defaults and are set per
+metric, or per glob of metrics, with `--max-regression METRIC=10%` (relative) or
+`METRIC=5` (absolute, in the metric's unit).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from isvcperf.report.render import format_metric, metric_order
+from isvcperf.results.result import Result
+from isvcperf.spec import metric_names
+from isvcperf.util.errors import SpecError
+
+Direction = Literal["lower", "higher", "neutral"]
+"""Which way is better for a metric."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse a metric may get: `relative` (a fraction of the base) or absolute."""
+
+    pattern: str
+    amount: float
+    relative: bool
+
+    def allows(self, base: float, change: float) -> bool:
+        """`change` is how much worse (≥ 0 means worse) the candidate is than `base`."""
+        if self.relative:
+            if base == 0:
+                return change <= 0
+            return change <= self.amount * abs(base)
+        return change <= self.amount
+
+    def __str__(self) -> str:
+        return f"{self.amount * 100:g}%" if self.relative else f"{self.amount:g}"
+
+
+DEFAULT_TOLERANCES = (
+    Tolerance("*/latency-mean", 0.10, True),
+    Tolerance("*/latency-p*", 0.10, True),
+    Tolerance("*/throughput", 0.10, True),
+    Tolerance("*/error-rate", 0.001, False),
+)
+"""Latency (mean and percentiles) 10% up, throughput 10% down, error rate 0.1 points up.
+min, max and stddev are too noisy to judge a run by; counts depend on the run's length."""
+
+_TOLERANCE = re.compile(r"^(?P<pattern>[^=\s]+)=(?P<amount>\d+(?:\.\d+)?)(?P<pct>%?)$")
+
+
+@dataclass
+class MetricDelta:
+    metric: str
+    base: float | None
+    candidate: float | None
+    direction: Direction
+    tolerance: Tolerance | None
+    regressed: bool
+
+    @property
+    def change(self) -> float | None:
+        if self.base is None or self.candidate is None:
+            return None
+        return self.candidate - self.base
+
+    @property
+    def relative(self) -> float | None:
+        change = self.change
+        if change is None or self.base in (None, 0):
+            return None
+        return change / abs(self.base)  # type: ignore[arg-type]
+
+
+@dataclass
+class SLODelta:
+    metric: str
+    base: bool | None
+    """None when the base run had no such SLO."""
+    candidate: bool | None
+    regressed: bool
+
+
+@dataclass
+class Comparison:
+    base: Result
+    candidate: Result
+    metrics: list[MetricDelta] = field(default_factory=list)
+    slos: list[SLODelta] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[str]:
+        """One line per regression, for the verdict."""
+        lines = [f"SLO {s.metric} held for the base and fails for the candidate" for s in self.slos if s.regressed]
+        for delta in self.metrics:
+            if not delta.regressed:
+                continue
+            if delta.candidate is None:
+                lines.append(f"{delta.metric} was not measured for the candidate")
+            else:
+                way = "up" if delta.direction == "lower" else "down"
+                change = abs(delta.change or 0.0)
+                size = f"{abs(delta.relative):.1%}" if delta.relative is not None else f"{change:g}"
+                unit = metric_names.unit(delta.metric)
+                values = f"{format_metric(delta.metric, delta.base)} → {format_metric(delta.metric, delta.candidate)}"
+                lines.append(f"{delta.metric} {way} {size} ({values}{' ' + unit if unit else ''}), "
+                             f"more than the {delta.tolerance} allowed")
+        return lines
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions)
+
+
+def parse_tolerances(texts: list[str]) -> list[Tolerance]:
+    """`--max-regression` values: `http/latency-p99=10%`, `http/error-rate=0.001`, `http/latency-*=15%`."""
+    tolerances = []
+    for text in texts:
+        match = _TOLERANCE.match(text.strip())
+        if not match:
+            raise SpecError("--max-regression", f"{text!r} is not METRIC=AMOUNT (e.g. http/latency-p99=10% or "
+                            "http/error-rate=0.001)")
+        pattern = metric_names.canonical(match["pattern"])
+        if "*" not in pattern and "?" not in pattern and metric_names.check(pattern):
+            raise SpecError("--max-regression", f"{text!r}: {metric_names.check(pattern)}")
+        amount = float(match["amount"])
+        tolerances.append(Tolerance(pattern, amount / 100 if match["pct"] else amount, bool(match["pct"])))
+    return tolerances
+
+
+def direction(metric: str) -> Direction:
+    name = metric.partition("/")[2]
+    if name == "throughput":
+        return "higher"
+    if name in ("error-rate", "error-count") or name.startswith(("latency-", "service-time-")):
+        return "lower"
+    return "neutral"
+
+
+def tolerance_for(metric: str, given: list[Tolerance]) -> Tolerance | None:
+    """The last matching tolerance given on the command line, else the first matching default."""
+    for tolerance in reversed(given):
+        if fnmatch.fnmatchcase(metric, tolerance.pattern):
+            return tolerance
+    return next((t for t in DEFAULT_TOLERANCES if fnmatch.fnmatchcase(metric, t.pattern)), None)
+
+
+def compare(base: Result, candidate: Result, tolerances: list[Tolerance] | None = None) -> Comparison:
+    """Every metric and SLO of either run, side by side, with regressions judged."""
+    given = tolerances or []
+    comparison = Comparison(base, candidate)
+    for name in sorted(set(base.metrics) | set(candidate.metrics), key=metric_order):
+        old, new = base.metrics.get(name), candidate.metrics.get(name)
+        way = direction(name)
+        tolerance = tolerance_for(name, given) if way != "neutral" else None
+        explicit = any(fnmatch.fnmatchcase(name, t.pattern) for t in given)
+        comparison.metrics.append(MetricDelta(name, old, new, way, tolerance, _regressed(old, new, way, tolerance, explicit)))
+    base_slos = {v.metric: v.satisfied for v in base.slos}
+    candidate_slos = {v.metric: v.satisfied for v in candidate.slos}
+    for name in dict.fromkeys([*base_slos, *candidate_slos]):
+        old_ok, new_ok = base_slos.get(name), candidate_slos.get(name)
+        comparison.slos.append(SLODelta(name, old_ok, new_ok, regressed=old_ok is True and new_ok is False))
+    return comparison
+
+
+def _regressed(old: float | None, new: float | None, way: Direction, tolerance: Tolerance | None,
+               explicit: bool) -> bool:
+    if tolerance is None:
+        return False
+    if old is None or new is None or not (math.isfinite(old) and math.isfinite(new)):
+        # Only a tolerance the user asked for makes a metric that vanished a regression.
+        return explicit and old is not None
+    worse = new - old if way == "lower" else old - new
+    return not tolerance.allows(old, worse)

@@ -1,0 +1,315 @@
+"""RunSpec: the whole test as data.
+
+A spec comes from a YAML file, is changed by `--set key=value` overrides (spec.load) and
+is checked field by field and across fields (spec.validate). Everything downstream
+(readiness, the Plan, the runners, SLOs, reports) takes a RunSpec and trusts it; nothing
+else reads YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from isvcperf.spec import metric_names, schema
+from isvcperf.spec.schema import duration_field
+
+Protocol = Literal["v2", "v1", "raw", "grpc-v2"]
+Method = Literal["GET", "POST", "PUT"]
+
+
+@dataclass
+class Target:
+    """Where requests go and how they are framed."""
+
+    url: str | None = None
+    """Full inference URL (built from base_url, protocol and model when absent); for
+    protocol grpc-v2 `grpc://HOST:PORT`, or `grpcs://HOST:PORT` for TLS."""
+    base_url: str | None = None
+    protocol: Protocol = "v2"
+    model: str | None = None
+    method: Method = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    """Header values may hold ${ENV_VAR}; expanded when the run starts, never stored."""
+    timeout: float | None = duration_field(30.0)
+    """Per-request timeout (connect, and each wait for data); a request that takes longer counts as an error."""
+    ca_bundle: str | None = None
+    """PEM file of CAs to verify an https target with (default: the system's)."""
+    insecure: bool = False
+    """Skip TLS verification for an https target; the report says so."""
+    isvc: str | None = None
+    """A KServe InferenceService: its Ready condition gates the run; its status gives the URL."""
+    namespace: str | None = None
+    """The InferenceService's namespace (default: the run's namespace)."""
+
+
+@dataclass
+class Ready:
+    """How long, and where, to wait for the target before sending load."""
+
+    timeout: float | None = duration_field(60.0)
+    url: str | None = None
+    """When given, GET must answer 2xx here instead of the protocol's own readiness checks."""
+    interval: float | None = duration_field(1.0)
+    enabled: bool = True
+
+
+@dataclass
+class Payload:
+    """The request body: one of a file, a URL or inline data, or a set of bodies (files, jsonl)."""
+
+    file: str | None = None
+    url: str | None = None
+    inline: Any = None
+    """A string is sent as is; a mapping or list is sent as JSON."""
+    files: list[str] = field(default_factory=list)
+    """A payload set: several bodies, one per file, so caches do not flatter the service."""
+    jsonl: str | None = None
+    """A payload set in one file: one JSON body per line (blank lines skipped)."""
+    order: Literal["roundRobin", "random"] = "roundRobin"
+    """How a payload set is walked: in turn (exact counts per body) or at random."""
+    content_type: str = "application/json"
+
+
+@dataclass
+class Check:
+    """A condition every response must meet, else it counts as an error of its own type.
+
+    `status: 200`, or `jsonPath: outputs[0].shape` with `equals: [2, 1]` or `exists: true`
+    (a bare jsonPath means exists: true). Checked only on responses that are not already
+    errors; a jsonPath check parses the response as JSON, which costs time per request.
+    """
+
+    status: int | None = None
+    json_path: str | None = None
+    equals: Any = None
+    exists: bool | None = None
+
+
+@dataclass
+class Endpoint:
+    """One of several targets of one test (`endpoints:`), sharing the load by weight.
+
+    Unset fields come from `target` (protocol, method, headers, added to the endpoint's)
+    and the top-level `payload` and `checks` (the endpoint's checks are added to those).
+    Its metrics are named `http-<id>/...` (`grpc-<id>/...`) besides the run's totals.
+    """
+
+    id: str
+    url: str | None = None
+    base_url: str | None = None
+    protocol: Protocol | None = None
+    model: str | None = None
+    method: Method | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    payload: Payload | None = None
+    weight: int = 1
+    """Share of the requests: weights 3 and 1 send exactly 3 of every 4 requests to the first."""
+    slos: dict[str, SLO] = field(default_factory=dict)
+    """SLOs on this endpoint's metrics (`latency-p90` or `http/latency-p90` mean `http-<id>/latency-p90`)."""
+    checks: list[Check] = field(default_factory=list)
+    target: Target = field(default_factory=lambda: Target(), metadata={schema.INTERNAL: True})
+    """The resolved target (filled in by validation): what readiness, the Plan and the users read."""
+    all_checks: list[Check] = field(default_factory=list, metadata={schema.INTERNAL: True})
+    """The top-level checks followed by this endpoint's (filled in by validation)."""
+
+
+@dataclass
+class Warmup:
+    """Requests sent before measuring; sent for real, excluded from every metric."""
+
+    requests: int = 0
+    duration: float | None = duration_field(0.0)
+
+
+@dataclass
+class Stage:
+    """One step of `load.stages`: reach `rate` (or `users`) linearly over `duration`."""
+
+    duration: float | None = duration_field(None)
+    rate: float | None = None
+    users: int | None = None
+
+
+@dataclass
+class Sweep:
+    """`isvcperf sweep`: the loads to try, lowest first, each for load.duration."""
+
+    parameter: Literal["rate", "users"] = "rate"
+    values: list[float] = field(default_factory=list)
+    start: float | None = None
+    step: float | None = None
+    max: float | None = None
+
+
+@dataclass
+class Load:
+    """How much load, for how long, from how many processes."""
+
+    users: int = 4
+    """Concurrent users (connections). With `rate`, the most requests in flight."""
+    duration: float | None = duration_field(None)
+    requests: int | None = None
+    """Total measured requests across all workers (exact); default 100 when no duration."""
+    rate: float = 0.0
+    """Requests per second across all workers (open loop); 0 means closed loop."""
+    warmup: Warmup = field(default_factory=Warmup)
+    workers: int | None = None
+    """Locust worker processes; default one per CPU core, never more than users."""
+    spawn_rate: float | None = None
+    """Users started per second; default all at once."""
+    locustfile: str | None = None
+    """Your own locustfile instead of the built-in inference user."""
+    arrivals: Literal["uniform", "poisson"] = "uniform"
+    """Open-loop spacing of request starts: evenly spaced, or a Poisson process at the same mean rate."""
+    stages: list[Stage] = field(default_factory=list)
+    """Steps of rate (open loop) or users (closed loop), each ramping linearly from the previous one."""
+    sweep: Sweep | None = None
+    """Capacity search for `isvcperf sweep` (ignored by `isvcperf run`)."""
+
+
+@dataclass
+class ErrorRange:
+    """HTTP statuses counted as errors: lower ≤ status ≤ upper (either may be open)."""
+
+    lower: int | None = None
+    upper: int | None = None
+
+
+@dataclass
+class Metrics:
+    """What to compute beyond the defaults."""
+
+    percentiles: list[float] = field(default_factory=lambda: list(metric_names.DEFAULT_PERCENTILES))
+    interval: float | None = duration_field(1.0)
+    """Resolution of the timeline (throughput, errors and percentiles per interval)."""
+    error_ranges: list[ErrorRange] = field(default_factory=lambda: [ErrorRange(lower=400)])
+
+
+@dataclass
+class SLO:
+    """A limit on one metric: upper means value ≤ limit, lower means value ≥ limit."""
+
+    upper: float | None = None
+    lower: float | None = None
+    abort_on_fail: bool = False
+    """Also check it every second while the run goes, and stop the run the first time it fails (k6's abortOnFail)."""
+    grace_period: float | None = duration_field(0.0)
+    """Measured time before abortOnFail may stop the run: the first seconds rest on few requests."""
+
+
+@dataclass
+class Notify:
+    """POST the verdict to a webhook when the run ends (Slack-compatible or GitHub repository_dispatch)."""
+
+    url: str = ""
+    """Must come from the environment, as ${VAR}: webhook URLs are secrets."""
+    on: Literal["always", "failure", "success"] = "always"
+    format: Literal["slack", "github"] = "slack"
+    token: str | None = None
+    """${VAR} holding a bearer token (GitHub needs one)."""
+
+
+@dataclass
+class Resources:
+    """Kubernetes resource requests and limits of one container (`cpu: 500m`, `memory: 1Gi`)."""
+
+    requests: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+
+
+def _master_resources() -> Resources:
+    return Resources(requests={"cpu": "250m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "512Mi"})
+
+
+def _worker_resources() -> Resources:
+    # A Locust worker is one gevent loop: more than one core is wasted on it.
+    return Resources(requests={"cpu": "1", "memory": "512Mi"}, limits={"cpu": "1", "memory": "1Gi"})
+
+
+@dataclass
+class PodResources:
+    master: Resources = field(default_factory=_master_resources)
+    workers: Resources = field(default_factory=_worker_resources)
+
+
+@dataclass
+class SecretEnv:
+    """One environment variable of the Locust pods taken from a Secret key (e.g. a bearer token)."""
+
+    name: str
+    secret: str
+    key: str
+
+
+@dataclass
+class Kubernetes:
+    """Where and how the pods run (`runner: kubernetes`, `isvcperf k launch`)."""
+
+    namespace: str | None = None
+    """Default: the kubeconfig context's namespace (in a pod: its own), else `default`."""
+    context: str | None = None
+    image: str | None = None
+    """Default `isvcperf:<package version>` (build it with `make image`)."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[str] = field(default_factory=list)
+    service_account_name: str | None = None
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[Any] = field(default_factory=list)
+    affinity: dict[str, Any] = field(default_factory=dict)
+    resources: PodResources = field(default_factory=PodResources)
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    env_from_secrets: list[str] = field(default_factory=list)
+    """Secrets whose every key becomes an environment variable of the Locust pods."""
+    secret_env: list[SecretEnv] = field(default_factory=list)
+    ttl_seconds_after_finished: int = 3600
+    """Kubernetes deletes the run's objects this long after it finished, whatever happened to the CLI."""
+    keep: bool = False
+    """Leave the run's objects in the cluster (until the TTL) instead of deleting them at the end."""
+    linger: float | None = duration_field(300.0)
+    """How long a finished master waits for the CLI to fetch the result before it quits."""
+    start_timeout: float | None = duration_field(300.0)
+    """How long the master and every worker may take to be scheduled, pulled, started and connected."""
+
+
+@dataclass
+class RunSpec:
+    """The whole test."""
+
+    name: str = "isvcperf"
+    target: Target = field(default_factory=Target)
+    ready: Ready = field(default_factory=Ready)
+    payload: Payload = field(default_factory=Payload)
+    endpoints: list[Endpoint] = field(default_factory=list)
+    """Several targets in one test instead of target.url (see Endpoint)."""
+    checks: list[Check] = field(default_factory=list)
+    """Response checks for every request (and every endpoint)."""
+    load: Load = field(default_factory=Load)
+    metrics: Metrics = field(default_factory=Metrics)
+    slos: dict[str, SLO] = field(default_factory=dict)
+    runner: Literal["local", "kubernetes"] = "local"
+    kubernetes: Kubernetes = field(default_factory=Kubernetes)
+    notify: Notify | None = None
+    base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
+    """Directory relative paths in the spec are resolved against (the spec file's)."""
+
+    @property
+    def infer_url(self) -> str:
+        """The URL requests are sent to (with several endpoints, theirs joined by commas)."""
+        if self.endpoints:
+            return ", ".join(e.target.url or "" for e in self.endpoints)
+        return self.target.url or ""
+
+    def all_endpoints(self) -> list[Endpoint]:
+        """Where the load goes, uniformly: the endpoints, or the one target (id "") with the top-level payload."""
+        if self.endpoints:
+            return self.endpoints
+        return [Endpoint(id="", payload=self.payload, target=self.target, all_checks=self.checks)]
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for result.json; header values redacted so tokens never land on disk."""
+        data = schema.dump(self)
+        headers = data.get("target", {}).get("headers")
+        if headers:
+            data["target"]["headers"] = {k: "<redacted>" for k in headers}
+        return data

@@ -1,0 +1,289 @@
+"""Validation of a RunSpec: cross-field rules, with errors that name the field and what to do."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from isvcperf.kserve import urls
+from isvcperf.spec import metric_names, schema
+from isvcperf.spec.model import Check, Load, Notify, Payload, RunSpec, Target
+from isvcperf.util import json_path
+from isvcperf.util.env import ENV_REF
+from isvcperf.util.errors import SpecError
+
+
+def check(spec: RunSpec) -> None:
+    """Cross-field rules and defaults that depend on other fields."""
+    if not spec.name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec.name):
+        raise SpecError("name", f"{schema.describe(spec.name)} must be letters, digits, '.', '_' or '-'")
+    if spec.endpoints:
+        _check_endpoints(spec)
+    else:
+        _check_target(spec.target)
+        _check_payload(spec.payload, spec.target.protocol, "payload")
+    _check_checks(spec.checks, "checks", spec.target.protocol)
+    _check_kubernetes(spec)
+    _check_load(spec.load)
+    _check_notify(spec.notify)
+    for i, rng in enumerate(spec.metrics.error_ranges):
+        if rng.lower is None and rng.upper is None:
+            raise SpecError(f"metrics.errorRanges[{i}]", "needs lower, upper or both")
+    for i, pct in enumerate(spec.metrics.percentiles):
+        if not 0 < pct <= 100:
+            raise SpecError(f"metrics.percentiles[{i}]", f"{pct:g} is not a percentile in (0, 100]")
+    spec.slos = {metric_names.canonical(name): slo for name, slo in spec.slos.items()}
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
+    ids = [e.id for e in spec.endpoints]
+    for name, slo in spec.slos.items():
+        problem = metric_names.check(name, ids)
+        if problem:
+            raise SpecError(f"slos.{name}", problem)
+        family, endpoint = metric_names.split_prefix(name.partition("/")[0])
+        if family != prefix:
+            fixed = metric_names.endpoint_prefix(prefix, endpoint) + "/" + name.partition("/")[2]
+            raise SpecError(f"slos.{name}", f"protocol {spec.target.protocol} measures {prefix}/ metrics; "
+                            f"name it {metric_names.canonical(fixed)}")
+        if slo.upper is None and slo.lower is None:
+            raise SpecError(f"slos.{name}", "needs an upper or a lower limit (e.g. {upper: 500})")
+    if spec.ready.timeout is not None and spec.ready.timeout <= 0 and spec.ready.enabled:
+        raise SpecError("ready.timeout", "must be more than 0s (or set ready.enabled: false)")
+
+
+def _check_target(target: Target) -> None:
+    if target.timeout is not None and target.timeout <= 0:
+        raise SpecError("target.timeout", "must be more than 0s")
+    if target.protocol == "grpc-v2":
+        _check_grpc_target(target)
+        return
+    if target.isvc is not None:
+        _check_dns_name("target.isvc", target.isvc)
+        if target.url is None and target.base_url is None:
+            # The URL comes from the InferenceService's status once it is Ready (isvcperf.readiness.isvc).
+            target.model = target.model or target.isvc
+            return
+    if target.url is None and target.base_url is None:
+        raise SpecError("target.url", "is required (the inference URL, or target.baseUrl with target.model, "
+                        "or target.isvc)")
+    for key, value in (("url", target.url), ("baseUrl", target.base_url)):
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            hint = "; for gRPC set target.protocol: grpc-v2" if value.startswith("grpc") else ""
+            raise SpecError(f"target.{key}", f"{schema.describe(value)} is not an http:// or https:// URL{hint}")
+    if target.url is None:
+        if target.protocol == "raw":
+            raise SpecError("target.url", "is required for protocol raw")
+        if not target.model:
+            raise SpecError("target.model", "is required to build the URL from target.baseUrl")
+        target.url = urls.infer_url(target.base_url, target.protocol, target.model)  # type: ignore[arg-type]
+    elif target.model is None and target.protocol != "raw":
+        target.model = urls.model_of(target.url, target.protocol)
+        if target.model is None:
+            expected = urls.EXPECTED_PATHS[target.protocol]
+            raise SpecError("target.model", f"is required: cannot tell the model from {target.url!r} (expected .../{expected})")
+
+
+def _check_grpc_target(target: Target) -> None:
+    """A gRPC target is `grpc://HOST:PORT` (plaintext) or `grpcs://HOST:PORT` (TLS).
+
+    Its model may come from the payload's `model_name` instead (see grpc_payload), as in
+    the Iter8 gRPC tutorial, so target.model is optional here.
+    """
+    example = "grpc://HOST:PORT (or grpcs://HOST:PORT for TLS)"
+    if target.base_url is not None:
+        raise SpecError("target.baseUrl", f"is for HTTP protocols; with protocol grpc-v2 give target.url {example}")
+    if target.url is None:
+        raise SpecError("target.url", f"is required for protocol grpc-v2: {example}")
+    parts = urlsplit(target.url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("grpc", "grpcs") or not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise SpecError("target.url", f"{schema.describe(target.url)} is not {example}")
+    if parts.scheme == "grpc" and (target.ca_bundle is not None or target.insecure):
+        key = "caBundle" if target.ca_bundle is not None else "insecure"
+        raise SpecError(f"target.{key}", f"applies to TLS; use grpcs://{parts.netloc} to connect with TLS")
+    if target.insecure:
+        raise SpecError("target.insecure", "is not available over gRPC (its Python client always verifies the "
+                        "server); give target.caBundle: the server's CA or self-signed certificate (PEM)")
+
+
+def _check_dns_name(field_path: str, value: str) -> None:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+        raise SpecError(field_path, f"{schema.describe(value)} is not a Kubernetes name (lower-case letters, digits, '-')")
+
+
+def _check_kubernetes(spec: RunSpec) -> None:
+    k8s = spec.kubernetes
+    for key, value in (("namespace", k8s.namespace), ("serviceAccountName", k8s.service_account_name)):
+        if value is not None:
+            _check_dns_name(f"kubernetes.{key}", value)
+    if spec.target.namespace is not None:
+        _check_dns_name("target.namespace", spec.target.namespace)
+    if k8s.ttl_seconds_after_finished < 0:
+        raise SpecError("kubernetes.ttlSecondsAfterFinished", f"{k8s.ttl_seconds_after_finished} must be 0 or more")
+    for key, value in (("linger", k8s.linger), ("startTimeout", k8s.start_timeout)):
+        if value is not None and value <= 0:
+            raise SpecError(f"kubernetes.{key}", "must be more than 0s")
+
+
+def _check_notify(notify: Notify | None) -> None:
+    if notify is None:
+        return
+    if not ENV_REF.search(notify.url):
+        raise SpecError("notify.url", f"{schema.describe(notify.url)} must come from the environment, e.g. "
+                        "url: ${SLACK_WEBHOOK_URL} (webhook URLs are secrets)")
+    if notify.token is not None and not ENV_REF.fullmatch(notify.token):
+        raise SpecError("notify.token", "must be an environment variable reference, e.g. token: ${GITHUB_TOKEN}")
+    if notify.format == "github" and notify.token is None:
+        raise SpecError("notify.token", "is required for format github (repository_dispatch needs a token)")
+
+
+def _check_load(load: Load) -> None:
+    if load.users < 1:
+        raise SpecError("load.users", f"{load.users} must be at least 1")
+    if load.workers is not None and load.workers < 1:
+        raise SpecError("load.workers", f"{load.workers} must be at least 1")
+    if load.rate < 0:
+        raise SpecError("load.rate", f"{load.rate:g} must be 0 (closed loop) or more")
+    if load.spawn_rate is not None and load.spawn_rate <= 0:
+        raise SpecError("load.spawnRate", f"{load.spawn_rate:g} must be more than 0")
+    if load.duration is not None and load.requests is not None:
+        raise SpecError("load", "give either duration or requests, not both")
+    if load.duration is not None and load.duration <= 0:
+        raise SpecError("load.duration", "must be more than 0s")
+    if load.requests is not None and load.requests < 1:
+        raise SpecError("load.requests", f"{load.requests} must be at least 1")
+    if load.stages:
+        _check_stages(load)
+    elif load.duration is None and load.requests is None:
+        load.requests = 100
+    if load.warmup.requests < 0:
+        raise SpecError("load.warmup.requests", f"{load.warmup.requests} must be 0 or more")
+    if load.warmup.requests and load.warmup.duration:
+        raise SpecError("load.warmup", "give either requests or duration, not both")
+
+
+def _check_stages(load: Load) -> None:
+    """Stages define the measured window, so they exclude duration and requests."""
+    if load.requests is not None:
+        raise SpecError("load.stages", "stages set the duration; remove load.requests")
+    if load.duration is not None:
+        raise SpecError("load.stages", "stages set the duration; remove load.duration")
+    kinds = set()
+    for i, stage in enumerate(load.stages):
+        where = f"load.stages[{i}]"
+        if stage.duration is None or stage.duration <= 0:
+            raise SpecError(f"{where}.duration", "is required and must be more than 0s")
+        if (stage.rate is None) == (stage.users is None):
+            raise SpecError(where, "give exactly one of rate (open loop) or users (closed loop)")
+        if stage.rate is not None and stage.rate < 0:
+            raise SpecError(f"{where}.rate", f"{stage.rate:g} must be 0 or more")
+        if stage.users is not None and stage.users < 1:
+            raise SpecError(f"{where}.users", f"{stage.users} must be at least 1")
+        kinds.add("rate" if stage.rate is not None else "users")
+    if len(kinds) > 1:
+        raise SpecError("load.stages", "use rate in every stage or users in every stage, not both")
+    if "users" in kinds:
+        if load.rate:
+            raise SpecError("load.rate", "user stages are closed loop; remove load.rate or use rate stages")
+        if load.warmup.requests:
+            raise SpecError("load.warmup.requests", "with user stages warm up by duration (load.warmup.duration)")
+        load.users = max(s.users or 0 for s in load.stages)
+    load.duration = sum(s.duration or 0.0 for s in load.stages)
+
+
+def _check_payload(payload: Payload, protocol: str, where: str) -> None:
+    given = [k for k, v in (("file", payload.file), ("url", payload.url), ("inline", payload.inline),
+                            ("files", payload.files or None), ("jsonl", payload.jsonl)) if v is not None]
+    if len(given) > 1:
+        raise SpecError(where, f"give one of file, url, inline, files or jsonl, not {' and '.join(given)}")
+    if not given and protocol != "raw":
+        raise SpecError(where, f"is required for protocol {protocol} (file:, url:, inline:, files: or jsonl:)")
+    if payload.url is not None and not re.match(r"^(https?|file)://", payload.url):
+        raise SpecError(f"{where}.url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")
+
+
+ENDPOINT_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_TARGET_PER_ENDPOINT = (("url", "url"), ("baseUrl", "base_url"), ("model", "model"), ("isvc", "isvc"))
+
+
+def _check_endpoints(spec: RunSpec) -> None:
+    """Resolve each endpoint into a Target (validated like target) and move its SLOs into spec.slos.
+
+    All endpoints speak one protocol family, HTTP or gRPC, because one kind of Locust
+    user sends the load and the totals are `http/...` or `grpc/...` metrics.
+    """
+    for key, attr in _TARGET_PER_ENDPOINT:
+        if getattr(spec.target, attr) is not None:
+            raise SpecError(f"target.{key}", "cannot be given with endpoints; give each endpoint its own url "
+                            "(target keeps what all endpoints share: protocol, headers, timeout, caBundle, insecure)")
+    seen: dict[str, int] = {}
+    family = ""
+    for i, endpoint in enumerate(spec.endpoints):
+        where = f"endpoints[{i}]"
+        if not ENDPOINT_ID.fullmatch(endpoint.id):
+            raise SpecError(f"{where}.id", f"{schema.describe(endpoint.id)} must be lower-case letters, digits "
+                            "and '-' (it names metrics: http-<id>/latency-p90)")
+        if endpoint.id in seen:
+            raise SpecError(f"{where}.id", f'"{endpoint.id}" is also the id of endpoints[{seen[endpoint.id]}]; '
+                            "ids must be unique")
+        seen[endpoint.id] = i
+        if endpoint.weight < 1:
+            raise SpecError(f"{where}.weight", f"{endpoint.weight} must be at least 1")
+        base = spec.target
+        target = Target(url=endpoint.url, base_url=endpoint.base_url, protocol=endpoint.protocol or base.protocol,
+                        model=endpoint.model, method=endpoint.method or base.method,
+                        headers={**base.headers, **endpoint.headers}, timeout=base.timeout,
+                        ca_bundle=base.ca_bundle, insecure=base.insecure)
+        try:
+            _check_target(target)
+        except SpecError as exc:
+            message = str(exc)[len(exc.field) + 2:] if exc.field else str(exc)
+            raise SpecError(exc.field.replace("target.", f"{where}.", 1),
+                            message.replace("target.", f"{where}.")) from None
+        endpoint.target = target
+        this_family = metric_names.protocol_prefix(target.protocol)
+        if family and this_family != family:
+            raise SpecError(f"{where}.protocol", f"{target.protocol} cannot run with {spec.endpoints[0].target.protocol} "
+                            "in one test: the endpoints must all speak HTTP (v2, v1, raw) or all grpc-v2")
+        family = this_family
+        _check_payload(endpoint.payload or spec.payload, target.protocol,
+                       "payload" if endpoint.payload is None else f"{where}.payload")
+        endpoint.payload = endpoint.payload or spec.payload
+        _check_checks(endpoint.checks, f"{where}.checks", target.protocol)
+        endpoint.all_checks = [*spec.checks, *endpoint.checks]
+        prefix = metric_names.endpoint_prefix(family, endpoint.id)
+        for name, slo in endpoint.slos.items():
+            head, sep, metric = name.partition("/")
+            if sep and head != family:
+                raise SpecError(f"{where}.slos.{name}", f"an endpoint's SLOs name its metrics as {family}/METRIC "
+                                f"or METRIC (e.g. latency-p90); they become {prefix}/METRIC")
+            spec.slos[metric_names.canonical(f"{prefix}/{metric if sep else name}")] = slo
+    spec.target.protocol = spec.endpoints[0].target.protocol  # the family decides the totals' metric names
+
+
+def _check_checks(checks: list[Check], where: str, protocol: str) -> None:
+    """Each check is a status or a JSON path (with equals, or exists); paths must parse."""
+    if checks and protocol == "grpc-v2":
+        raise SpecError(where, "response checks apply to HTTP responses (protocols v2, v1, raw), not grpc-v2")
+    for i, check in enumerate(checks):
+        at = f"{where}[{i}]"
+        if (check.status is None) == (check.json_path is None):
+            raise SpecError(at, "give either status (e.g. status: 200) or jsonPath (e.g. jsonPath: outputs[0].shape)")
+        if check.status is not None:
+            if check.equals is not None or check.exists is not None:
+                raise SpecError(at, "equals and exists go with jsonPath, not with status")
+            if not 100 <= check.status <= 599:
+                raise SpecError(f"{at}.status", f"{check.status} is not an HTTP status (100-599)")
+            continue
+        try:
+            json_path.parse(check.json_path or "")
+        except ValueError as exc:
+            raise SpecError(f"{at}.jsonPath", str(exc)) from None
+        if check.equals is not None and check.exists is not None:
+            raise SpecError(at, "give equals or exists, not both")
+        if check.equals is None and check.exists is None:
+            check.exists = True
+
+
