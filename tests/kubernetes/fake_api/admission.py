@@ -1,5 +1,9 @@
 """Defaulting and admission on create, the part of the real API server that fills in fields.
 
+The order is the real one: defaulting and the mutating plugins (ServiceAccount, then the Istio
+sidecar webhook when installed) run before validation; the validating plugins (Pod Security,
+then ResourceQuota, always last) after it, so a refusal names the object as it would be stored.
+
 Namespaces get phase Active and the ``kubernetes.io/metadata.name`` label; Secrets have
 ``stringData`` folded into base64 ``data``; Services get a ClusterIP, type, protocol and
 ``targetPort`` defaults; Pods get restartPolicy, grace period, service account defaults and
@@ -15,20 +19,30 @@ from typing import Any
 
 from . import errors
 from .network import AddressPool
+from .pod_security import PodSecurity
+from .quota import QuotaAdmission
 from .resources import SERVICEACCOUNTS, ResourceType
+from .sidecars import SidecarInjector
 from .store import Obj, Store
 
 
 class Admission:
-    """Callable the store runs inside ``create`` (under its lock) before validation."""
+    """Callable the store runs inside ``create`` (under its lock) before validation;
+    ``validate`` is the validating phase it runs after validation."""
 
     def __init__(self, addresses: AddressPool) -> None:
         self.addresses = addresses
+        self.sidecars: SidecarInjector | None = None
+        self._validating = (PodSecurity(), QuotaAdmission())
 
     def __call__(self, store: Store, rt: ResourceType, obj: Obj) -> None:
         handler = getattr(self, f"_{rt.plural}", None)
         if handler is not None and not rt.custom:
             handler(store, rt, obj)
+
+    def validate(self, store: Store, rt: ResourceType, obj: Obj) -> None:
+        for plugin in self._validating:
+            plugin(store, rt, obj)
 
     def _namespaces(self, store: Store, rt: ResourceType, obj: Obj) -> None:
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
@@ -63,13 +77,15 @@ class Admission:
         spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
         spec["serviceAccount"] = spec["serviceAccountName"]
         spec.setdefault("enableServiceLinks", True)
-        for container in spec.get("containers") or []:
-            container.setdefault("terminationMessagePath", "/dev/termination-log")
-            container.setdefault("imagePullPolicy", "Always" if container.get("image", "").endswith(":latest") else "IfNotPresent")
         namespace, account = obj["metadata"]["namespace"], spec["serviceAccountName"]
         if store.find(SERVICEACCOUNTS, namespace, account) is None:
             why = f'error looking up service account {namespace}/{account}: serviceaccount "{account}" not found'
             raise errors.forbidden(rt.qualified, obj["metadata"]["name"], rt.group, why)
+        if self.sidecars is not None:
+            self.sidecars(store, obj)
+        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            container.setdefault("terminationMessagePath", "/dev/termination-log")
+            container.setdefault("imagePullPolicy", "Always" if container.get("image", "").endswith(":latest") else "IfNotPresent")
         obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
 
     def _jobs(self, store: Store, rt: ResourceType, obj: Obj) -> None:

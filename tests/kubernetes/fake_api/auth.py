@@ -1,13 +1,18 @@
 """Authentication by bearer token and authorization: test-imposed denials plus RBAC.
 
-* The kubeconfig user (``kubernetes-admin``) may do everything, except what a test denied
-  with ``deny(verb, resource)``.
-* A pod's service account (its token is in the pod's kubeconfig) is authorized by RBAC, as on
-  a real cluster: Roles and ClusterRoles bound to it by RoleBindings (in the request's
-  namespace) and ClusterRoleBindings; rules match on apiGroups, resources (``pods/log`` style
-  subresources, ``*``), verbs and resourceNames. Aggregated ClusterRoles and the default
-  ``system:*`` roles do not exist here; discovery (``/api``, ``/apis``, ``/version``) is open
-  to every authenticated user.
+* The default kubeconfig user (``kubernetes-admin``, group ``system:masters``) may do
+  everything, except what a test denied with ``deny(verb, resource)``.
+* Every other identity is authorized by RBAC, as on a real cluster: ordinary users
+  (``FakeCluster.user_kubeconfig``, each with its own bearer token, groups
+  ``system:authenticated``) and service accounts (a pod's token is in the pod's kubeconfig;
+  ``system:serviceaccount:<ns>:<name>``, groups ``system:serviceaccounts``,
+  ``system:serviceaccounts:<ns>``, ``system:authenticated``). Roles and ClusterRoles bound by
+  RoleBindings (in the request's namespace) and ClusterRoleBindings to a ``User``, ``Group``
+  or ``ServiceAccount`` subject; rules match on apiGroups, resources (``pods/log`` style
+  subresources, ``*``), verbs and resourceNames. The built-in ``admin``/``edit``/``view``
+  roles exist, aggregated (see ``bootstrap_policy``); the ``system:*`` controller roles do not.
+  Discovery (``/api``, ``/apis``, ``/version``) is open to every authenticated user, as
+  ``system:discovery`` makes it upstream.
 * A missing or unknown token is 401; a denial is 403 Forbidden with the real message.
 """
 
@@ -21,10 +26,14 @@ from . import errors
 from .resources import CLUSTERROLEBINDINGS, CLUSTERROLES, ROLEBINDINGS, ROLES, ResourceType
 from .store import Obj, Store
 
+MASTERS = "system:masters"
+"""The group RBAC never consults: its members are authorized for everything."""
+
 
 @dataclass(frozen=True)
 class User:
     name: str
+    groups: tuple[str, ...] = ("system:authenticated",)
     service_account: tuple[str, str] | None = None  # (namespace, name)
 
 
@@ -40,13 +49,20 @@ class Authorizer:
         self.store = store
         self.rbac = rbac
         self.admin_token = secrets.token_hex(16)
-        self._tokens: dict[str, User] = {self.admin_token: User("kubernetes-admin")}
+        self._tokens: dict[str, User] = {self.admin_token: User("kubernetes-admin", (MASTERS, "system:authenticated"))}
         self._lock = threading.Lock()
         self.denials: list[Denial] = []
 
     def token_for(self, namespace: str, account: str) -> str:
         """A stable token for a service account (what the token controller would mint)."""
-        user = User(f"system:serviceaccount:{namespace}:{account}", (namespace, account))
+        groups = ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated")
+        return self._token(User(f"system:serviceaccount:{namespace}:{account}", groups, (namespace, account)))
+
+    def token_for_user(self, name: str, groups: tuple[str, ...] = ()) -> str:
+        """A stable bearer token for an ordinary user (what an OIDC or static-token setup gives)."""
+        return self._token(User(name, (*groups, "system:authenticated")))
+
+    def _token(self, user: User) -> str:
         with self._lock:
             for token, known in self._tokens.items():
                 if known == user:
@@ -69,7 +85,7 @@ class Authorizer:
         for denial in self.denials:
             if denial.verb in (verb, "*") and denial.resource in names and denial.namespace in (None, namespace):
                 self._forbid(user, verb, rt, resource, namespace, name)
-        if user.service_account is not None and self.rbac and not self._rbac_allows(user, verb, rt.group, resource, namespace, name):
+        if MASTERS not in user.groups and self.rbac and not self._rbac_allows(user, verb, rt.group, resource, namespace, name):
             self._forbid(user, verb, rt, resource, namespace, name)
 
     def _forbid(self, user: User, verb: str, rt: ResourceType, resource: str, namespace: str | None, name: str | None) -> None:
@@ -78,14 +94,14 @@ class Authorizer:
         raise errors.forbidden(rt.qualified, name or "", rt.group, why)
 
     def _rbac_allows(self, user: User, verb: str, group: str, resource: str, namespace: str | None, name: str | None) -> bool:
-        assert user.service_account is not None
-        sa_ns, sa_name = user.service_account
+        def names_user(subject: Obj, binding: Obj) -> bool:
+            kind = subject.get("kind")
+            if kind == "ServiceAccount":
+                return user.service_account == (subject.get("namespace", binding["metadata"].get("namespace")), subject.get("name"))
+            return (kind == "User" and subject.get("name") == user.name) or (kind == "Group" and subject.get("name") in user.groups)
 
         def binds(binding: Obj) -> bool:
-            return any(
-                s.get("kind") == "ServiceAccount" and s.get("name") == sa_name and s.get("namespace", binding["metadata"].get("namespace")) == sa_ns
-                for s in binding.get("subjects") or []
-            )
+            return any(names_user(s, binding) for s in binding.get("subjects") or [])
 
         roles: list[Obj] = []
         bindings = [(b, None) for b in self.store.list(CLUSTERROLEBINDINGS)["items"]]

@@ -2,6 +2,18 @@
 
 Tests use it through the ``fake_cluster`` fixture; the public methods are the test hooks
 (KServe status, pod failure, permission denials, images) and direct reads for assertions.
+
+By default the cluster is as permissive as a developer's own kind cluster: the kubeconfig is
+cluster-admin and nothing is injected or enforced. The conditions real clusters impose are
+switched on per test (see ``tests/kubernetes/conftest.py`` for fixtures):
+
+* identities: ``user_kubeconfig`` (a user bound to ``edit``/``view``/``admin``, or nothing),
+  ``service_account_kubeconfig`` (a service account, with whatever Role the test bound);
+* ``install_istio``: the sidecar injector, for namespaces labelled ``istio-injection=enabled``;
+* ``enforce_pod_security``, ``limit_pods``: Pod Security admission and a pod-count quota;
+* ``unpullable``: images that fail to pull (ErrImagePull → ImagePullBackOff);
+* ``fail_lists``: 429/500/503 answers to list calls for a stretch of seconds;
+* ``block_pod_proxy``: the API server cannot reach pods (private control plane, mesh mTLS).
 """
 
 from __future__ import annotations
@@ -16,13 +28,20 @@ from typing import Any
 
 import yaml
 
+from . import bootstrap_policy
 from .admission import Admission
 from .auth import Authorizer, Denial
 from .controllers import CronJobController, Events, GarbageCollector, JobController, NamespaceController, TTLController
+from .faults import ListFaults, ProxyBlock
 from .kubelet import Image, Kubelet
 from .network import AddressPool, KubeProxy
-from .resources import CRD, NAMESPACES, SERVICEACCOUNTS, ResourceType, kserve_crd
+from .pod_security import ENFORCE
+from .quota import QuotaController
+from .resources import CRD, NAMESPACES, RESOURCEQUOTAS, ROLEBINDINGS, SERVICEACCOUNTS, ResourceType, kserve_crd
 from .server import RequestRecord, serve
+from .sidecars import IMAGE as ISTIO_PROXY_IMAGE
+from .sidecars import NAMESPACE_LABEL as ISTIO_INJECTION
+from .sidecars import PROXY_SCRIPT, SidecarInjector
 from .store import AuditEntry, Obj, Store, now
 
 ISVC_GROUP, ISVC_VERSION, ISVC_PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
@@ -35,12 +54,15 @@ class FakeCluster:
         self.root = root
         self.namespace = namespace
         self.addresses = AddressPool()
-        self.store = Store(admit=Admission(self.addresses))
+        self.admission = Admission(self.addresses)
+        self.store = Store(admit=self.admission, verify=self.admission.validate)
         self.authorizer = Authorizer(self.store, rbac)
         self.events = Events(self.store)
         self.jobs = JobController(self.store, self.events)
         self.cronjobs = CronJobController(self.store, self.events)
         self.requests: list[RequestRecord] = []
+        self.list_faults = ListFaults()
+        self.proxy_block: ProxyBlock | None = None
         self.controller_errors: list[str] = []
         self.stopping = threading.Event()
         self._server = serve(self)
@@ -56,8 +78,11 @@ class FakeCluster:
             self.cronjobs.sync,
             GarbageCollector(self.store).sync,
             NamespaceController(self.store).sync,
+            QuotaController(self.store).sync,
+            lambda: bootstrap_policy.aggregate(self.store),
             self.proxy.sync,
         ]
+        bootstrap_policy.install(self.store)
         for name in ("default", "kube-system", "kube-public", namespace):
             if self.store.find(NAMESPACES, None, name) is None:
                 self.store.create(NAMESPACES, None, {"metadata": {"name": name}})
@@ -103,14 +128,14 @@ class FakeCluster:
         self.stop()
 
     # -------------------------------------------------------------- kubeconfig
-    def kubeconfig_for(self, namespace: str, token: str, path: Path) -> Path:
+    def kubeconfig_for(self, namespace: str, token: str, path: Path, user: str = "fake-user") -> Path:
         """A kubeconfig with one context (this server, ``token``, default ``namespace``)."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "fake-user", "user": {"token": token}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake-user", "namespace": namespace}}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": user, "namespace": namespace}}],
             "current-context": "fake",
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +168,8 @@ class FakeCluster:
         for rt, obj in self.store.all_objects():
             meta = obj["metadata"]
             if rt.kind in ("Event", "Namespace", "CustomResourceDefinition") or (rt.kind == "ServiceAccount" and meta["name"] == "default"):
+                continue
+            if (meta.get("labels") or {}).items() >= bootstrap_policy.BOOTSTRAP_LABELS.items():
                 continue
             if namespace is None or meta.get("namespace") == namespace:
                 out.append((rt.kind, meta.get("namespace", ""), meta["name"]))
@@ -270,3 +297,67 @@ class FakeCluster:
 
     def token_for(self, namespace: str, service_account: str) -> str:
         return self.authorizer.token_for(namespace, service_account)
+
+    # ------------------------------------------------- real-cluster conditions
+    def user_kubeconfig(self, name: str, cluster_role: str | None = "edit", namespace: str | None = None, groups: tuple[str, ...] = ()) -> Path:
+        """A kubeconfig that authenticates as the ordinary user ``name`` (its own bearer token),
+        bound to ``cluster_role`` (``edit``, ``view``, ``admin``) in ``namespace`` only, by a
+        RoleBinding ``<name>-<role>``, as a namespace owner or a Kubeflow profile grants it.
+        ``None``: no binding, the user can do nothing until the test binds something."""
+        namespace = namespace or self.namespace
+        if cluster_role is not None:
+            self.store.create(ROLEBINDINGS, namespace, {
+                "metadata": {"name": f"{name}-{cluster_role}"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}],
+            })  # fmt: skip
+        token = self.authorizer.token_for_user(name, groups)
+        return self.kubeconfig_for(namespace, token, self.root / "users" / f"{name}.kubeconfig", user=name)
+
+    def service_account_kubeconfig(self, namespace: str, account: str) -> Path:
+        """A kubeconfig with the token of service account ``namespace/account``: it can do what
+        the Roles the test bound to the account allow, nothing more."""
+        token = self.authorizer.token_for(namespace, account)
+        return self.kubeconfig_for(namespace, token, self.root / "users" / f"{namespace}.{account}.kubeconfig", user=account)
+
+    def label_namespace(self, namespace: str, labels: dict[str, str]) -> None:
+        """Add labels to a namespace (created if missing), as its administrator would."""
+        if self.store.find(NAMESPACES, None, namespace) is None:
+            self.store.create(NAMESPACES, None, {"metadata": {"name": namespace}})
+        self.store.mutate(NAMESPACES, None, namespace, lambda obj: obj["metadata"].setdefault("labels", {}).update(labels))
+
+    def install_istio(self, namespace: str | None = None, cni: bool = False) -> None:
+        """Install Istio's sidecar injector (classic sidecars; with ``cni`` no ``istio-init``)
+        and label ``namespace`` (default: the kubeconfig's) ``istio-injection=enabled``."""
+        self.admission.sidecars = SidecarInjector(cni)
+        self.register_image(ISTIO_PROXY_IMAGE, entrypoint=["python", str(PROXY_SCRIPT)])
+        self.label_namespace(namespace or self.namespace, {ISTIO_INJECTION: "enabled"})
+
+    def enforce_pod_security(self, level: str = "restricted", namespace: str | None = None) -> None:
+        """Label the namespace ``pod-security.kubernetes.io/enforce=<level>``: pods breaking the
+        level are refused (403, "violates PodSecurity ...") from now on."""
+        self.label_namespace(namespace or self.namespace, {ENFORCE: level})
+
+    def limit_pods(self, pods: int, namespace: str | None = None, name: str = "pods") -> None:
+        """A ResourceQuota ``hard: {pods: <pods>}``: pods beyond it are refused ("exceeded quota")."""
+        self.store.create(RESOURCEQUOTAS, namespace or self.namespace, {"metadata": {"name": name}, "spec": {"hard": {"pods": str(pods)}}})
+
+    def unpullable(self, pattern: str, why: str = "not found") -> None:
+        """Images matching the glob ``pattern`` (as written or fully qualified,
+        ``docker.io/library/isvcperf:*``) cannot be pulled: ``why`` is ``"not found"`` (no such
+        tag) or ``"denied"`` (private or missing repository)."""
+        self.kubelet.unpullable(pattern, why)
+
+    def fail_lists(self, resource: str = "pods", code: int = 429, seconds: float = 3.0, retry_after: int = 1) -> None:
+        """For the next ``seconds``, list calls on ``resource`` (plural, or ``*``) answer ``code``:
+        429 (with ``Retry-After: retry_after``), 500 or 503, with the real Status bodies."""
+        self.list_faults.add(resource, code, seconds, retry_after)
+
+    def block_pod_proxy(self, mode: str = "timeout", delay: float = 1.0) -> None:
+        """The API server can no longer reach pods through ``pods/proxy``/``services/proxy``:
+        503 "error trying to reach service: dial tcp IP:PORT: i/o timeout" (after ``delay``
+        seconds), ``connect: connection refused`` or ``connection reset by peer``."""
+        self.proxy_block = ProxyBlock(mode, delay)
+
+    def unblock_pod_proxy(self) -> None:
+        self.proxy_block = None

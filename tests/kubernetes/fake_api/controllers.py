@@ -9,6 +9,9 @@
   ``completedIndexes``, conditions ``Complete`` or ``Failed`` (``BackoffLimitExceeded``,
   ``DeadlineExceeded`` from ``activeDeadlineSeconds``), after which active pods are deleted;
   failed pods are replaced (no back-off delay) until ``backoffLimit``; ``suspend`` stops pods.
+  A pod the API refuses (quota, Pod Security, a missing service account) is a ``FailedCreate``
+  Warning event on the Job quoting the refusal ("Error creating: pods "x" is forbidden: ..."),
+  retried with a doubling back-off (0.5 s up to 5 s), as the real controller records it.
   Not done: podFailurePolicy, backoffLimitPerIndex, successPolicy, the job-tracking finalizer.
 * TTL-after-finished: a finished Job is deleted (foreground) ``ttlSecondsAfterFinished``
   after it finished.
@@ -104,6 +107,7 @@ class JobController:
         self.events = events
         self._counted: dict[str, dict[str, str]] = {}  # job uid -> pod uid -> "succeeded"/"failed"
         self._seen: dict[str, dict[str, Obj]] = {}  # job uid -> pod uid -> last seen pod
+        self._refused: dict[str, tuple[int, float]] = {}  # job uid -> (refusals in a row, retry time)
 
     def sync(self) -> None:
         jobs = self.store.list(JOBS)["items"]
@@ -117,6 +121,7 @@ class JobController:
         for uid in set(self._counted) - live:
             self._counted.pop(uid, None)
             self._seen.pop(uid, None)
+            self._refused.pop(uid, None)
 
     def _sync_job(self, job: Obj, pods: list[Obj]) -> None:
         uid, spec = job["metadata"]["uid"], job["spec"]
@@ -221,7 +226,10 @@ class JobController:
         return active
 
     def _create_pod(self, job: Obj, index: int | None) -> Obj | None:
-        name = job["metadata"]["name"]
+        uid, name = job["metadata"]["uid"], job["metadata"]["name"]
+        refusals, retry_at = self._refused.get(uid, (0, 0.0))
+        if time.monotonic() < retry_at:
+            return None
         template = copy.deepcopy(job["spec"]["template"])
         meta = template.get("metadata") or {}
         pod_meta: Obj = {
@@ -241,8 +249,10 @@ class JobController:
         try:
             pod = self.store.create(PODS, job["metadata"]["namespace"], {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec})
         except errors.ApiError as err:
+            self._refused[uid] = (refusals + 1, time.monotonic() + min(0.5 * 2**refusals, 5.0))
             self.events(job, "FailedCreate", f"Error creating: {err.message}", "Warning", component="job-controller")
             return None
+        self._refused.pop(uid, None)
         self.events(job, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", component="job-controller")
         return pod
 

@@ -12,12 +12,13 @@ from typing import Any
 class ApiError(Exception):
     """A failed API call; ``status()`` is the body the real server would answer with."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.headers = headers  # sent with the Status body, e.g. Retry-After
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {

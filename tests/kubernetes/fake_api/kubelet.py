@@ -39,8 +39,13 @@ which a local process cannot see, so pods (unless ``automountServiceAccountToken
 Logs: stdout and stderr go to one file per container run (``previous`` is the run before).
 Deleting a pod sends SIGTERM to each container's process group, SIGKILL after the grace period
 (capped by ``grace_cap`` seconds), then removes the pod object. Test hooks: ``kill`` (SIGKILL a
-pod's processes: a crash, exit 137) and ``fail_image`` (containers of that image wait in
-ImagePullBackOff or any reason given). ``stop`` ends every process this kubelet started.
+pod's processes: a crash, exit 137), ``fail_image`` (containers of that image wait with a fixed
+reason, e.g. CreateContainerError) and ``unpullable`` (images matching a glob go through the
+real pull cycle: ``ErrImagePull`` with the container runtime's message, ``not found`` or
+``pull access denied``, then ``ImagePullBackOff`` "Back-off pulling image", retried with a
+doubling back-off, 1 s up to 5 s here, 10 s up to 5 min on a real node; the pod stays Pending,
+with the kubelet's Pulling/Failed/BackOff events). ``stop`` ends every process this kubelet
+started.
 Not done: probes, resource limits, securityContext, readOnly mounts, ConfigMap updates reaching
 already-mounted files, ephemeral containers, ``resourceFieldRef``, ``timestamps``/``sinceSeconds``.
 """
@@ -49,6 +54,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fnmatch
 import os
 import re
 import shutil
@@ -80,6 +86,28 @@ class Image:
     workdir: str | None = None
 
 
+PULL_ERRORS = {
+    "not found": 'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": {ref}: not found',
+    "denied": (
+        'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": '
+        "pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: "
+        "authorization failed"
+    ),
+}
+"""containerd's errors for a tag that does not exist and for a repository one may not read."""
+
+
+def image_reference(image: str) -> str:
+    """The fully qualified reference a runtime pulls: ``isvcperf:0.1`` → ``docker.io/library/isvcperf:0.1``."""
+    first, _, rest = image.partition("/")
+    if not rest:
+        image = f"docker.io/library/{image}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        image = f"docker.io/{image}"
+    last = image.rsplit("/", 1)[1]
+    return image if ":" in last or "@" in last else f"{image}:latest"
+
+
 class ContainerConfigError(Exception):
     """The container cannot start yet; ``reason`` becomes its waiting reason."""
 
@@ -100,6 +128,8 @@ class Container:
     restarts: int = 0
     restart_at: float = 0.0
     exited: bool = False  # terminated and not going to restart
+    pull_failures: int = 0
+    pull_next: float = 0.0  # when an unpullable image's waiting state next changes
 
     @property
     def name(self) -> str:
@@ -146,12 +176,18 @@ class Kubelet:
         self.grace_cap = grace_cap
         self.images: dict[str, Image] = {}
         self.failing_images: dict[str, tuple[str, str]] = {}
+        self.unpullable_images: list[tuple[str, str]] = []  # (glob, "not found" | "denied")
         self.pods: dict[str, PodRuntime] = {}
         self._gone: list[PodRuntime] = []  # removed from the API while processes still ran
 
     # ------------------------------------------------------------------ hooks
     def fail_image(self, image: str, reason: str = "ImagePullBackOff", message: str | None = None) -> None:
         self.failing_images[image] = (reason, message or f'Back-off pulling image "{image}"')
+
+    def unpullable(self, pattern: str, why: str = "not found") -> None:
+        if why not in PULL_ERRORS:
+            raise ValueError(f"why must be one of {sorted(PULL_ERRORS)}")
+        self.unpullable_images.append((pattern, why))
 
     def kill(self, namespace: str, name: str) -> None:
         runtime = self._runtime(namespace, name)
@@ -163,13 +199,17 @@ class Kubelet:
         """The log file to serve and whether that container is still writing to it."""
         pod = self.store.get(PODS, namespace, name)
         names = [c["name"] for c in pod["spec"]["containers"]]
+        init_names = [c["name"] for c in pod["spec"].get("initContainers") or []]
         if container is None:
             if len(names) != 1:
-                raise errors.bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]")
+                message = f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+                if init_names:
+                    message += f" or one of the init containers: [{' '.join(init_names)}]"
+                raise errors.bad_request(message)
             container = names[0]
         runtime = self.pods.get(pod["metadata"]["uid"])
         found = next((c for c in runtime.containers if c.name == container), None) if runtime else None
-        if found is None and container not in names + [c["name"] for c in pod["spec"].get("initContainers") or []]:
+        if found is None and container not in names + init_names:
             raise errors.bad_request(f"container {container} is not valid for pod {name}")
         if found is None or not found.logs:
             reason = (found.state.get("waiting") or {}).get("reason", "ContainerCreating") if found else "ContainerCreating"
@@ -465,6 +505,8 @@ class Kubelet:
         else:
             to_start = [c for c in runtime.containers if not c.init]
         for container in to_start:
+            if container.proc is None and self._cannot_pull(pod, container):
+                continue
             if container.proc is None or (not container.alive() and not container.exited and time.monotonic() >= container.restart_at and "waiting" in container.state):
                 if container.proc is not None:
                     container.restarts += 1
@@ -473,6 +515,30 @@ class Kubelet:
                 except ContainerConfigError as err:
                     container.state = {"waiting": {"reason": err.reason, "message": err.message}}
                     self._report_once(runtime, pod, "Failed" if "Image" in err.reason or "Container" in err.reason else err.reason, err.message, "Warning")
+
+    def _cannot_pull(self, pod: Obj, container: Container) -> bool:
+        """The pull cycle of an image matching ``unpullable``: True while the container waits."""
+        image = container.spec.get("image", "")
+        ref = image_reference(image)
+        why = next((w for pattern, w in self.unpullable_images if fnmatch.fnmatchcase(image, pattern) or fnmatch.fnmatchcase(ref, pattern)), None)
+        if why is None:
+            return False
+        clock = time.monotonic()
+        reason = (container.state.get("waiting") or {}).get("reason")
+        if reason == "ErrImagePull" and clock >= container.pull_next:
+            container.state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
+            container.pull_next = clock + min(2.0 ** (container.pull_failures - 1), 5.0)
+            self.event(pod, "BackOff", f'Back-off pulling image "{image}"')
+            self.event(pod, "Failed", "Error: ImagePullBackOff", "Warning")
+        elif reason not in ("ErrImagePull", "ImagePullBackOff") or clock >= container.pull_next:
+            message = PULL_ERRORS[why].format(ref=ref)
+            container.state = {"waiting": {"reason": "ErrImagePull", "message": message}}
+            container.pull_failures += 1
+            container.pull_next = clock + 1.0  # shown until the next pod sync, about a second
+            self.event(pod, "Pulling", f'Pulling image "{image}"')
+            self.event(pod, "Failed", f'Failed to pull image "{image}": {message}', "Warning")
+            self.event(pod, "Failed", "Error: ErrImagePull", "Warning")
+        return True
 
     def _reap(self, runtime: PodRuntime, pod: Obj, container: Container, policy: str) -> None:
         if container.proc is None or "running" not in container.state:

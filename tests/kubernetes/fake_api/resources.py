@@ -51,6 +51,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("", "v1", "secrets", "Secret"),
     _t("", "v1", "serviceaccounts", "ServiceAccount"),
     _t("", "v1", "events", "Event"),
+    _t("", "v1", "resourcequotas", "ResourceQuota", status=True),
     _t("batch", "v1", "jobs", "Job", status=True),
     _t("batch", "v1", "cronjobs", "CronJob", status=True),
     _t("rbac.authorization.k8s.io", "v1", "roles", "Role"),
@@ -68,6 +69,7 @@ CONFIGMAPS = next(t for t in BUILTIN if t.plural == "configmaps")
 SECRETS = next(t for t in BUILTIN if t.plural == "secrets")
 SERVICEACCOUNTS = next(t for t in BUILTIN if t.plural == "serviceaccounts")
 EVENTS = next(t for t in BUILTIN if t.plural == "events")
+RESOURCEQUOTAS = next(t for t in BUILTIN if t.plural == "resourcequotas")
 JOBS = next(t for t in BUILTIN if t.plural == "jobs")
 CRONJOBS = next(t for t in BUILTIN if t.plural == "cronjobs")
 ROLES = next(t for t in BUILTIN if t.plural == "roles")

@@ -1,4 +1,5 @@
-"""The HTTP face of the fake: URL routing, verbs, discovery, pod logs and the proxy subresources.
+"""The HTTP face of the fake: URL routing, verbs, discovery, pod logs, the proxy subresources and
+port-forward (WebSocket, ``v4.channel.k8s.io``; see ``portforward``).
 
 Paths are the real ones (``/api/v1/namespaces/{ns}/pods/{name}/log``,
 ``/apis/batch/v1/namespaces/{ns}/jobs``, ``/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/{path}``),
@@ -20,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import errors
+from . import errors, portforward
 from .network import endpoints, find_service_port, pod_ready, target_port
 from .resources import ResourceType
 from .store import default_propagation
@@ -97,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
         except NotFoundPage:
             self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
         except errors.ApiError as err:
-            self._json(err.code, err.status())
+            self._json(err.code, err.status(), err.headers)
         except (BrokenPipeError, ConnectionResetError):
             return
         except Exception as err:
@@ -125,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
             raise NotFoundPage
         name = unquote(rest[1]) if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
-        if subresource not in (None, "status", "log", "proxy") or (len(rest) > 3 and subresource != "proxy"):
+        if subresource not in (None, "status", "log", "proxy", "portforward") or (len(rest) > 3 and subresource != "proxy"):
             raise NotFoundPage
         return Route(rt, namespace, name, subresource, unquote("/".join(rest[3:])))
 
@@ -181,10 +182,16 @@ class Handler(BaseHTTPRequestHandler):
         if rt.namespaced and ns is None and not (self.command == "GET" and name is None):
             raise NotFoundPage  # only list/watch exist across all namespaces
         verb = self._verb(route, query)
+        if verb == "list" and (fault := self.cluster.list_faults.check(rt.plural)) is not None:
+            raise fault  # API Priority and Fairness and etcd come before authorization upstream
         self.cluster.authorizer.authorize(user, verb, rt, sub, ns, name)
         store = self.cluster.store
         if sub == "proxy":
             self._proxy(route, url.query)
+        elif sub == "portforward":
+            if rt.plural != "pods" or self.command != "GET":
+                raise NotFoundPage
+            self._portforward(ns or "", name or "", url.query)
         elif sub == "log":
             if rt.plural != "pods" or self.command != "GET":
                 raise NotFoundPage
@@ -282,6 +289,30 @@ class Handler(BaseHTTPRequestHandler):
             data = data[: int(query["limitBytes"])]
         return data
 
+    def _portforward(self, namespace: str, name: str, query: str) -> None:
+        pod = self.cluster.store.get(self.cluster.resource("pods"), namespace, name)
+        if self.headers.get("Upgrade", "").lower() != "websocket" or not self.headers.get("Sec-WebSocket-Key"):
+            raise errors.bad_request("Upgrade request required")
+        offered = [p.strip() for p in (self.headers.get("Sec-WebSocket-Protocol") or "").split(",")]
+        if portforward.PROTOCOL not in offered:
+            raise errors.bad_request(f"unable to upgrade: the client's protocols {offered} do not include {portforward.PROTOCOL}")
+        ports = [int(p) for value in parse_qs(query).get("ports", []) for p in value.split(",") if p]
+        if not ports:
+            raise errors.bad_request("unable to upgrade connection: query parameter \"port\" is required")
+        ip = pod.get("status", {}).get("podIP")
+        if pod.get("status", {}).get("phase") != "Running" or not ip:
+            raise errors.bad_request(f"unable to upgrade connection: pod {name} is not running")
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", portforward.accept_key(self.headers["Sec-WebSocket-Key"]))
+        self.send_header("Sec-WebSocket-Protocol", portforward.PROTOCOL)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self.cluster.requests.append(RequestRecord(self.command, self.path, 101))
+        portforward.forward(self.connection, ip, pod["metadata"]["uid"], name, ports, self.cluster.stopping)
+
     def _proxy(self, route: Route, query: str) -> None:
         store = self.cluster.store
         spec = (route.name or "").split(":")
@@ -298,16 +329,16 @@ class Handler(BaseHTTPRequestHandler):
             if not backends:
                 raise errors.service_unavailable(f'no endpoints available for service "{route.name}"')
             pod, target = backends[0]
-            what = "service"
         elif route.rt.plural == "pods":
             pod = store.get(route.rt, route.namespace, name)
             if not pod_ready(pod) and not pod.get("status", {}).get("podIP"):
                 raise errors.bad_request(f'pod "{name}" does not have a host assigned')
             target = int(port) if port else 80
-            what = "pod"
         else:
             raise NotFoundPage
         ip = pod["status"]["podIP"]
+        if self.cluster.proxy_block is not None:
+            raise self.cluster.proxy_block.error(ip, target)
         body = self.raw_body
         headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept", "accept-encoding", "user-agent")}
         connection = http.client.HTTPConnection(ip, target, timeout=60)
@@ -317,11 +348,20 @@ class Handler(BaseHTTPRequestHandler):
             payload = response.read()
         except OSError as err:
             reason = "connection refused" if isinstance(err, ConnectionRefusedError) else str(err)
-            raise errors.service_unavailable(f"error trying to reach {what}: dial tcp {ip}:{target}: connect: {reason}") from err
+            raise errors.service_unavailable(f"error trying to reach service: dial tcp {ip}:{target}: connect: {reason}") from err
         finally:
             with contextlib.suppress(OSError):
                 connection.close()
-        self._send(response.status, payload, response.getheader("Content-Type") or "application/octet-stream")
+        self._send(response.status, payload, response.getheader("Content-Type") or _sniff(payload))
+
+
+def _sniff(payload: bytes) -> str:
+    """The Content-Type Go's ResponseWriter gives a proxied answer that had none (text or bytes)."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain; charset=utf-8"
 
 
 def serve(cluster: FakeCluster) -> ThreadingHTTPServer:

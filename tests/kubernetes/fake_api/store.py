@@ -62,12 +62,13 @@ class AuditEntry:
 class Store:
     """Thread-safe object store; ``changed`` is notified on every write so controllers react fast."""
 
-    def __init__(self, admit: Callable[[Store, ResourceType, Obj], None] | None = None) -> None:
+    def __init__(self, admit: Callable[[Store, ResourceType, Obj], None] | None = None, verify: Callable[[Store, ResourceType, Obj], None] | None = None) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._objects: dict[ObjKey, Obj] = {}
         self._rv = 0
-        self._admit = admit
+        self._admit = admit  # defaulting and mutating admission, before validation
+        self._verify = verify  # validating admission, after it
         self.audit: list[AuditEntry] = []
 
     # ----------------------------------------------------------------- types
@@ -155,6 +156,8 @@ class Store:
             if self._admit:
                 self._admit(self, rt, obj)
             validate(rt, obj)
+            if self._verify:
+                self._verify(self, rt, obj)
             if dry_run:
                 return copy.deepcopy(obj)
             self._objects[key] = obj
