@@ -101,11 +101,11 @@ def test_llama_server_answers_without_streaming(llama_server: LlamaServer) -> No
 
 
 def test_llama_server_batches_four_parallel_streams(llama_server: LlamaServer) -> None:
-    # Prompts differ, so no prefix cache makes one cheaper; 512 tokens take ~0.1 s, long enough
+    # Prompts differ, so no prefix cache makes one cheaper; 1024 tokens take ~0.4 s, long enough
     # that a one-at-a-time server could not overlap them.
-    streams = concurrently(4, lambda i: completion(llama_server, f"{PROMPT} number {i}", max_tokens=512,
+    streams = concurrently(4, lambda i: completion(llama_server, f"{PROMPT} number {i}", max_tokens=1024,
                                                    stream_options={"include_usage": True}))
-    assert all(s.done and s.usage and s.usage["completion_tokens"] == 512 for s in streams)
+    assert all(s.done and s.usage and s.usage["completion_tokens"] == 1024 for s in streams)
     assert overlapping(streams), [(round(s.ttft, 3), round(s.content_frames[-1].at, 3)) for s in streams]
 
 
@@ -122,7 +122,10 @@ def test_llama_cpp_python_streams_without_usage(llama_cpp_python_server: LlamaCp
 def test_llama_cpp_python_serves_one_request_at_a_time(llama_cpp_python_server: LlamaCppPythonServer) -> None:
     streams = concurrently(2, lambda i: completion(llama_cpp_python_server, f"{PROMPT} number {i}", max_tokens=128))
     assert all(s.done and len(s.content_frames) == 128 for s in streams)  # none truncated
-    assert not overlapping(streams)
+    # The second is generated only once the first is, but the server queues up to 10 frames
+    # ahead of the socket: on a busy machine the first stream's tail can still be arriving.
+    first, second = sorted(streams, key=lambda s: s.ttft)
+    assert sum(f.at > second.ttft for f in first.content_frames) <= 12
 
 
 def test_llama_cpp_python_default_interrupts_a_stream_in_flight(tiny_gguf: Any, tmp_path: Any) -> None:
@@ -155,13 +158,14 @@ def test_sse_cadence_streams_at_its_known_cadence(sse_cadence: Nginx, api: str) 
     assert result.frames[-1].data["choices"] == [] and result.usage == {
         "prompt_tokens": 8, "completion_tokens": truth.frames, "total_tokens": 8 + truth.frames}
     assert result.done
-    # nginx's timers count whole milliseconds: a sleep can end up to 1 ms early, and lasts
-    # ~0.2 ms longer on average. A client delayed by a busy machine reads two frames at once
-    # (a short gap after a long one), so the checks are on the median gap and the whole span.
-    assert truth.ttft_s - 0.001 <= result.ttft < truth.ttft_s + 0.015
-    assert truth.gap_s - 0.001 < statistics.median(result.gaps) < truth.gap_s + 0.001
+    # Loose on the slow side: nginx and this client share 2 busy cores (a starved nginx was seen
+    # at a 13 ms median gap). nginx's timers count whole milliseconds, so a sleep can also end
+    # up to 1 ms early. A delayed client reads two frames at once (a long gap, then one of ~0),
+    # hence the median gap and the whole span rather than every gap. Precise figures: README.md.
+    assert truth.ttft_s - 0.001 <= result.ttft < truth.ttft_s + 0.03
+    assert truth.gap_s - 0.001 < statistics.median(result.gaps) < truth.gap_s + 0.005
     span = result.content_frames[-1].at - result.ttft
-    assert (truth.frames - 1) * truth.gap_s - 0.005 <= span < (truth.frames - 1) * (truth.gap_s + 0.001) + 0.01
+    assert (truth.frames - 1) * (truth.gap_s - 0.0001) <= span < (truth.frames - 1) * (truth.gap_s + 0.005)
 
 
 def test_sse_cadence_fast_stream_has_no_sleeps(sse_cadence: Nginx) -> None:
@@ -177,7 +181,7 @@ def test_sse_cadence_is_configurable_per_location() -> None:
         with pytest.raises(KeyError, match="slow"):
             nginx.openai_url("")
     assert result.done and len(result.content_frames) == 3 and result.usage["completion_tokens"] == 3
-    assert result.ttft >= 0.1 and all(0.015 < gap < 0.04 for gap in result.gaps)
+    assert 0.099 <= result.ttft < 0.13 and 0.039 <= result.content_frames[-1].at - result.ttft < 0.07
 
 def test_sse_cadence_keeps_the_benchmarks_v2_locations(sse_cadence: Nginx) -> None:
     assert post_json(sse_cadence.url(), {})["model_name"] == "bench"
