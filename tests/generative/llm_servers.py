@@ -13,7 +13,6 @@ import contextlib
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+
+from targets import free_port  # benchmarks/targets.py, on sys.path through tests/conftest.py
 
 HOST = "127.0.0.1"
 MODEL_ALIAS = "tiny-llm"
@@ -35,7 +36,7 @@ def _cached_paths() -> tuple[Path, Path]:
     """Where the build script puts llama-server and the llama-cpp-python venv's python: the
     script owns the version pin and the cache directory, so they are defined once."""
     output = subprocess.run(["bash", str(BUILD_SCRIPT), "--print-path"], capture_output=True, text=True, check=True)
-    server, python = output.stdout.split()
+    server, python = output.stdout.splitlines()
     return Path(server), Path(python)
 
 
@@ -52,12 +53,6 @@ def llama_cpp_python() -> Path | None:
     if (python.parent.parent / ".complete").exists():
         return python
     return Path(sys.executable) if importlib.util.find_spec("llama_cpp") else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class ServerProcess:

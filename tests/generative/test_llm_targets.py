@@ -2,8 +2,8 @@
 not behave as claimed (exact token counts, usage, batching, a known cadence), every
 generative measurement built on them is meaningless.
 
-Timing bounds are loose on purpose: this proves behaviour on a shared 2-core machine, it is
-not the benchmark (benchmarks/ measures the fidelity to 0.5 ms).
+Timing bounds are loose on purpose: this proves behaviour on a shared 2-core machine; it is
+not the fidelity benchmark (issue 13 puts that in benchmarks/, to 0.5 ms).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,9 +129,10 @@ def test_llama_cpp_python_serves_one_request_at_a_time(llama_cpp_python_server: 
     assert sum(f.at > second.ttft for f in first.content_frames) <= 12
 
 
-def test_llama_cpp_python_default_interrupts_a_stream_in_flight(tiny_gguf: Any, tmp_path: Any) -> None:
+def test_llama_cpp_python_default_interrupts_a_stream_in_flight(tiny_gguf: Path, tmp_path: Path) -> None:
     """The trap: with its default --interrupt_requests true, a second request ends the first
-    stream early, yet with HTTP 200 and `data: [DONE]`. Only counting tokens shows it."""
+    stream early, yet with HTTP 200 and `data: [DONE]`. Only counting the tokens, or missing
+    a finish_reason, shows it."""
     python = llama_cpp_python()
     if python is None:
         pytest.skip("llama-cpp-python[server] is not installed")
@@ -182,6 +184,7 @@ def test_sse_cadence_is_configurable_per_location() -> None:
             nginx.openai_url("")
     assert result.done and len(result.content_frames) == 3 and result.usage["completion_tokens"] == 3
     assert 0.099 <= result.ttft < 0.13 and 0.039 <= result.content_frames[-1].at - result.ttft < 0.07
+
 
 def test_sse_cadence_keeps_the_benchmarks_v2_locations(sse_cadence: Nginx) -> None:
     assert post_json(sse_cadence.url(), {})["model_name"] == "bench"
