@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from targets import free_port  # benchmarks/targets.py, on sys.path through tests/conftest.py
 
@@ -30,6 +31,7 @@ BUILD_SCRIPT = Path(__file__).resolve().parent / "build_llama_server.sh"
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 40
+_Server = TypeVar("_Server", bound="ServerProcess")
 
 
 def _cached_paths() -> tuple[Path, Path]:
@@ -80,7 +82,7 @@ class ServerProcess:
         kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
         return kib / 1024
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self: _Server) -> _Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with self.log_path.open("wb") as log:
@@ -131,9 +133,9 @@ class ServerProcess:
 
 
 class LlamaServer(ServerProcess):
-    """llama.cpp's llama-server: `parallel` slots batched together (continuous batching),
-    usage in the last frame when asked with stream_options.include_usage, /health,
-    /v1/models and Prometheus /metrics."""
+    """llama.cpp's llama-server: `parallel` slots batched together (continuous batching);
+    usage in the last frame (always on /v1/completions, on chat when asked with
+    stream_options.include_usage); /health, /v1/models and Prometheus /metrics."""
 
     def __init__(self, binary: Path, model_file: Path, log_path: Path, alias: str = MODEL_ALIAS,
                  parallel: int = 4, threads: int = 1) -> None:
