@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from isvcperf.kserve import urls
-from isvcperf.spec import metric_names, schema
+from isvcperf.spec import metric_names, openai_target, schema
 from isvcperf.spec.model import Check, Load, Notify, Payload, RunSpec, Target
 from isvcperf.util import json_path
 from isvcperf.util.env import ENV_REF
@@ -23,6 +23,7 @@ def check(spec: RunSpec) -> None:
         _check_target(spec.target)
         _check_payload(spec.payload, spec.target.protocol, "payload")
     _check_checks(spec.checks, "checks", spec.target.protocol)
+    openai_target.check_spec(spec)
     _check_kubernetes(spec)
     _check_load(spec.load)
     _check_notify(spec.notify)
@@ -40,7 +41,7 @@ def check(spec: RunSpec) -> None:
         if problem:
             raise SpecError(f"slos.{name}", problem)
         family, endpoint = metric_names.split_prefix(name.partition("/")[0])
-        if family != prefix:
+        if family != prefix and not (family == metric_names.LLM and spec.target.protocol == "openai"):
             fixed = metric_names.endpoint_prefix(prefix, endpoint) + "/" + name.partition("/")[2]
             raise SpecError(f"slos.{name}", f"protocol {spec.target.protocol} measures {prefix}/ metrics; "
                             f"name it {metric_names.canonical(fixed)}")
@@ -58,10 +59,13 @@ def _check_target(target: Target) -> None:
         return
     if target.isvc is not None:
         _check_dns_name("target.isvc", target.isvc)
-        if target.url is None and target.base_url is None:
-            # The URL comes from the InferenceService's status once it is Ready (isvcperf.readiness.isvc).
-            target.model = target.model or target.isvc
-            return
+    if target.protocol == "openai":
+        openai_target.check_target(target)
+        return
+    if target.isvc is not None and target.url is None and target.base_url is None:
+        # The URL comes from the InferenceService's status once it is Ready (isvcperf.readiness.isvc).
+        target.model = target.model or target.isvc
+        return
     if target.url is None and target.base_url is None:
         raise SpecError("target.url", "is required (the inference URL, or target.baseUrl with target.model, "
                         "or target.isvc)")
@@ -198,7 +202,7 @@ def _check_payload(payload: Payload, protocol: str, where: str) -> None:
                             ("files", payload.files or None), ("jsonl", payload.jsonl)) if v is not None]
     if len(given) > 1:
         raise SpecError(where, f"give one of file, url, inline, files or jsonl, not {' and '.join(given)}")
-    if not given and protocol != "raw":
+    if not given and protocol not in ("raw", "openai"):  # openai: generate.source decides (spec.openai_target)
         raise SpecError(where, f"is required for protocol {protocol} (file:, url:, inline:, files: or jsonl:)")
     if payload.url is not None and not re.match(r"^(https?|file)://", payload.url):
         raise SpecError(f"{where}.url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")
