@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isvcperf.payload import grpc as grpc_payload
+from isvcperf.payload import openai as openai_payload
 from isvcperf.spec.model import Endpoint, Payload, RunSpec
 from isvcperf.util.errors import SpecError
 
@@ -47,6 +48,8 @@ def load_payload(spec: RunSpec) -> Bodies:
 def _bodies(spec: RunSpec, endpoint: Endpoint, where: str) -> list[bytes]:
     payload = endpoint.payload or Payload()
     raw = _read(spec, payload, where)
+    if endpoint.target.protocol == "openai":
+        return openai_payload.bodies(spec, raw)
     if not raw:
         return [b""]  # protocol raw without a payload: bodiless requests
     if endpoint.target.protocol == "grpc-v2":
