@@ -26,7 +26,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from isvcperf.loadgen import collector, health, last_words, orphan, web_login
+from isvcperf.loadgen import collector, health, last_words, llm_recorder, orphan, web_login
 from isvcperf.loadgen.config import PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
@@ -283,6 +283,9 @@ def stats_document(runner: MasterRunner, st: State) -> dict[str, Any]:
     """
     if st.merged is None:
         st.merged = merge([t.snapshot for t in st.workers.values()])
+        llm = llm_recorder.merge([t.snapshot.get("llm") for t in st.workers.values()])
+        if llm is not None:  # a generative run's token-level figures (protocol openai)
+            st.merged["llm"] = llm
     merged = st.merged
     return {
         "phase": st.phase,

@@ -20,9 +20,12 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdrh.histogram import HdrHistogram
+
+if TYPE_CHECKING:
+    from isvcperf.loadgen.llm_recorder import LlmRecorder
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
@@ -98,6 +101,8 @@ class Recorder:
         self.interval = interval
         self.intervals: dict[int, Interval] = {}
         self._base = 0.0
+        self.llm: LlmRecorder | None = None
+        """A generative run's token-level measurements (set by loadgen.openai_user), shipped as `llm`."""
 
     # -- recording (the hot path) --------------------------------------------------------
 
@@ -188,6 +193,7 @@ class Recorder:
                 str(i): {**interval.counts.to_data(), "cpu": interval.cpu, "users": interval.users}
                 for i, interval in shipped.items()
             },
+            **({"llm": self.llm.snapshot()} if self.llm is not None else {}),
         }
 
 

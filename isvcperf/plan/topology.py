@@ -12,6 +12,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from isvcperf import locustfiles
 from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
@@ -24,6 +25,7 @@ from isvcperf.util.tls import insecure_warning
 
 DEFAULT_LOCUSTFILE = Path(locustfiles.__file__).with_name("infer_http.py")
 GRPC_LOCUSTFILE = DEFAULT_LOCUSTFILE.with_name("infer_grpc.py")
+OPENAI_LOCUSTFILE = DEFAULT_LOCUSTFILE.with_name("infer_openai.py")
 WORKER_CONNECT_TIMEOUT = 60
 LOCALHOST = "127.0.0.1"
 
@@ -123,13 +125,23 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
         interval=spec.metrics.interval or 1.0,
         insecure=spec.target.insecure,
         ca_bundle=ca_bundle_path(spec),
+        llm=llm_settings(spec),
     )
+
+
+def llm_settings(spec: RunSpec) -> dict[str, Any]:
+    """What the OpenAI user needs beyond the bodies: exact lengths and the goodput limits (seconds)."""
+    if spec.target.protocol != "openai" or spec.generate is None:
+        return {}
+    goodput = spec.goodput
+    limits = {k: getattr(goodput, k) for k in ("ttft", "tpot", "e2e")} if goodput is not None else {}
+    return {"exact": spec.generate.exact_output, "goodput": limits}
 
 
 def locustfile_path(spec: RunSpec) -> Path:
     """The built-in locustfile for the protocol, or the spec's own (relative to the spec file)."""
     if not spec.load.locustfile:
-        return GRPC_LOCUSTFILE if spec.target.protocol == "grpc-v2" else DEFAULT_LOCUSTFILE
+        return {"grpc-v2": GRPC_LOCUSTFILE, "openai": OPENAI_LOCUSTFILE}.get(spec.target.protocol, DEFAULT_LOCUSTFILE)
     path = Path(spec.base_dir, spec.load.locustfile).resolve()
     if not path.is_file():
         raise SpecError("load.locustfile", f"{spec.load.locustfile!r} not found (looked at {path})")
