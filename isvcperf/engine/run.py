@@ -22,7 +22,7 @@ from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.report.render import DEFAULT_FORMATS
-from isvcperf.results import analysis, metrics, slo
+from isvcperf.results import analysis, llm_metrics, metrics, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
@@ -154,6 +154,9 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
     values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
+    llm = total.get("llm")
+    if llm:  # protocol openai: the token-level metrics beside the http/ ones
+        values.update(llm_metrics.compute(llm, llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos)), window))
     workers_data = (stats or {}).get("workers", {})
     result = Result(
         name=spec.name,
@@ -179,6 +182,8 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
         stages=analysis.stages(spec, total, percentiles),
         spec=spec.to_data(),
     )
+    if llm:
+        result.llm = llm_metrics.block(llm, float((stats or {}).get("interval", 1.0)), window)
     result.slos = slo.evaluate(spec.slos, values)
     return result
 

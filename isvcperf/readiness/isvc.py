@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from isvcperf.kserve import urls
+from isvcperf.kserve import openai, urls
 from isvcperf.kube.cluster import Cluster
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
@@ -71,6 +71,9 @@ def wait_isvc(spec: RunSpec, cluster: Cluster, in_cluster: bool,
             raise CouldNotRun(f"InferenceService {namespace}/{name} not Ready within {format_duration(timeout)}; "
                               f"last seen: {seen}")
         time.sleep(interval)
-    if spec.target.url is None:
+    if spec.target.url is None and spec.target.protocol == "openai":  # the status's base + the OpenAI route
+        base = infer_url(isvc, "raw", spec.target.model or name, in_cluster)
+        spec.target.url = openai.api_url(base, spec.target.openai_prefix or "", spec.target.api or "chat")
+    elif spec.target.url is None:
         spec.target.url = infer_url(isvc, spec.target.protocol, spec.target.model or name, in_cluster)
     return isvc
