@@ -2,13 +2,21 @@
 llama-server (the main generative target) and llama-cpp-python's server (the no-usage,
 one-request-at-a-time variant), both serving the tiny GGUF of tiny_gguf.py.
 
-Their binaries are built once per machine by build_llama_server.sh into a cache directory;
-`llama_server_binary()` and `llama_cpp_python()` find them there and say None when they are
-not built, so the fixtures can skip with the command that builds them.
+Their binaries are built once per machine by tests/generative/build_llama_server.sh into a
+cache directory; `llama_server_binary()` and `llama_cpp_python()` find them there and say
+None when they are not built, so the test fixtures can skip with the command that builds them.
+
+Runnable, like iris_server.py::
+
+    python examples/llm_server.py --workdir DIR -- COMMAND ARGS...
+
+writes the tiny model, starts llama-server on a free port, runs COMMAND with `{base_url}`
+substituted in ARGS, stops the server and exits with COMMAND's exit code.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.util
 import os
@@ -22,11 +30,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
-from targets import free_port  # benchmarks/targets.py, on sys.path through tests/conftest.py
+from iris_server import free_port  # examples/ is on sys.path: as a script, and in tests (tests/conftest.py)
 
 HOST = "127.0.0.1"
 MODEL_ALIAS = "tiny-llm"
-BUILD_SCRIPT = Path(__file__).resolve().parent / "build_llama_server.sh"
+BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "tests" / "generative" / "build_llama_server.sh"
 # llama-server starts in ~0.4 s and llama_cpp.server in ~2 s; 60 s is for a cold, busy CI machine.
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 5.0
@@ -165,3 +173,30 @@ class LlamaCppPythonServer(ServerProcess):
                    "--host", HOST, "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
                    "--interrupt_requests", str(interrupt_requests).lower()]
         super().__init__(command, port, alias, log_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run COMMAND against llama-server serving the tiny model "
+                                     "({base_url} in its arguments is replaced by the server's base URL).")
+    parser.add_argument("--workdir", type=Path, default=Path(".demo-llm"), help="where the model and the log go")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give a command after --, e.g. -- isvcperf run examples/tiny-llm-chat.yaml "
+                     "--set target.baseUrl={base_url}")
+    binary = llama_server_binary()
+    if binary is None:
+        print(f"llama-server is not built: run {BUILD_SCRIPT} (~7 min once per machine)", file=sys.stderr)
+        return 3
+    from tiny_gguf import write_tiny_gguf  # examples/, beside this file
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    model = write_tiny_gguf(args.workdir / "tiny.gguf")
+    with LlamaServer(binary, model, args.workdir / "llama-server.log") as server:
+        print(f"llama-server serving {server.model!r} at {server.base_url}", file=sys.stderr, flush=True)
+        return subprocess.call([part.replace("{base_url}", server.base_url) for part in command])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

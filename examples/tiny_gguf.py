@@ -11,7 +11,7 @@ the final RMS norm that is a gap of ~50 logits against random noise of ~2.5. (Wi
 the reference recipe, about 3% of 64-token requests sampled a raw byte, which llama.cpp
 then merged with the next token into one frame.)
 
-    python tests/generative/tiny_gguf.py OUT.gguf   # to serve it by hand
+    python examples/tiny_gguf.py OUT.gguf   # to serve it by hand
 """
 
 from __future__ import annotations

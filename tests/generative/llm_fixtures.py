@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from llm_servers import BUILD_SCRIPT, LlamaCppPythonServer, LlamaServer, llama_cpp_python, llama_server_binary
+from llm_server import BUILD_SCRIPT, LlamaCppPythonServer, LlamaServer, llama_cpp_python, llama_server_binary
 from targets import Nginx  # benchmarks/targets.py, on sys.path through tests/conftest.py
 from tiny_gguf import write_tiny_gguf
 

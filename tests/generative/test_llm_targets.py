@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_servers import LlamaCppPythonServer, LlamaServer, ServerProcess, llama_cpp_python
+from llm_server import LlamaCppPythonServer, LlamaServer, ServerProcess, llama_cpp_python
 from sse_client import Stream, get_json, post_json, stream
 from targets import Cadence, Nginx
 
