@@ -57,11 +57,13 @@ _ROLE = {"delta": {"role": "assistant", "content": ""}, "finish_reason": None}
 @dataclass(frozen=True)
 class Cadence:
     """One fixed-cadence stream: the first content frame `ttft_s` after the request arrives,
-    then one every `gap_s`, `frames` in all; then a usage frame and `data: [DONE]`."""
+    then one every `gap_s`, `frames` in all; then a usage frame and `data: [DONE]` (left out
+    when `done` is false: a truncated stream, which a client must count as an error)."""
 
     ttft_s: float = 0.05
     gap_s: float = 0.01
     frames: int = 64
+    done: bool = True
 
 
 # Location prefix -> cadence: "" is the fidelity referee of issue 13, "fast" (no sleeps) the
@@ -106,7 +108,7 @@ def stream_locations(prefix: str, cadence: Cadence) -> str:
         for index in range(cadence.frames):
             body.append(_sleep(cadence.ttft_s if index == 0 else cadence.gap_s))
             body.append(_frame(api, _content(api, index, last=index == cadence.frames - 1)))
-        body += [_frame(api, None, **usage), "echo 'data: [DONE]\\n';"]
+        body += [_frame(api, None, **usage), "echo 'data: [DONE]\\n';" if cadence.done else ""]
         # postpone_output 0: a small frame goes out at its flush, not once 1460 bytes have piled up.
         lines.append(f"    location = {root}/v1/{path} {{ default_type text/event-stream; postpone_output 0; "
                      + " ".join(b for b in body if b) + " }")

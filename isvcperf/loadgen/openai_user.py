@@ -7,7 +7,9 @@ Then the answer is judged:
 
 - output tokens are the server's `usage.completion_tokens` when it sent usage, else the
   number of content frames (the result says how many requests were counted each way);
-- a stream that ends without `data: [DONE]`, or without any choice's `finish_reason`
+- a stream that ends without `data: [DONE]`, or whose connection closes in the middle of
+  it (what llama-cpp-python's interrupted stream looks like to this client), or without any
+  choice's `finish_reason`
   (llama-cpp-python's interrupted stream: one frame, then `[DONE]`), or, with
   `generate.exactOutput`, with fewer tokens than the request's max_tokens, is an error of
   its own type, `truncated stream: ...`; an `error` object in the stream is `stream error`;
@@ -21,6 +23,7 @@ import json
 import time
 
 from isvcperf.loadgen import plugin
+from isvcperf.loadgen.http1 import ConnectionClosed
 from isvcperf.loadgen.llm_recorder import Answer, LlmRecorder
 from isvcperf.loadgen.sse import StreamReader
 from isvcperf.loadgen.ticket_user import Sent
@@ -74,11 +77,16 @@ class OpenAIUser(InferenceUser):
         measured = ticket is not None and not ticket.warmup
         streamed, expected = self._meta[request]
         reader = StreamReader()
+        cut: str | None = None
         try:
             status, body = target.connection.exchange(request, False, reader.feed if streamed else None)
+        except ConnectionClosed as exc:
+            if not reader.size:  # nothing of the answer came: a transport error like any other
+                self._record_failure(streamed)
+                raise
+            status, body, cut = 200, b"", f"{ERROR_TRUNCATED}: connection closed mid-stream ({exc})"
         except Exception:
-            if measured:
-                self._llm.record(Answer(ticket.intended, [], 0, False, None, True, streamed))  # type: ignore[union-attr]
+            self._record_failure(streamed)
             raise
         ended = time.perf_counter()
         if streamed:
@@ -91,6 +99,7 @@ class OpenAIUser(InferenceUser):
             tokens, from_usage = 0, False
         else:
             tokens, from_usage, kind = judge(reader, streamed, expected)
+            kind = cut or kind
             error = target.prefix + kind if kind else None
             if kind and reader.error:
                 example = reader.error
@@ -101,3 +110,9 @@ class OpenAIUser(InferenceUser):
                                     prompt if isinstance(prompt, int) else None, error is not None, streamed))
         exception = RuntimeError(f"{error}: {example}") if error else None
         return ended, True, error, example if error else "", reader.size, exception
+
+    def _record_failure(self, streamed: bool) -> None:
+        """A measured request that got no answer at all still counts in llm/error-count."""
+        ticket = self.ticket
+        if ticket is not None and not ticket.warmup:
+            self._llm.record(Answer(ticket.intended, [], 0, False, None, True, streamed))

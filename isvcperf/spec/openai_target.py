@@ -24,8 +24,6 @@ def check_target(target: Target) -> None:
     if target.openai_prefix is not None:
         check_prefix(target.openai_prefix)
     if target.url is not None:
-        if target.base_url is not None:
-            raise SpecError("target.url", "give either url or baseUrl, not both")
         if not re.match(r"^https?://[^/\s]+", target.url):
             raise SpecError("target.url", f"{schema.describe(target.url)} is not an http:// or https:// URL")
         split = openai.split_url(target.url)
