@@ -64,7 +64,7 @@ class OpenAIUser(InferenceUser):
         super().on_start()
         st = plugin.state()
         settings = st.config.llm
-        if st.recorder.llm is None:
+        if not isinstance(st.recorder.llm, LlmRecorder):  # the first user of this worker creates it
             st.recorder.llm = LlmRecorder(st.recorder, settings.get("goodput") or {})
         self._llm = st.recorder.llm
         exact = bool(settings.get("exact"))

@@ -20,12 +20,9 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
-
-if TYPE_CHECKING:
-    from isvcperf.loadgen.llm_recorder import LlmRecorder
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
@@ -77,6 +74,12 @@ class Interval:
     users: int = 0
 
 
+class Shipped(Protocol):
+    """More measurements a worker ships inside its snapshot (loadgen.llm_recorder.LlmRecorder)."""
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
 class Recorder:
     """Counts, errors and latency histograms of the measured requests of one worker."""
 
@@ -101,7 +104,7 @@ class Recorder:
         self.interval = interval
         self.intervals: dict[int, Interval] = {}
         self._base = 0.0
-        self.llm: LlmRecorder | None = None
+        self.llm: Shipped | None = None
         """A generative run's token-level measurements (set by loadgen.openai_user), shipped as `llm`."""
 
     # -- recording (the hot path) --------------------------------------------------------
