@@ -20,6 +20,7 @@ from typing import Any
 from isvcperf import spec
 from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
+from isvcperf.kube.apply import apply_suspended
 from isvcperf.kube.cluster import COMPONENT_LABEL, INSTANCE_LABEL, Cluster
 from isvcperf.readiness.isvc import infer_url
 from isvcperf.report.render import FORMATS, render
@@ -185,12 +186,8 @@ def k_launch(args: argparse.Namespace) -> int:
     m = manifests.for_launch(run_spec, payload, args.group, cluster.namespace, launch.schedule)
     instance = manifests.launch_instance(args.group)
     _replace_previous(cluster, instance)
-    root = cluster.create(m.root(suspend=True))
-    created = [f"{root['kind']}/{root['metadata']['name']}"]
-    for obj in m.children(manifests.owner_reference(root)):
-        cluster.create(obj)
-        created.append(f"{obj['kind']}/{obj['metadata']['name']}")
-    cluster.patch(root["kind"], root["metadata"]["name"], {"spec": {"suspend": False}})
+    created: list[str] = []
+    apply_suspended(cluster, m, created)
     print(f"launched {args.group} in namespace {cluster.namespace}: {', '.join(created)}")
     print(f"next: isvcperf k assert -g {args.group} -c completed -c slos --timeout 5m; isvcperf k report -g {args.group}")
     return EXIT_OK
@@ -228,7 +225,7 @@ def k_log(args: argparse.Namespace) -> int:
     if not pods:
         raise CouldNotRun(f"no runner pod of launch {args.group!r} in namespace {cluster.namespace} "
                           "(not started, or deleted after its TTL; the result stays: isvcperf k report)")
-    print(cluster.pod_log(pods[-1]["metadata"]["name"]), end="")
+    print(cluster.pod_log(pods[-1]["metadata"]["name"], "runner"), end="")
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -38,8 +39,6 @@ CONFIG_DIR = "/etc/isvcperf"
 SCRATCH_DIR = "/scratch"
 MASTER_PORT = 5557
 WEB_PORT = 8089
-UID = 10001
-"""The image's non-root user (see Dockerfile)."""
 CONFIGMAP_LIMIT = 900 * 1024
 """Kubernetes refuses objects over 1 MiB; stay clear of it, with room for metadata."""
 REQUESTS_RUN_BOUND = 3600
@@ -67,8 +66,11 @@ def run_name(spec: RunSpec) -> str:
 
 
 def dns_label(text: str, limit: int = 63) -> str:
-    label = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:limit].strip("-")
-    return label or "isvcperf"
+    """`text` as a DNS-1035 label (what Service names must be): lowercase, and starting with a letter."""
+    label = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    if label[:1].isdigit():
+        label = f"isvcperf-{label}"
+    return label[:limit].strip("-") or "isvcperf"
 
 
 def owner_reference(obj: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +191,6 @@ def _base_context(spec: RunSpec, instance: str, namespace: str, config_map: str)
         "instance": instance,
         "namespace": namespace,
         "version": __version__,
-        "uid": UID,
         "image": spec.kubernetes.image or DEFAULT_IMAGE,
         "k8s": k8s,
         "config_map": config_map,
@@ -247,6 +248,8 @@ def _environment() -> jinja2.Environment:
                              keep_trailing_newline=True, autoescape=False)
     env.filters["pull_secret"] = lambda name: {"name": name}
     env.filters["secret_ref"] = lambda name: {"secretRef": {"name": name}}
+    env.filters["from_json"] = json.loads
+    env.filters["combine"] = lambda a, b: {**a, **(b or {})}
     env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     return env
 
