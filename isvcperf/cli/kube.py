@@ -55,6 +55,9 @@ def add_commands(sub: Any, formatter: type[argparse.HelpFormatter], epilog: str)
     render_cmd.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     render_cmd.add_argument("-n", "--namespace", help="namespace (default kubernetes.namespace, else default)")
     render_cmd.add_argument("--name", help="run name (default: the spec's name and a random suffix)")
+    render_cmd.add_argument("--deployment-mode", choices=urls.DEPLOYMENT_MODES, default="Serverless",
+                            help="how the InferenceService is deployed, for its in-cluster host when target.url is "
+                            "not given (run reads it from the status): <isvc>.<ns> or <isvc>-predictor.<ns>")
 
     list_cmd = sub.add_parser("list", help="list isvcperf runs and launches in a namespace",
                               formatter_class=formatter, epilog=epilog)
@@ -122,7 +125,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if run_spec.target.url is None:
         # No API access here: assume the cluster-local address KServe gives (run reads the status).
         isvc_ns = run_spec.target.namespace or namespace
-        status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns)}}
+        status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns, args.deployment_mode)}}
         run_spec.target.url = infer_url({"status": status}, run_spec.target.protocol,
                                         run_spec.target.model or str(run_spec.target.isvc), in_cluster=True)
     name = manifests.dns_label(args.name) if args.name else manifests.run_name(run_spec)
