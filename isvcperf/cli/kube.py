@@ -234,7 +234,7 @@ def k_log(args: argparse.Namespace) -> int:
 
 def k_delete(args: argparse.Namespace) -> int:
     cluster = _connect(args)
-    deleted = cluster.delete_instance(manifests.launch_instance(args.group))
+    deleted = _delete_launch(cluster, manifests.launch_instance(args.group))
     print(f"deleted {', '.join(deleted)}" if deleted else f"nothing to delete for {args.group!r} in {cluster.namespace}")
     return EXIT_OK
 
@@ -283,9 +283,21 @@ def _no_result(cluster: Cluster, group: str) -> str:
     return f"no result stored for launch {group!r} in namespace {cluster.namespace} yet; {state}; see isvcperf k log"
 
 
+def _delete_launch(cluster: Cluster, instance: str) -> list[str]:
+    """Delete a launch: its objects here, and its Role in the InferenceService's namespace (not owned by it)."""
+    runner = cluster.get("Job", instance) or cluster.get("CronJob", instance)
+    isvc_namespace = (runner or {}).get("metadata", {}).get("annotations", {}).get(manifests.ISVC_NAMESPACE)
+    deleted = cluster.delete_instance(instance)
+    if isvc_namespace and isvc_namespace != cluster.namespace:
+        other = Cluster(cluster.context, isvc_namespace)
+        deleted += [f"{kind}/{instance} (namespace {isvc_namespace})" for kind in ("RoleBinding", "Role")
+                    if other.delete(kind, instance)]
+    return deleted
+
+
 def _replace_previous(cluster: Cluster, instance: str) -> None:
     """A new launch with the same group replaces the old one and its results, as in Iter8."""
-    if not cluster.delete_instance(instance):
+    if not _delete_launch(cluster, instance):
         return
     gone_by = time.monotonic() + REPLACE_WAIT
     while any(True for _ in cluster.instance_objects(instance)):

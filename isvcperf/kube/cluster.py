@@ -77,6 +77,7 @@ class Cluster:
     """A connection to one cluster and namespace."""
 
     def __init__(self, context: str | None = None, namespace: str | None = None) -> None:
+        self.context = context
         self.api_client, default_namespace, self.where = _load_config(context)
         self.namespace = namespace or default_namespace
         self._apis: dict[str, Any] = {}

@@ -45,6 +45,8 @@ REQUESTS_RUN_BOUND = 3600
 """A request-count run has no natural end time: bound it in the cluster at one hour."""
 DEADLINE_GRACE = 120
 DEFAULT_IMAGE = f"isvcperf:{__version__}"
+ISVC_NAMESPACE = "isvcperf.io/isvc-namespace"
+"""Annotation on a launch's runner: where its InferenceService (and the Role to read it) lives."""
 FALLBACK_LOCUSTFILE = "isvcperf_k8s.py"
 FALLBACK_SOURCE = '"""Loaded next to the run\'s locustfile in pods: prints the final stats in the master log."""\n' \
     "import isvcperf.loadgen.k8s_fallback  # noqa: F401\n"
@@ -161,12 +163,14 @@ def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, sched
         "runner_name": instance,
         "runner_args": ["-m", "isvcperf", "k", "job-run", f"{CONFIG_DIR}/spec.yaml", "-g", group, "-n", namespace],
         "rules": runner_rules(result_name),
+        "isvc_namespace": spec.target.namespace or namespace,
         "schedule": schedule,
         "files": files,
         "binary_files": binary,
         "active_deadline": int(spec.ready.timeout or 60) + _load_bound(spec),
     }
-    return Manifests("runner-job.yaml.j2", ["configmap.yaml.j2", "runner-rbac.yaml.j2"], context,
+    return Manifests("runner-job.yaml.j2", ["configmap.yaml.j2", "runner-rbac.yaml.j2", "runner-isvc-rbac.yaml.j2"],
+                     context,
                      names={"runner": instance, "result": result_name})
 
 

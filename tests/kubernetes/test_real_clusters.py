@@ -158,3 +158,19 @@ def test_every_kubeconfig_path_is_read(cluster: FakeCluster, tmp_path: Path, run
     proc = run_cli("list", "--context", data["contexts"][0]["name"])
     assert proc.returncode == 0, proc.stderr
     assert "no isvcperf runs in namespace default" in proc.stdout
+
+
+def test_launch_for_an_inference_service_in_another_namespace_may_read_it(
+        cluster: FakeCluster, iris_server: Any, run_cli: RunCli) -> None:
+    cluster.label_namespace("models", {})
+    cluster.create_isvc("models", ISVC, ready=True, address_url=iris_server.base_url)
+    launch = run_cli("k", "launch", "-g", "cross", "--set", "runner=job", "--set", f"ready.isvc={ISVC}",
+                     "--set", "ready.namespace=models", "--set", f"http.payloadFile={PAYLOAD}",
+                     "--set", "http.numRequests=20", "--set", "load.workers=1")
+    assert launch.returncode == 0, launch.stdout + launch.stderr
+    check = run_cli("k", "assert", "-g", "cross", "-c", "completed", "-c", "nofailure", "--timeout", "120s")
+    assert check.returncode == 0, check.stdout + check.stderr + run_cli("k", "log", "-g", "cross").stdout
+    deleted = run_cli("k", "delete", "-g", "cross")
+    assert deleted.returncode == 0 and "Role/isvcperf-cross (namespace models)" in deleted.stdout, deleted.stdout
+    assert [o for o in cluster.objects("models") if o[0] in ("Role", "RoleBinding")] == []
+    cluster.wait_for(lambda: not isvcperf_objects(cluster) and not cluster.processes(), timeout=30, what="gone")
