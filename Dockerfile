@@ -15,6 +15,8 @@ RUN pip install --no-cache-dir . && rm -rf /src
 
 # Pods run with a read-only root filesystem: scratch, HOME and TMPDIR are an emptyDir there.
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/scratch TMPDIR=/scratch
+# Owned by the pods' user, so the image also works where no emptyDir is mounted there.
+RUN mkdir -p /scratch && chown 10001:10001 /scratch
 WORKDIR /scratch
 USER 10001:10001
 ENTRYPOINT ["python"]
