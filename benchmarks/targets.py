@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+GATEWAY_HOST = "gateway.kserve-test.example.com"
+"""The Host header the `gateway` virtual host answers to (KServe's `$SERVICE_HOSTNAME`)."""
 BODY = '{"model_name":"bench","outputs":[{"name":"predict","shape":[2,1],"datatype":"INT64","data":[1,1]}]}'
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 CONFIG = """\
@@ -44,6 +46,13 @@ http {{
     location /delay20/v2/models/bench/infer {{ default_type application/json; echo_sleep 0.02; echo '{body}'; }}
     location /delay1s/v2/models/bench/infer {{ default_type application/json; echo_sleep 1; echo '{body}'; }}
 {streams}
+  }}
+  server {{
+    # An ingress gateway's virtual host: only requests with this Host header reach the model.
+    listen 127.0.0.1:{port};
+    server_name {gateway_host};
+    location ~ ^/v2/(health/ready|models/gateway/ready)$ {{ return 200; }}
+    location /v2/models/gateway/infer {{ default_type application/json; return 200 '{body}'; }}
   }}
 }}
 """
@@ -146,7 +155,8 @@ class Nginx:
     def __enter__(self) -> Nginx:
         load = f"load_module {ECHO_MODULE};" if ECHO_MODULE.exists() else ""
         streams = "\n".join(stream_locations(prefix, cadence) for prefix, cadence in self.streams.items())
-        config = CONFIG.format(load_module=load, dir=self.dir, port=self.port, body=BODY, streams=streams)
+        config = CONFIG.format(load_module=load, dir=self.dir, port=self.port, body=BODY, streams=streams,
+                               gateway_host=GATEWAY_HOST)
         (self.dir / "nginx.conf").write_text(config)
         self.process = subprocess.Popen(["nginx", "-c", str(self.dir / "nginx.conf")], start_new_session=True)
         for _ in range(100):

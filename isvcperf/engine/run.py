@@ -24,6 +24,7 @@ from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.report.render import DEFAULT_FORMATS
 from isvcperf.results import analysis, llm_metrics, metrics, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
+from isvcperf.runners.base import Runner
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
@@ -80,7 +81,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     prepare_out_dir(out_dir)
     publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
-    runner: LocalRunner | KubernetesRunner | None = None
+    runner: Runner | None = None
 
     def partial(status: str, reason: str) -> Result:
         """Stop what runs, then keep whatever was measured."""

@@ -60,9 +60,20 @@ class Endpoint:
         return host if self.port == default else f"{host}:{self.port}"
 
 
+def host_header(headers: dict[str, str]) -> str | None:
+    """The user's own Host header, if any: KServe behind an ingress gateway is addressed by it
+    (`curl -H "Host: $SERVICE_HOSTNAME" http://$INGRESS_HOST:$INGRESS_PORT/...`)."""
+    return next((v for k, v in headers.items() if k.lower() == "host"), None)
+
+
+def sni_name(host: str) -> str:
+    """The TLS server name for a Host header value (its host part, without port or brackets)."""
+    return urlsplit(f"//{host}").hostname or host
+
+
 def encode_request(endpoint: Endpoint, method: str, headers: dict[str, str], body: bytes) -> bytes:
-    """The complete request as bytes, built once and sent for every request."""
-    lines = [f"{method} {endpoint.path} HTTP/1.1", f"Host: {endpoint.authority}"]
+    """The complete request as bytes, built once and sent for every request (a given Host header wins)."""
+    lines = [f"{method} {endpoint.path} HTTP/1.1", f"Host: {host_header(headers) or endpoint.authority}"]
     lowered = {k.lower() for k in headers}
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length")]
     if "user-agent" not in lowered:
@@ -75,8 +86,11 @@ def encode_request(endpoint: Endpoint, method: str, headers: dict[str, str], bod
 class Connection:
     """One kept-alive connection; `exchange` sends a request and returns (status, body)."""
 
-    def __init__(self, endpoint: Endpoint, timeout: float, tls_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, endpoint: Endpoint, timeout: float, tls_context: ssl.SSLContext | None = None,
+                 server_name: str | None = None) -> None:
         self.endpoint = endpoint
+        self.server_name = server_name or endpoint.host
+        """TLS SNI and certificate name: the Host header's when one is given, as a gateway routes by it."""
         self.timeout = timeout
         self.tls_context = tls_context
         self._sock: socket.socket | None = None
@@ -116,7 +130,7 @@ class Connection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.endpoint.tls:
             context = self.tls_context or ssl.create_default_context()
-            sock = context.wrap_socket(sock, server_hostname=self.endpoint.host)
+            sock = context.wrap_socket(sock, server_hostname=self.server_name)
         sock.settimeout(self.timeout)
         self._sock = sock
         self._buffer = b""

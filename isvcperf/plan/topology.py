@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from isvcperf.payload.bodies import Bodies
 from isvcperf.spec import schema
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
+from isvcperf.util.cpus import available_cpus
 from isvcperf.util.errors import SpecError
 from isvcperf.util.tls import insecure_warning
 
@@ -77,8 +77,8 @@ def is_loopback(host: str) -> bool:
 
 
 def worker_count(spec: RunSpec) -> tuple[int, list[str]]:
-    """Workers to start: the spec's, or one per core; never more than users (each needs one)."""
-    wanted = spec.load.workers or os.cpu_count() or 1
+    """Workers to start: the spec's, or one per usable CPU (the cgroup quota in a pod); never more than users."""
+    wanted = spec.load.workers or available_cpus()
     if wanted > spec.load.users:
         note = (
             f"load.workers {wanted} is more than load.users {spec.load.users}; "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from isvcperf.spec.model import RunSpec, Target
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 from isvcperf.util.tls import client_context
 
 PROBE_TIMEOUT = 5.0
@@ -83,16 +83,18 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
 def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:
     """Call `check` (the problems seen now) every ready.interval until it finds none or time is up."""
     timeout = spec.ready.timeout or 60.0
-    interval = spec.ready.interval or 1.0
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
+    seen = [""]
+
+    def step() -> bool | None:
         problems = check()
         if not problems:
-            return
-        if problems[0] != last and progress:
+            return True
+        if problems[0] != seen[0] and progress:
             progress(f"waiting for the target: {problems[0]}")
-        last = problems[0]
-        if time.monotonic() + interval > deadline:
-            raise CouldNotRun(f"target not ready within {format_duration(timeout)}; last seen: {last}")
-        time.sleep(interval)
+        seen[0] = problems[0]
+        return None
+
+    def expired() -> bool:
+        raise CouldNotRun(f"target not ready within {format_duration(timeout)}; last seen: {seen[0]}")
+
+    poll_until(step, deadline_after(timeout), spec.ready.interval or 1.0, expired)

@@ -11,7 +11,6 @@ for load sent from outside.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from isvcperf.kube.cluster import Cluster
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 
 
 def conditions_text(isvc: dict[str, Any]) -> str:
@@ -56,21 +56,23 @@ def wait_isvc(spec: RunSpec, cluster: Cluster, in_cluster: bool,
     assert name is not None, "wait_isvc needs target.isvc"  # run.py calls it only then
     namespace = spec.target.namespace or cluster.namespace
     timeout = spec.ready.timeout or 60.0
-    interval = spec.ready.interval or 1.0
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
+    seen = [""]
+
+    def step() -> dict[str, Any] | None:
         isvc = cluster.get_isvc(name, namespace)
         if is_ready(isvc) or not spec.ready.enabled:
-            break
-        seen = conditions_text(isvc)
-        if seen != last and progress:
-            progress(f"waiting for InferenceService {namespace}/{name}: {seen}")
-        last = seen
-        if time.monotonic() + interval > deadline:
-            raise CouldNotRun(f"InferenceService {namespace}/{name} not Ready within {format_duration(timeout)}; "
-                              f"last seen: {seen}")
-        time.sleep(interval)
+            return isvc
+        now = conditions_text(isvc)
+        if now != seen[0] and progress:
+            progress(f"waiting for InferenceService {namespace}/{name}: {now}")
+        seen[0] = now
+        return None
+
+    def expired() -> dict[str, Any]:
+        raise CouldNotRun(f"InferenceService {namespace}/{name} not Ready within {format_duration(timeout)}; "
+                          f"last seen: {seen[0]}")
+
+    isvc = poll_until(step, deadline_after(timeout), spec.ready.interval or 1.0, expired)
     if spec.target.url is None and spec.target.protocol == "openai":  # the status's base + the OpenAI route
         base = infer_url(isvc, "raw", spec.target.model or name, in_cluster)
         spec.target.url = openai.api_url(base, spec.target.openai_prefix or "", spec.target.api or "chat")

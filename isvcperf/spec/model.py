@@ -275,6 +275,10 @@ class Kubernetes:
     """How long a finished master waits for the CLI to fetch the result before it quits."""
     start_timeout: float | None = duration_field(300.0)
     """How long the master and every worker may take to be scheduled, pulled, started and connected."""
+    istio: Literal["skip", "native"] = "skip"
+    """skip: pods opt out of sidecar injection; native: keep the sidecar, as a native (init) sidecar that ends with the pod."""
+    run_as_user: int | None = 10001
+    """The pods' UID (the image's user); null lets the platform assign one (OpenShift restricted-v2)."""
 
 
 @dataclass
