@@ -14,6 +14,7 @@ import sys
 from isvcperf import __version__
 from isvcperf.cli import compare, kube, results, run
 from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.stdout import reader_may_leave
 from isvcperf.engine.run import Interrupted
 from isvcperf.util.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, IsvcperfError, one_line
 
@@ -44,15 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except IsvcperfError as exc:
-        print(f"isvcperf: error: {one_line(str(exc))}", file=sys.stderr)  # it may quote a server's answer
-        return exc.exit_code
-    except Interrupted:
-        print("isvcperf: interrupted; partial result written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("isvcperf: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with reader_may_leave():
+        args = build_parser().parse_args(argv)
+        try:
+            return args.handler(args)
+        except IsvcperfError as exc:
+            print(f"isvcperf: error: {one_line(str(exc))}", file=sys.stderr)  # it may quote a server's answer
+            return exc.exit_code
+        except Interrupted:
+            print("isvcperf: interrupted; partial result written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except KeyboardInterrupt:
+            print("isvcperf: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
