@@ -7,6 +7,10 @@ the measured window) and evaluates them with the same isvcperf.results.slo.evalu
 run it raises StopEarly out of the callback: both runners let it propagate, and the
 orchestrator then stops the processes and keeps what was measured, like an interrupt but
 with the SLO as the reason.
+
+What a person sees while the run goes (the terminal's live view) is the caller's choice:
+the Monitor is handed a Display and tells it the stats and the SLOs' state, so the engine
+never imports presentation.
 """
 
 from __future__ import annotations
@@ -16,18 +20,35 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from isvcperf.report.live import LiveView
-from isvcperf.report.render import view
 from isvcperf.results import metrics, slo
-from isvcperf.results.result import Result, SLOVerdict
+from isvcperf.results.metric_text import slo_row
+from isvcperf.results.result import SLOVerdict
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
 
 SLO_ROUTE = "isvcperf/slos"
 PUSH_TIMEOUT_S = 1.0
+
+
+class Display(Protocol):
+    """What shows a run while it goes (report.live.LiveView is one): entered around the run,
+    told the SLOs' current state and whether the run is stopping, then called with each stats dict."""
+
+    slos: list[SLOVerdict]
+    stopping: bool
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def __call__(self, stats: dict[str, Any]) -> None: ...
+
+
+DisplayFactory = Callable[[RunSpec, Callable[[str], None]], Display]
+"""Makes the Display of one run from its spec and the line printer (LiveView fits)."""
 
 
 class StopEarly(Exception):
@@ -54,10 +75,9 @@ def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, flo
 class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
-    def __init__(self, spec: RunSpec, echo: Callable[[str], None] = print, ui_url: str | None = None,
-                 live: LiveView | None = None) -> None:
+    def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None) -> None:
         self.spec = spec
-        self.live = live or LiveView(spec, echo)
+        self.live = live
         self.ui_url = ui_url.rstrip("/") + "/" + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
 
@@ -95,7 +115,7 @@ class Monitor:
                 continue
             if measured < (rule.grace_period or 0.0):
                 continue
-            row = view(Result(name=self.spec.name, status="completed", slos=[verdict]))["slos"][0]
+            row = slo_row(verdict)
             grace = f", grace period {format_duration(rule.grace_period)}" if rule.grace_period else ""
             return (f"stopped early after {measured:.1f}s of measuring: SLO {verdict.metric} was {row.value}, "
                     f"limit {row.limit} (abortOnFail{grace})")
@@ -103,7 +123,7 @@ class Monitor:
 
     def _push(self, verdicts: list[SLOVerdict]) -> None:
         """Best effort: the web UI's SLO panel shows what was pushed last."""
-        rows = view(Result(name=self.spec.name, status="completed", slos=verdicts))["slos"]
+        rows = [slo_row(verdict) for verdict in verdicts]
         body = [
             {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
              "state": "ok" if row.satisfied else "FAILING",

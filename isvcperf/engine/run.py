@@ -15,13 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from isvcperf.engine.monitor import Monitor, StopEarly
+from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly
 from isvcperf.kube.cluster import Cluster
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
-from isvcperf.report.render import DEFAULT_FORMATS
 from isvcperf.results import analysis, llm_metrics, metrics, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.base import Runner
@@ -70,9 +69,12 @@ def check_inputs(spec: RunSpec) -> Bodies:
     return load_payload(spec)
 
 
-def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print,
-             reports: Sequence[str] = DEFAULT_FORMATS, ui_host: str | None = None) -> Result:
+def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequence[str], ui: bool = False,
+             echo: Callable[[str], None] = print, ui_host: str | None = None) -> Result:
     """Run the test and write result.json and the reports in `reports` into `out_dir`.
+
+    The caller chooses the presentation: `live` makes what shows the run while it goes,
+    `reports` names the report formats written at the end.
 
     Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
     result written); otherwise returns the Result, whose verdict decides the exit code.
@@ -105,7 +107,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
                   else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, echo, ui_url) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         runner.close()
     except StopEarly as exc:

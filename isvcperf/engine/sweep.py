@@ -4,21 +4,21 @@ perf_analyzer sweeps concurrency and prints latency against throughput; this doe
 same for rate (open loop) or users (closed loop) and adds the verdict people need: the
 highest load that met every SLO. Each step is a complete run of the spec (readiness,
 warm-up, measurement) with its own result directory, so any step can be re-rendered or
-compared on its own later.
+compared on its own later. The sweep returns data (SweepResult, also written as
+sweep.json); report/sweep.py words it for a person.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from isvcperf.engine.monitor import DisplayFactory
 from isvcperf.engine.run import run_test
-from isvcperf.report.render import text_table
 from isvcperf.results.result import Result
 from isvcperf.spec import schema
 from isvcperf.spec.model import RunSpec
@@ -92,8 +92,13 @@ def step_spec(spec: RunSpec, parameter: str, value: float) -> RunSpec:
     return dataclasses.replace(spec, name=f"{spec.name}-{parameter}-{value:g}", load=load)
 
 
-def run_sweep(spec: RunSpec, out_dir: Path, echo: Callable[[str], None] = print) -> SweepResult:
-    """Run every step in order until one fails; write sweep.json and sweep.txt into out_dir."""
+def run_sweep(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequence[str],
+              on_step: Callable[[Step], None], echo: Callable[[str], None] = print) -> SweepResult:
+    """Run every step in order until one fails; write sweep.json into out_dir.
+
+    `live` and `reports` are each step's presentation (as for run_test); `on_step` hears
+    each step's row as soon as it is measured.
+    """
     parameter, loads = sweep_loads(spec)
     steps: list[Step] = []
     capacity: float | None = None
@@ -101,10 +106,10 @@ def run_sweep(spec: RunSpec, out_dir: Path, echo: Callable[[str], None] = print)
     for i, value in enumerate(loads):
         echo(f"isvcperf sweep: step {i + 1}/{len(loads)}: {parameter} {value:g}")
         step_dir = out_dir / f"step-{i + 1:02d}-{parameter}-{value:g}"
-        result = run_test(step_spec(spec, parameter, value), step_dir, echo=lambda _line: None)
+        result = run_test(step_spec(spec, parameter, value), step_dir, live, reports, echo=lambda _line: None)
         step = summarise(value, result, step_dir)
         steps.append(step)
-        echo(f"  {step.verdict}: {_fmt(step.throughput)} req/s, p90 {_fmt(step.p90)} ms, {step.errors} errors")
+        on_step(step)
         if step.verdict != "passed":
             why = ", ".join(step.failed_slos) or step.verdict
             stopped = f"{parameter} {value:g}: {why}"
@@ -112,9 +117,6 @@ def run_sweep(spec: RunSpec, out_dir: Path, echo: Callable[[str], None] = print)
         capacity = value
     sweep = SweepResult(spec.name, parameter, steps, capacity, stopped)
     (out_dir / "sweep.json").write_text(json.dumps(sweep.to_data(), indent=2) + "\n", encoding="utf-8")
-    text = render_text(sweep)
-    (out_dir / "sweep.txt").write_text(text + "\n", encoding="utf-8")
-    echo(text)
     return sweep
 
 
@@ -131,25 +133,3 @@ def summarise(value: float, result: Result, step_dir: Path) -> Step:
         p50=metrics.get("http/latency-p50"), p90=metrics.get("http/latency-p90"), p99=metrics.get("http/latency-p99"),
         errors=errors, failed_slos=failed, out_dir=str(step_dir),
     )
-
-
-def render_text(sweep: SweepResult) -> str:
-    """The latency-versus-throughput table and the capacity verdict."""
-    rows = [
-        SimpleNamespace(load=f"{s.load:g}", throughput=_fmt(s.throughput), p50=_fmt(s.p50), p90=_fmt(s.p90),
-                        p99=_fmt(s.p99), errors=str(s.errors),
-                        met="yes" if s.verdict == "passed" else "no: " + (", ".join(s.failed_slos) or s.verdict))
-        for s in sweep.steps
-    ]
-    columns = [(sweep.parameter, "load", ">"), ("throughput req/s", "throughput", ">"), ("p50 ms", "p50", ">"),
-               ("p90 ms", "p90", ">"), ("p99 ms", "p99", ">"), ("errors", "errors", ">"), ("met SLOs", "met")]
-    verdict = (f"Capacity: {sweep.parameter} {sweep.capacity:g} is the highest load that met every SLO"
-               if sweep.capacity is not None else "Capacity: none; the first step already failed")
-    return "\n".join([f"isvcperf sweep: {sweep.name}", "", text_table(rows, columns), "",
-                      verdict, f"Stopped: {sweep.stopped_because}"])
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if value < 10 else f"{value:.1f}"

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from isvcperf.report.render import format_metric, metric_order
 from isvcperf.results.result import Result
 from isvcperf.spec import metric_names
 from isvcperf.util.errors import SpecError
@@ -97,27 +96,9 @@ class Comparison:
     slos: list[SLODelta] = field(default_factory=list)
 
     @property
-    def regressions(self) -> list[str]:
-        """One line per regression, for the verdict."""
-        lines = [f"SLO {s.metric} held for the base and fails for the candidate" for s in self.slos if s.regressed]
-        for delta in self.metrics:
-            if not delta.regressed:
-                continue
-            if delta.candidate is None:
-                lines.append(f"{delta.metric} was not measured for the candidate")
-            else:
-                way = "up" if delta.direction == "lower" else "down"
-                change = abs(delta.change or 0.0)
-                size = f"{abs(delta.relative):.1%}" if delta.relative is not None else f"{change:g}"
-                unit = metric_names.unit(delta.metric)
-                values = f"{format_metric(delta.metric, delta.base)} → {format_metric(delta.metric, delta.candidate)}"
-                lines.append(f"{delta.metric} {way} {size} ({values}{' ' + unit if unit else ''}), "
-                             f"more than the {delta.tolerance} allowed")
-        return lines
-
-    @property
     def regressed(self) -> bool:
-        return bool(self.regressions)
+        """Whether any metric got worse beyond its tolerance or any SLO stopped holding."""
+        return any(s.regressed for s in self.slos) or any(d.regressed for d in self.metrics)
 
 
 def parse_tolerances(texts: list[str]) -> list[Tolerance]:
@@ -157,7 +138,7 @@ def compare(base: Result, candidate: Result, tolerances: list[Tolerance] | None 
     """Every metric and SLO of either run, side by side, with regressions judged."""
     given = tolerances or []
     comparison = Comparison(base, candidate)
-    for name in sorted(set(base.metrics) | set(candidate.metrics), key=metric_order):
+    for name in sorted(set(base.metrics) | set(candidate.metrics), key=metric_names.order):
         old, new = base.metrics.get(name), candidate.metrics.get(name)
         way = direction(name)
         tolerance = tolerance_for(name, given) if way != "neutral" else None

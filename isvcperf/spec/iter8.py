@@ -36,6 +36,13 @@ DEFAULT_GRPC_USERS = 50
 MODEL_INFER_CALLS = ("inference.GRPCInferenceService.ModelInfer", "inference.GRPCInferenceService/ModelInfer")
 DEFAULT_NAME = "launch"
 
+_TIMING_KEYS: dict[str, tuple[str, ...]] = {
+    "duration": ("load", "duration"),
+    "warmupNumRequests": ("load", "warmup", "requests"),
+    "warmupDuration": ("load", "warmup", "duration"),
+}
+"""The run's length and warm-up, spelled alike in Iter8's `http` and `grpc` tasks."""
+
 _HTTP_KEYS: dict[str, tuple[str, ...]] = {
     "url": ("target", "url"),
     "headers": ("target", "headers"),
@@ -45,40 +52,30 @@ _HTTP_KEYS: dict[str, tuple[str, ...]] = {
     "payloadFile": ("payload", "file"),
     "contentType": ("payload", "contentType"),
     "numRequests": ("load", "requests"),
-    "duration": ("load", "duration"),
     "qps": ("load", "rate"),
     "connections": ("load", "users"),
-    "warmupNumRequests": ("load", "warmup", "requests"),
-    "warmupDuration": ("load", "warmup", "duration"),
+    **_TIMING_KEYS,
     "percentiles": ("metrics", "percentiles"),
     "errorRanges": ("metrics", "errorRanges"),
 }
 """Iter8 `http` task input → spec path."""
 
 _HTTP_ENDPOINT_KEYS: dict[str, tuple[str, ...]] = {
-    "url": ("url",),
-    "headers": ("headers",),
-    "method": ("method",),
-    "payloadURL": ("payload", "url"),
-    "payloadStr": ("payload", "inline"),
-    "payloadFile": ("payload", "file"),
-    "contentType": ("payload", "contentType"),
+    name: path[1:] if path[0] == "target" else path for name, path in _HTTP_KEYS.items()
+    if path[0] in ("target", "payload")
 }
-"""Iter8 `http.endpoints.<id>` input → path in that spec endpoint; the top-level http keys are its defaults."""
+"""Iter8 `http.endpoints.<id>` input → path in that spec endpoint (a spec endpoint holds the target's
+fields at its top level, and its payload); the top-level http keys are its defaults."""
 _BODY_KEYS = ("url", "inline", "file")
 
+_GHZ_NAMES = {"host": "url", "metadata": "headers", "data": "payloadStr", "dataURL": "payloadURL",
+              "total": "numRequests", "rps": "qps", "concurrency": "connections"}
+"""Iter8's `grpc` task input (ghz's names) → the `http` task input that means the same."""
+
 _GRPC_KEYS: dict[str, tuple[str, ...]] = {
-    "host": ("target", "url"),
-    "metadata": ("target", "headers"),
+    **{ghz: _HTTP_KEYS[http] for ghz, http in _GHZ_NAMES.items()},
     "timeout": ("target", "timeout"),
-    "data": ("payload", "inline"),
-    "dataURL": ("payload", "url"),
-    "total": ("load", "requests"),
-    "duration": ("load", "duration"),
-    "rps": ("load", "rate"),
-    "concurrency": ("load", "users"),
-    "warmupNumRequests": ("load", "warmup", "requests"),
-    "warmupDuration": ("load", "warmup", "duration"),
+    **_TIMING_KEYS,
 }
 """Iter8 `grpc` task input (ghz's names) → spec path; `call`, `proto` and `protoURL` are checked, not mapped."""
 
