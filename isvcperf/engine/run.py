@@ -22,7 +22,7 @@ from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.report.render import DEFAULT_FORMATS
-from isvcperf.results import analysis, metrics, slo
+from isvcperf.results import analysis, metrics, server_view, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
@@ -81,6 +81,8 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
     runner: LocalRunner | KubernetesRunner | None = None
+    watch: server_view.ServerWatch | None = None
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
 
     def partial(status: str, reason: str) -> Result:
         """Stop what runs, then keep whatever was measured."""
@@ -89,6 +91,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
                 runner.close()
         stats, warnings = (runner.last_stats, runner.plan.warnings) if runner else (None, [])
         result = build_result(spec, stats, status, reason, warnings)
+        server_view.finish(watch, result, prefix)
         publish(result)
         return result
 
@@ -101,6 +104,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
             wait_ready(spec, progress=echo)
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
+        watch = server_view.start(spec)
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
                   else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
@@ -115,6 +119,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         partial("could-not-run", str(exc))
         raise
     result = from_outcome(spec, outcome, runner.plan.warnings)
+    server_view.finish(watch, result, prefix)
     publish(result)
     return result
 
