@@ -27,7 +27,7 @@ from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
-from isvcperf.spec import metric_names, schema
+from isvcperf.spec import metric_names, observability, schema
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
@@ -65,6 +65,7 @@ def check_inputs(spec: RunSpec) -> Bodies:
     """Everything that can be checked without the target: payloads, header variables, CA bundle."""
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
+    observability.check_environment(spec)
     ca_bundle_path(spec)
     return load_payload(spec)
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from isvcperf.spec import schema
 from isvcperf.spec.model import RunSpec
+from isvcperf.util.env import expand_env
 from isvcperf.util.errors import SpecError
 
 
@@ -43,3 +44,12 @@ def _check_url(field: str, url: str, example: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SpecError(field, f"{schema.describe(url)} is not an http(s) URL (e.g. {example})")
+
+
+def check_environment(spec: RunSpec) -> None:
+    """Every ${VAR} of the scrape headers is set here, and of the push headers for a local run (its master
+    inherits this environment; a pod's comes from its Secrets)."""
+    for name, value in (spec.outputs.prometheus.headers if spec.runner == "local" else {}).items():
+        expand_env(value, f"outputs.prometheus.headers.{name}")
+    for name, value in (spec.server.headers if spec.server else {}).items():
+        expand_env(value, f"server.headers.{name}")
