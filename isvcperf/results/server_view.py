@@ -42,7 +42,7 @@ class ServerView:
     parts: dict[str, float] = field(default_factory=dict)
     """Mean ms of the parts the runtime times (queue, inference, ...)."""
     buckets: dict[str, float] = field(default_factory=dict)
-    """The server's latency buckets over the run: upper bound in seconds → requests."""
+    """The server's latency buckets over the run: upper bound in seconds → requests at or below it (cumulative)."""
     timeline: list[list[float]] = field(default_factory=list)
     """[seconds since the first reading, requests counted since it] at each reading."""
     notes: list[str] = field(default_factory=list)

@@ -84,8 +84,14 @@ class Prometheus:
         tmp.write_text(json.dumps(targets))
         tmp.replace(path)  # atomic: Prometheus never reads half a file
 
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    def query(self, promql: str, over_s: float = 0) -> list[dict[str, Any]]:
+        """An instant query now, or with `over_s` a range query over the last `over_s` seconds (1 s steps)."""
+        if over_s:
+            now = time.time()
+            params = {"query": promql, "start": f"{now - over_s:.3f}", "end": f"{now:.3f}", "step": "1"}
+            url = f"{self.url}/api/v1/query_range?" + urllib.parse.urlencode(params)
+        else:
+            url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
         with urllib.request.urlopen(url, timeout=10) as response:
             data = json.loads(response.read())
         assert data["status"] == "success", data
