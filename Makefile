@@ -31,8 +31,10 @@ lint: venv
 # Regenerate the committed gRPC modules after editing isvcperf/grpc_v2/grpc_predict_v2.proto
 # (grpcio-tools is pinned in the test extra, so the output is the same on every machine).
 PROTO := isvcperf/grpc_v2/grpc_predict_v2.proto
+REMOTE_WRITE_PROTO := isvcperf/outputs/prometheus_remote.proto
 protos: venv
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. $(REMOTE_WRITE_PROTO)
 
 # The image of the Locust pods and the in-cluster runner; its tag is the spec's default
 # kubernetes.image (isvcperf:<package version>). On kind: kind load docker-image isvcperf:VERSION.

@@ -21,13 +21,13 @@ from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
-from isvcperf.results import analysis, llm_metrics, metrics, slo
+from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.base import Runner
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
-from isvcperf.spec import metric_names, schema
+from isvcperf.spec import metric_names, observability, schema
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
@@ -65,6 +65,7 @@ def check_inputs(spec: RunSpec) -> Bodies:
     """Everything that can be checked without the target: payloads, header variables, CA bundle."""
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
+    observability.check_environment(spec)
     ca_bundle_path(spec)
     return load_payload(spec)
 
@@ -84,6 +85,8 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
     runner: Runner | None = None
+    watch: server_view.ServerWatch | None = None
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
 
     def partial(status: str, reason: str) -> Result:
         """Stop what runs, then keep whatever was measured."""
@@ -92,6 +95,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
                 runner.close()
         stats, warnings = (runner.last_stats, runner.plan.warnings) if runner else (None, [])
         result = build_result(spec, stats, status, reason, warnings)
+        server_view.finish(watch, result, prefix)
         publish(result)
         return result
 
@@ -104,6 +108,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
             wait_ready(spec, progress=echo)
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
+        watch = server_view.start(spec)
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
                   else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
@@ -118,6 +123,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         partial("could-not-run", str(exc))
         raise
     result = from_outcome(spec, outcome, runner.plan.warnings)
+    server_view.finish(watch, result, prefix)
     publish(result)
     return result
 

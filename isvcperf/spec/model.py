@@ -215,6 +215,43 @@ class Notify:
     """${VAR} holding a bearer token (GitHub needs one)."""
 
 
+# -- observability: the run's series out to Prometheus, the server's own metrics in -------------
+
+
+@dataclass
+class PrometheusOutput:
+    """The run's live series: the master serves them at /metrics; remoteWrite also pushes them."""
+
+    remote_write: str | None = None
+    """A Prometheus remote-write URL (`http://prometheus:9090/api/v1/write`): for runs too short to be scraped."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with every push; values may hold ${ENV_VAR}, expanded in the master's environment, never stored."""
+    push_interval: float | None = duration_field(5.0)
+    pod_monitor: bool = False
+    """On Kubernetes, also create a PodMonitor (Prometheus Operator) that scrapes the master."""
+
+
+@dataclass
+class Outputs:
+    prometheus: PrometheusOutput = field(default_factory=PrometheusOutput)
+
+
+@dataclass
+class Server:
+    """The model server's own Prometheus metrics, read before, during and after the run into the report."""
+
+    metrics_url: str | None = None
+    """Its metrics endpoint; default from `runtime` and the target's host (MLServer: port 8082)."""
+    runtime: Literal["auto", "mlserver", "kserve", "vllm"] = "auto"
+    """Which metric names to read; auto recognises them in the first scrape."""
+    prometheus: str | None = None
+    """Read through an existing Prometheus (its base URL) instead of scraping the server."""
+    selector: str = ""
+    """With prometheus: PromQL label matchers for the server's series, e.g. `{namespace="models", pod=~"iris-.*"}`."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with each scrape or query; values may hold ${ENV_VAR}."""
+
+
 @dataclass
 class Resources:
     """Kubernetes resource requests and limits of one container (`cpu: 500m`, `memory: 1Gi`)."""
@@ -303,6 +340,8 @@ class RunSpec:
     """protocol openai: the prompts and answer lengths (spec.generative)."""
     goodput: Goodput | None = None
     """protocol openai: per-request limits for llm/goodput and llm/goodput-ratio."""
+    outputs: Outputs = field(default_factory=Outputs)
+    server: Server | None = None
     base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
     """Directory relative paths in the spec are resolved against (the spec file's)."""
 
