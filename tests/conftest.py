@@ -78,6 +78,14 @@ def nginx() -> Iterator[Nginx]:
 
 
 @pytest.fixture
+def healthy() -> Iterator[Nginx]:
+    """A fresh nginx for one test that counts the inference requests it answered (`.requests`):
+    the healthy target of the fault, TLS and web-UI tests, a real server rather than a stand-in."""
+    with Nginx(count=True) as server:
+        yield server
+
+
+@pytest.fixture
 def down_url() -> str:
     """URL of a loopback port nothing listens on: connections are refused at once."""
     return f"http://127.0.0.1:{free_port()}"
