@@ -31,6 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "faults"))
 
 CLI_TIMEOUT_S = 240.0
 
+# The tests that Ctrl-C the CLI must not depend on how pytest was started: a shell's background
+# job (`pytest &`, some CI runners) has SIGINT ignored, every child inherits that, and the CLI
+# would never see the signal. With a handler here, children start with the default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(scope="session")
 def iris_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IrisServer]:
