@@ -22,8 +22,13 @@ demo: venv
 		$(BIN)/isvcperf run examples/sklearn-irisv2.yaml --set target.url={url} --out .demo/results
 
 # Lint first: it takes a second and catches what would otherwise fail minutes into the tests.
+# The system packages the tests use (chromium, nginx + echo module) are installed when absent;
+# then one pytest per group, with a table of wall times at the end (make test GROUPS="unit faults").
+GROUPS ?= unit integration kubernetes faults security generative observability soak
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	tests/system-deps.sh
+	PYTHON=$(BIN)/python tests/generative/build_llama_server.sh
+	$(BIN)/python tests/groups.py $(GROUPS)
 
 lint: venv
 	$(BIN)/ruff check .

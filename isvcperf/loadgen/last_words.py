@@ -18,12 +18,15 @@ there is a chance to:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from isvcperf.loadgen.recorder import merge
+
+log = logging.getLogger(__name__)
 
 MSG_STOP = "isvcperf_stop"
 MSG_SNAPSHOT = "isvcperf_snapshot"
@@ -77,6 +80,8 @@ def install_master(runner: Any, web_ui: Any, take: Callable[[str, dict[str, Any]
     runner.register_message(MSG_SNAPSHOT, lambda msg, **_: take(msg.node_id, msg.data))
     if web_ui is not None:
         def stop() -> dict[str, Any]:
+            # Logged so the master's log shows why the load stopped (and tests can wait on it).
+            log.info("isvcperf: the orchestrator asked to stop; telling %d workers", len(runner.clients))
             runner.send_message(MSG_STOP)
             return {"asked": len(runner.clients)}
 
