@@ -141,3 +141,19 @@ def test_iter8_style_launch_of_a_generative_test(run_cli: Run, tmp_path: Path, l
     tight = run_cli("launch", "--out", str(tmp_path / "tight"), *sets, "--set", "assess.SLOs.upper.llm/ttft-p99=0.001")
     assert tight.returncode == 1, tight.stdout + tight.stderr
     assert "llm/ttft-p99" in tight.stdout
+
+
+def test_each_stage_reports_its_own_llm_metrics(run_cli: Run, tmp_path: Path, sse_cadence: Nginx) -> None:
+    """Two stages on the fixed-cadence stream: every stage has llm/ metrics of the requests scheduled
+    in it, with the stream's TTFT and ITL, and the stages' counts add up to the run's."""
+    code, result, output = run_spec(run_cli, tmp_path, CHAT, f"target.baseUrl={sse_cadence.openai_url()}",
+                                    "target.model=sse-cadence", "load.requests=null", "load.warmup.requests=0",
+                                    "load.stages[0].duration=3s", "load.stages[0].users=1",
+                                    "load.stages[1].duration=3s", "load.stages[1].users=3")
+    assert code == 0, output
+    first, second = (stage["metrics"] for stage in result["stages"])
+    for stage in (first, second):
+        assert stage["llm/request-count"] > 0 and stage["llm/error-count"] == 0
+        assert 49 <= stage["llm/ttft-p50"] <= 60 and 9.5 <= stage["llm/itl-p50"] <= 11.5  # loose: a busy machine
+    assert second["llm/request-count"] > first["llm/request-count"]  # three streams at once against one
+    assert first["llm/request-count"] + second["llm/request-count"] == result["metrics"]["llm/request-count"]
