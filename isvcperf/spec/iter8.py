@@ -36,6 +36,16 @@ DEFAULT_GRPC_USERS = 50
 MODEL_INFER_CALLS = ("inference.GRPCInferenceService.ModelInfer", "inference.GRPCInferenceService/ModelInfer")
 DEFAULT_NAME = "launch"
 
+_LOAD_KEYS: dict[str, tuple[str, ...]] = {
+    "numRequests": ("load", "requests"),
+    "duration": ("load", "duration"),
+    "qps": ("load", "rate"),
+    "connections": ("load", "users"),
+    "warmupNumRequests": ("load", "warmup", "requests"),
+    "warmupDuration": ("load", "warmup", "duration"),
+}
+"""The http task's load inputs, which the llm task shares."""
+
 _HTTP_KEYS: dict[str, tuple[str, ...]] = {
     "url": ("target", "url"),
     "headers": ("target", "headers"),
@@ -44,12 +54,7 @@ _HTTP_KEYS: dict[str, tuple[str, ...]] = {
     "payloadStr": ("payload", "inline"),
     "payloadFile": ("payload", "file"),
     "contentType": ("payload", "contentType"),
-    "numRequests": ("load", "requests"),
-    "duration": ("load", "duration"),
-    "qps": ("load", "rate"),
-    "connections": ("load", "users"),
-    "warmupNumRequests": ("load", "warmup", "requests"),
-    "warmupDuration": ("load", "warmup", "duration"),
+    **_LOAD_KEYS,
     "percentiles": ("metrics", "percentiles"),
     "errorRanges": ("metrics", "errorRanges"),
 }
@@ -233,7 +238,7 @@ def _translate(values: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if "grpc" in values:
         _translate_grpc(_fields(["grpc"], values["grpc"], "host"), data, notes)
     if "llm" in values:
-        iter8_llm.translate(_fields(["llm"], values["llm"], "url"), data)
+        iter8_llm.translate(_fields(["llm"], values["llm"], "url"), data, _LOAD_KEYS)
     for name, value in _fields(["http"], values.get("http", {}), "url").items():
         if name == "endpoints":
             data["endpoints"] = _http_endpoints(value, notes)

@@ -51,14 +51,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "source": ("generate", "source"),
     "payloadFile": ("payload", "file"),
     "payloadURL": ("payload", "url"),
-    "numRequests": ("load", "requests"),
-    "duration": ("load", "duration"),
-    "qps": ("load", "rate"),
-    "connections": ("load", "users"),
-    "warmupNumRequests": ("load", "warmup", "requests"),
-    "warmupDuration": ("load", "warmup", "duration"),
 }
-"""`llm.<key>` → spec path; `goodput.<limit>` is a group of its own (goodput_path)."""
+"""`llm.<key>` → spec path, besides the http task's load keys (iter8.py passes them to translate);
+`goodput.<limit>` is a group of its own."""
 
 TEXT = frozenset({"url", "baseURL", "api", "openaiPrefix", "model", "headers", "source", "payloadFile", "payloadURL"})
 """Inputs read as text, as Iter8 reads its http task's (a model named 7 stays "7")."""
@@ -73,8 +68,10 @@ UNSUPPORTED = {
 GOODPUT_LIMITS = tuple(schema.file_keys(Goodput))
 
 
-def translate(llm: dict[str, Any], data: dict[str, Any]) -> None:
-    """The `llm` group's keys into spec data; SpecError naming a key that is not one of them."""
+def translate(llm: dict[str, Any], data: dict[str, Any], load_keys: dict[str, tuple[str, ...]]) -> None:
+    """The `llm` group's keys (KEYS and `load_keys`) into spec data; SpecError naming a key that is
+    not one of them."""
+    keys = {**KEYS, **load_keys}
     for name, value in llm.items():
         key = join_key(["llm", name])
         if name == "goodput":
@@ -84,10 +81,10 @@ def translate(llm: dict[str, Any], data: dict[str, Any]) -> None:
                 if limit not in GOODPUT_LIMITS:
                     raise SpecError(f"{key}.{limit}", f"unknown key; {schema.suggest(str(limit), GOODPUT_LIMITS)}")
                 set_path(data, ["goodput", limit], item, f"{key}.{limit}")
-        elif name in KEYS:
-            set_path(data, list(KEYS[name]), value, key)
+        elif name in keys:
+            set_path(data, list(keys[name]), value, key)
         else:
-            raise SpecError(key, UNSUPPORTED.get(str(name)) or f"unknown key; {schema.suggest(str(name), [*KEYS, 'goodput'])}")
+            raise SpecError(key, UNSUPPORTED.get(str(name)) or f"unknown key; {schema.suggest(str(name), [*keys, 'goodput'])}")
 
 
 def complete(data: dict[str, Any]) -> None:
