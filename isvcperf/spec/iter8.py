@@ -358,7 +358,6 @@ def _add_defaults(data: dict[str, Any], tasks: set[str]) -> None:
         return
     if "llm" in tasks:
         iter8_llm.complete(data)
-        iter8_llm.add_defaults(data)
         return
     target = data.get("target")
     if data.get("endpoints"):

@@ -89,7 +89,7 @@ def translate(llm: dict[str, Any], data: dict[str, Any], load_keys: dict[str, tu
 
 def complete(data: dict[str, Any]) -> None:
     """What the `llm` task implies: protocol openai, length distributions named by the keys given,
-    a given payload sent as it is; the target and model are required."""
+    a given payload sent as it is, the default load; the target and model are required."""
     target = data.setdefault("target", {})
     if not isinstance(target, dict):
         return
@@ -110,10 +110,7 @@ def complete(data: dict[str, Any]) -> None:
     payload = data.get("payload")
     if isinstance(payload, dict) and payload and not (isinstance(generate, dict) and "source" in generate):
         data.setdefault("generate", {})["source"] = "payload"
-
-
-def add_defaults(data: dict[str, Any]) -> None:
-    """A closed-loop test (LLM benchmarks are sized by concurrency): 4 connections, 100 requests."""
+    # a closed loop (LLM benchmarks are sized by concurrency): 4 connections, 100 requests
     load = data.setdefault("load", {})
     if isinstance(load, dict):
         load.setdefault("users", DEFAULT_USERS)
