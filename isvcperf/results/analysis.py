@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from isvcperf.results import metrics
+from isvcperf.results import llm_metrics, metrics
 from isvcperf.results.result import StageResult, TimelinePoint
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
@@ -52,14 +52,19 @@ def stage_ends(spec: RunSpec) -> list[float]:
 
 
 def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> list[StageResult]:
-    """Per-stage metrics from the merged per-stage histograms and counts."""
+    """Per-stage metrics from the merged per-stage histograms and counts (and a generative run's
+    per-stage llm/ data: TTFT, TPOT, tokens/s, goodput of the requests scheduled in that stage)."""
     out = []
     start = 0.0
+    llm_stages = (total.get("llm") or {}).get("stages", [])
+    llm_percentiles = llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos))
     for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
         end = start + (stage.duration or 0.0)
         prefix = metric_names.protocol_prefix(spec.target.protocol)
         values = metrics.compute(data, percentiles, end - start, prefix)
         values[f"{prefix}/dropped"] = float(data.get("dropped", 0))
+        if index < len(llm_stages):
+            values.update(llm_metrics.compute(llm_stages[index], llm_percentiles, end - start))
         target = {k: float(v) for k, v in (("rate", stage.rate), ("users", stage.users)) if v is not None}
         out.append(StageResult(index=index, start=start, end=end, target=target, metrics=values))
         start = end
