@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from isvcperf.loadgen.recorder import decode_histogram
 from isvcperf.results.result import Result, StageResult, TimelinePoint
@@ -32,6 +33,7 @@ _SAFE_LABEL = re.compile(r"[^A-Za-z0-9 ._/%()-]")
 _COLORS = ("#0969da", "#bc4c00", "#8250df", "#1a7f37", "#cf222e", "#6e7781", "#116329", "#953800")
 
 Chart = dict[str, Any]
+T = TypeVar("T")
 
 
 def charts(result: Result) -> list[Chart]:
@@ -153,12 +155,11 @@ def timeline_charts(points: list[TimelinePoint]) -> list[Chart | None]:
 def downsample(points: list[TimelinePoint]) -> tuple[list[TimelinePoint], int]:
     """At most MAX_TIMELINE_POINTS points: consecutive intervals merged, counts summed,
     throughput averaged, percentiles the highest (a merged p99 cannot be recomputed)."""
-    width = math.ceil(len(points) / MAX_TIMELINE_POINTS)
-    if width <= 1:
+    groups, width = chunks(points)
+    if width == 1:
         return points, 1
     merged = []
-    for start in range(0, len(points), width):
-        group = points[start : start + width]
+    for group in groups:
         merged.append(
             TimelinePoint(
                 t=group[-1].t,
@@ -173,6 +174,12 @@ def downsample(points: list[TimelinePoint]) -> tuple[list[TimelinePoint], int]:
             )
         )
     return merged, width
+
+
+def chunks(items: Sequence[T]) -> tuple[list[Sequence[T]], int]:
+    """Consecutive items in groups of `width`, the narrowest that leaves at most MAX_TIMELINE_POINTS groups."""
+    width = max(1, math.ceil(len(items) / MAX_TIMELINE_POINTS))
+    return [items[start : start + width] for start in range(0, len(items), width)], width
 
 
 def stage_chart(stages: list[StageResult]) -> Chart | None:

@@ -10,11 +10,10 @@ empty (TPOT of one-token answers) leaves its series or chart out.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from isvcperf.loadgen.recorder import decode_histogram
-from isvcperf.report.charts import MAX_TIMELINE_POINTS, Chart, chart, log_bins, ms, spectrum
+from isvcperf.report.charts import Chart, chart, chunks, log_bins, ms, spectrum
 from isvcperf.results.result import Result
 
 GROUP = "generative"
@@ -97,12 +96,11 @@ def _over_time(timeline: list[dict[str, Any]]) -> list[Chart | None]:
 
 def merge_rows(timeline: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """At most MAX_TIMELINE_POINTS rows: consecutive intervals merged, counts summed, rates averaged."""
-    width = math.ceil(len(timeline) / MAX_TIMELINE_POINTS)
-    if width <= 1:
+    groups, width = chunks(timeline)
+    if width == 1:
         return timeline, 1
     merged = []
-    for start in range(0, len(timeline), width):
-        group = timeline[start : start + width]
+    for group in groups:
         merged.append({
             "t": group[-1]["t"],
             **{key: sum(row[key] for row in group) for key in ("requests", "good", "outputTokens")},
