@@ -22,7 +22,7 @@ from isvcperf.engine.run import check_inputs, default_out_dir, run_test
 from isvcperf.engine.sweep import run_sweep, sweep_loads
 from isvcperf.report.live import LiveView
 from isvcperf.report.render import DEFAULT_FORMATS, FORMATS
-from isvcperf.report.sweep import render_text, step_line
+from isvcperf.report.sweep import render_html, render_text, step_line
 from isvcperf.spec import iter8
 from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
 
@@ -58,6 +58,7 @@ SWEEP_EXAMPLES = """\
 example:
   isvcperf sweep examples/sklearn-irisv2-sweep.yaml
   isvcperf sweep spec.yaml --set load.sweep.parameter=users --set 'load.sweep.values={1,2,4,8,16}'
+  isvcperf sweep examples/tiny-llm-sweep.yaml --set load.sweep.goodputRatio=0.95   # protocol openai
 """
 
 
@@ -79,8 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     sweep = sub.add_parser("sweep", help="find the highest load that meets every SLO", formatter_class=FORMATTER,
                            description="Run the spec at rising load (load.sweep) until an SLO fails or errors "
-                           "appear; print the latency-versus-throughput table and the capacity. Exit 0 when "
-                           "at least one step met every SLO, 1 when none did.",
+                           "appear (protocol openai with load.sweep.goodputRatio: or goodput falls below it); "
+                           "print the latency-versus-throughput table and the capacity, and write sweep.json, "
+                           "sweep.txt and sweep.html. Exit 0 when at least one step met every SLO, 1 when none did.",
                            epilog=SWEEP_EXAMPLES + "\n" + EPILOG)
     sweep.add_argument("spec", metavar="SPEC.yaml", help="a spec with load.sweep and load.duration (the step length)")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -150,6 +152,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         found = run_sweep(run_spec, out_dir, LiveView, DEFAULT_FORMATS, lambda step: print(step_line(step)))
     text = render_text(found)
     (out_dir / "sweep.txt").write_text(text + "\n", encoding="utf-8")
+    (out_dir / "sweep.html").write_text(render_html(found), encoding="utf-8")
     print(text)
     return EXIT_OK if found.capacity is not None else EXIT_SLO_FAILED
 

@@ -22,8 +22,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from isvcperf.results import metrics, slo
-from isvcperf.results.metric_text import slo_row
+from isvcperf.results import llm_metrics, metrics, slo
+from isvcperf.results.metric_text import format_metric, slo_row, with_unit
 from isvcperf.results.result import SLOVerdict
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
@@ -31,6 +31,9 @@ from isvcperf.util.durations import format_duration
 
 SLO_ROUTE = "isvcperf/slos"
 PUSH_TIMEOUT_S = 1.0
+LIVE_LLM_METRICS = (*(f"llm/{kind}-p{p}" for kind in ("ttft", "tpot") for p in (50, 90, 99)),
+                    "llm/output-tokens-per-second", "llm/goodput", "llm/goodput-ratio")
+"""What the web UI's SLO tab shows of a generative run beside its SLOs (README: watching a run)."""
 
 
 class Display(Protocol):
@@ -69,7 +72,9 @@ def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, flo
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
-    return metrics.with_endpoints(total, ids, percentiles, window, prefix), window
+    values = metrics.with_endpoints(total, ids, percentiles, window, prefix)
+    values.update(llm_metrics.of_total(total, spec.metrics.percentiles, list(spec.slos), window))
+    return values, window
 
 
 class Monitor:
@@ -92,7 +97,7 @@ class Monitor:
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         if self.ui_url is not None:
-            self._push(self.verdicts)
+            self._push(self.verdicts, values)
         reason = self.abort_reason(stats, window)
         self.live.slos = self.verdicts
         self.live.stopping = reason is not None
@@ -121,8 +126,9 @@ class Monitor:
                     f"limit {row.limit} (abortOnFail{grace})")
         return None
 
-    def _push(self, verdicts: list[SLOVerdict]) -> None:
-        """Best effort: the web UI's SLO panel shows what was pushed last."""
+    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float]) -> None:
+        """Best effort: the web UI's SLO panel shows what was pushed last: the SLOs, then a
+        generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows."""
         rows = [slo_row(verdict) for verdict in verdicts]
         body = [
             {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
@@ -130,6 +136,9 @@ class Monitor:
              "abort": "yes" if self.spec.slos[row.metric].abort_on_fail else ""}
             for row in rows
         ]
+        body += [{"metric": name, "limit": "", "value": with_unit(format_metric(name, values[name]), metric_names.unit(name)),
+                  "margin": "", "state": "measured", "abort": ""}
+                 for name in LIVE_LLM_METRICS if name in values and name not in self.spec.slos]
         request = urllib.request.Request(self.ui_url or "", json.dumps(body).encode(),
                                          {"Content-Type": "application/json"}, method="POST")
         try:

@@ -163,9 +163,9 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
     values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
+    # protocol openai: the token-level metrics beside the http/ ones
+    values.update(llm_metrics.of_total(total, spec.metrics.percentiles, list(spec.slos), window))
     llm = total.get("llm")
-    if llm:  # protocol openai: the token-level metrics beside the http/ ones
-        values.update(llm_metrics.compute(llm, llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos)), window))
     workers_data = (stats or {}).get("workers", {})
     result = Result(
         name=spec.name,

@@ -22,7 +22,9 @@ import jinja2
 
 from isvcperf import __version__
 from isvcperf.report import charts
+from isvcperf.report.generative import generative_view
 from isvcperf.report.junit import render_junit
+from isvcperf.report.llm_charts import llm_charts
 from isvcperf.report.safe_text import markdown_cell, oneline
 from isvcperf.results.metric_text import format_metric, slo_row
 from isvcperf.results.result import Result, StageResult, WorkerSummary
@@ -97,6 +99,7 @@ def view(result: Result) -> dict[str, Any]:
         "summary": _summary(result),
         "slos": slos,
         "slos_satisfied": sum(row.satisfied for row in slos),
+        "generative": generative_view(result),
         "metrics": [
             MetricRow(name, format_metric(name, result.metrics[name]), metric_names.unit(name))
             for name in sorted(result.metrics, key=metric_names.order)
@@ -114,7 +117,7 @@ def view(result: Result) -> dict[str, Any]:
 
 def _html_assets(result: Result) -> dict[str, Any]:
     """The charts and the inlined chart library: only the HTML page has them."""
-    return html_assets(charts.charts(result))
+    return html_assets(charts.charts(result) + llm_charts(result))
 
 
 def html_assets(found: list[charts.Chart]) -> dict[str, Any]:

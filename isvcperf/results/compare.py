@@ -49,9 +49,19 @@ DEFAULT_TOLERANCES = (
     Tolerance("*/latency-p*", 0.10, True),
     Tolerance("*/throughput", 0.10, True),
     Tolerance("*/error-rate", 0.001, False),
+    Tolerance("llm/*-mean", 0.10, True),
+    Tolerance("llm/*-p*", 0.10, True),
+    Tolerance("llm/*-per-second", 0.10, True),
+    Tolerance("llm/request-throughput", 0.10, True),
+    Tolerance("llm/goodput", 0.10, True),
+    Tolerance("llm/goodput-ratio", 0.05, False),
 )
-"""Latency (mean and percentiles) 10% up, throughput 10% down, error rate 0.1 points up.
-min, max and stddev are too noisy to judge a run by; counts depend on the run's length."""
+"""Latency (mean and percentiles; TTFT, ITL, TPOT, E2E too) 10% up, throughput (requests, tokens,
+goodput) 10% down, error rate 0.1 points and the good share 5 points down. min, max and
+stddev are too noisy to judge a run by; counts, and the token lengths a workload sets, are
+not better either way (direction neutral, so the `llm/*-p*` glob never judges them)."""
+_LLM_HIGHER = ("request-throughput", "output-tokens-per-second", "total-tokens-per-second", "goodput", "goodput-ratio")
+_LLM_TIMES = ("ttft-", "itl-", "tpot-", "e2e-")
 
 _TOLERANCE = re.compile(r"^(?P<pattern>[^=\s]+)=(?P<amount>\d+(?:\.\d+)?)(?P<pct>%?)$")
 
@@ -118,10 +128,14 @@ def parse_tolerances(texts: list[str]) -> list[Tolerance]:
 
 
 def direction(metric: str) -> Direction:
-    name = metric.partition("/")[2]
-    if name == "throughput":
+    """Higher is better for throughput (llm/: requests, tokens/s, goodput), lower for latencies
+    (llm/: TTFT, ITL, TPOT, E2E) and errors; counts and token lengths are neither."""
+    prefix, _, name = metric.partition("/")
+    if name == "throughput" or (prefix == metric_names.LLM and name in _LLM_HIGHER):
         return "higher"
     if name in ("error-rate", "error-count") or name.startswith(("latency-", "service-time-")):
+        return "lower"
+    if prefix == metric_names.LLM and name.startswith(_LLM_TIMES):
         return "lower"
     return "neutral"
 

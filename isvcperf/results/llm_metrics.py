@@ -35,6 +35,13 @@ def percentiles(configured: list[float], slo_metrics: list[str]) -> list[float]:
     return sorted(set(configured) | {p for p in extra if p is not None})
 
 
+def of_total(total: dict[str, Any], configured: list[float], slo_metrics: list[str], window_s: float) -> dict[str, float]:
+    """The `llm/...` metrics of a merged stats total (nothing when the run is not generative), with the
+    configured percentiles and those the SLOs name: the final Result's and the live monitor's alike."""
+    llm = total.get("llm")
+    return compute(llm, percentiles(configured, slo_metrics), window_s) if llm else {}
+
+
 def compute(llm: dict[str, Any], pcts: list[float], window_s: float) -> dict[str, float]:
     """`llm/...` metrics from the merged data (loadgen.llm_recorder.merge)."""
     requests, errors, good = llm.get("requests", 0), llm.get("errors", 0), llm.get("good", 0)

@@ -145,6 +145,9 @@ class Sweep:
     start: float | None = None
     step: float | None = None
     max: float | None = None
+    goodput_ratio: float | None = None
+    """protocol openai: a step passes only when llm/goodput-ratio ≥ this (0–1), so the capacity is
+    the highest load that keeps goodput at the target (engine.sweep)."""
 
 
 @dataclass

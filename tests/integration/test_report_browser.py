@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from browser import chromium, chromium_path
+from synthetic_llm import generative
 from synthetic_results import staged
 
 from isvcperf.report import write_reports
@@ -61,3 +62,24 @@ def test_compare_page_draws_both_spectra(tmp_path: Path) -> None:
         assert page.evaluate("document.querySelectorAll('tr.regressed').length") > 0
         assert page.errors == [], page.errors
         page.screenshot(tmp_path / "compare.png")
+
+
+def test_generative_charts_paint(tmp_path: Path) -> None:
+    """The Generative section's charts (TTFT, ITL/TPOT, tokens/s, goodput, lengths) ahead of the run's."""
+    paths = write_reports(generative(), tmp_path)
+    with chromium(CHROMIUM) as page:  # type: ignore[arg-type]
+        page.goto(paths["html"].as_uri())
+        generative_ids = ["llm-ttft-distribution", "llm-ttft-spectrum", "llm-itl-tpot-distribution",
+                          "llm-itl-tpot-spectrum", "llm-tokens-over-time", "llm-goodput-over-time", "llm-lengths"]
+        run_ids = ["latency-distribution", "percentile-spectrum", "throughput-over-time", "latency-over-time",
+                   "errors-over-time", "users-over-time", "endpoints"]
+        charts = page.evaluate(CHART_CHECK)
+        assert [c["id"] for c in charts] == generative_ids + run_ids
+        for chart in charts:
+            assert chart["painted"] > 1000, f"{chart['id']} has an empty canvas"
+        state = page.evaluate("window.isvcperfCharts")
+        assert sorted(state["drawn"]) == sorted(generative_ids + run_ids) and state["failed"] == []
+        assert page.evaluate("document.querySelector('#generative + p + table.generative tbody tr td').textContent"
+                             ).startswith("TTFT")
+        assert page.errors == [], page.errors
+        page.screenshot(tmp_path / "generative.png")
