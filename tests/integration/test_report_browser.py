@@ -67,7 +67,7 @@ def test_compare_page_draws_both_spectra(tmp_path: Path) -> None:
 def test_generative_charts_paint(tmp_path: Path) -> None:
     """The Generative section's charts (TTFT, ITL/TPOT, tokens/s, goodput, lengths) ahead of the run's."""
     paths = write_reports(generative(), tmp_path)
-    with chromium(CHROMIUM) as page:  # type: ignore[arg-type]
+    with chromium(chromium_path()) as page:
         page.goto(paths["html"].as_uri())
         generative_ids = ["llm-ttft-distribution", "llm-ttft-spectrum", "llm-itl-tpot-distribution",
                           "llm-itl-tpot-spectrum", "llm-tokens-over-time", "llm-goodput-over-time", "llm-lengths"]
