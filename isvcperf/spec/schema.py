@@ -135,7 +135,9 @@ def convert(hint: Any, value: Any, path: str, field: dataclasses.Field | None = 
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise SpecError(path, f"{describe(value)} is not a whole number")
+        hint = " (a leading zero keeps a --set value text, as in Helm: drop the zero)" if (
+            isinstance(value, str) and value.strip().lstrip("+-").isdigit()) else ""
+        raise SpecError(path, f"{describe(value)} is not a whole number{hint}")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
