@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint protos image clean
+.PHONY: venv demo serve test lint protos image clean
 
 venv: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/python examples/iris_server.py --workdir .demo -- \
 		$(BIN)/isvcperf run examples/sklearn-irisv2.yaml --set target.url={url} --out .demo/results
+
+# The demo's model server on 127.0.0.1:8080 (the examples' URL) until Ctrl-C, for your own commands.
+serve: venv
+	$(BIN)/python examples/iris_server.py --workdir .demo --serve
 
 # Lint first: it takes a second and catches what would otherwise fail minutes into the tests.
 # The system packages the tests use (chromium, nginx + echo module) are installed when absent;

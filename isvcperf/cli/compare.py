@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.help import BAD_INPUT, FORMATTER, exit_codes
 from isvcperf.report.comparison import COMPARE_FORMATS, render_comparison
 from isvcperf.results.compare import DEFAULT_TOLERANCES, compare, parse_tolerances
 from isvcperf.results.result import load_result
@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         epilog="default tolerances (latency and error rate may rise, throughput fall, by at most):\n" + defaults
         + "\nexamples:\n  isvcperf compare results/v1 results/v2\n"
-        "  isvcperf compare base.json cand.json --max-regression http/latency-p99=5% -o markdown\n\n" + EPILOG,
+        "  isvcperf compare base.json cand.json --max-regression http/latency-p99=5% -o markdown\n\n"
+        + exit_codes((0, "no regression"), (1, "the candidate regressed"), BAD_INPUT),
     )
     command.add_argument("base", metavar="BASE", help="the reference run: result.json or its directory")
     command.add_argument("candidate", metavar="CANDIDATE", help="the run to judge: result.json or its directory")

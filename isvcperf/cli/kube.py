@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from isvcperf import spec
-from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, NO_CLUSTER, exit_codes
 from isvcperf.cli.results import add_condition_option, assert_result, exit_code
 from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
@@ -49,7 +49,7 @@ examples (Iter8's KServe tutorial, in the cluster):
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `render`, `list`, `delete` and the `k` family."""
     render_cmd = sub.add_parser("render", help="print the Kubernetes manifests of a run (like helm template)",
-                                formatter_class=FORMATTER, epilog=EPILOG,
+                                formatter_class=FORMATTER, epilog=exit_codes((0, "printed"), BAD_INPUT),
                                 description="Print the objects `isvcperf run` would create for SPEC with "
                                 "runner kubernetes, unowned and not suspended, for review or GitOps.")
     render_cmd.add_argument("spec", metavar="SPEC.yaml")
@@ -61,13 +61,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "not given (run reads it from the status): <isvc>.<ns> or <isvc>-predictor.<ns>")
     render_cmd.set_defaults(handler=cmd_render)
 
+    cluster_codes = exit_codes((0, "done"), BAD_INPUT, NO_CLUSTER)
     list_cmd = sub.add_parser("list", help="list isvcperf runs and launches in a namespace",
-                              formatter_class=FORMATTER, epilog=EPILOG)
+                              formatter_class=FORMATTER, epilog=cluster_codes,
+                              description="List the runs (`isvcperf run` with runner kubernetes) and launches "
+                              "(`isvcperf k launch`) in a namespace, found by their app.kubernetes.io labels, "
+                              "with their state and age.")
     _cluster_options(list_cmd)
     list_cmd.set_defaults(handler=cmd_list)
 
     delete_cmd = sub.add_parser("delete", help="delete a run's objects (isvcperf list names them)",
-                                formatter_class=FORMATTER, epilog=EPILOG)
+                                formatter_class=FORMATTER, epilog=cluster_codes,
+                                description="Delete the objects of one run or launch (Jobs, CronJobs, Services, "
+                                "ConfigMaps labelled app.kubernetes.io/instance=RUN) and nothing else, e.g. one "
+                                "kept with --keep or left by a CLI that crashed.")
     delete_cmd.add_argument("run", metavar="RUN")
     _cluster_options(delete_cmd)
     delete_cmd.set_defaults(handler=cmd_delete)
@@ -88,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--timeout", default="0s", help="wait this long for a result to be stored (e.g. 5m)")
     log = ksub.add_parser("log", help="print the runner pod's log", formatter_class=FORMATTER)
     delete = ksub.add_parser("delete", help="delete the launch and its stored results", formatter_class=FORMATTER)
-    job_run = ksub.add_parser("job-run", help=argparse.SUPPRESS)
+    job_run = ksub.add_parser("job-run")  # the runner pod's entry point: no help, so not listed
     job_run.add_argument("spec")
     job_run.add_argument("--out", type=Path, default=None)
     handlers = {launch: k_launch, report: k_report, check: k_assert, log: k_log, delete: k_delete, job_run: k_job_run}
@@ -111,10 +118,12 @@ def k8s_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """The cluster flags of `isvcperf run` / `launch` (used with runner kubernetes or target.isvc)."""
-    _cluster_options(p)
-    p.add_argument("--keep", action="store_true",
-                   help="leave the run's pods and objects in the cluster (until their TTL) for inspection")
+    """The cluster flags of `isvcperf run` / `launch`, in their own help section: they do nothing for a local
+    run against a URL."""
+    group = p.add_argument_group("with runner: kubernetes (or target.isvc)")
+    _cluster_options(group)
+    group.add_argument("--keep", action="store_true",
+                       help="leave the run's pods and objects in the cluster (until their TTL) for inspection")
 
 
 # -- render, list, delete ----------------------------------------------------------------
@@ -255,7 +264,7 @@ def k_job_run(args: argparse.Namespace) -> int:
 # -- internals ---------------------------------------------------------------------------
 
 
-def _cluster_options(p: argparse.ArgumentParser) -> None:
+def _cluster_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--context", help="kubeconfig context (default: the current one)")
     p.add_argument("-n", "--namespace", help="namespace (default: the context's, in a pod its own)")
 

@@ -16,7 +16,7 @@ from types import FrameType
 
 from isvcperf import spec
 from isvcperf.cli import kube
-from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, exit_codes
 from isvcperf.cli.results import exit_code
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
 from isvcperf.engine.sweep import run_sweep, sweep_loads
@@ -91,7 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     sweep.set_defaults(handler=cmd_sweep)
 
     validate = sub.add_parser("validate", help="check a spec without running it", formatter_class=FORMATTER,
-                              epilog=EPILOG)
+                              description="Check a spec as `run` would before sending load: every field, the "
+                              "--set overrides, the payload files, header variables and the CA bundle. "
+                              "Sends nothing to the target.",
+                              epilog=exit_codes((0, "the spec is valid"), BAD_INPUT))
     validate.add_argument("spec", metavar="SPEC.yaml")
     validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     validate.set_defaults(handler=cmd_validate)
@@ -160,7 +163,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     run_spec = spec.load_file(args.spec, args.overrides)
     check_inputs(run_spec)
-    print(f"{args.spec}: valid ({run_spec.target.protocol} {run_spec.infer_url}, {len(run_spec.slos)} SLOs)")
+    target = run_spec.infer_url or f"InferenceService {run_spec.target.isvc}"
+    count = len(run_spec.slos)
+    print(f"{args.spec}: valid ({run_spec.target.protocol} {target}, {count} SLO{'' if count == 1 else 's'})")
     return EXIT_OK
 
 

@@ -107,7 +107,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
             wait_isvc(spec, cluster, in_cluster, progress=echo)
         if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
             wait_ready(spec, progress=echo)
-        echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
+        echo(f"isvcperf: target ready ({spec.infer_url}); starting {load_text(spec)}")
         watch = server_view.start(spec)
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
                   else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
@@ -136,10 +136,16 @@ def _deadline(spec: RunSpec) -> float | None:
     return time.monotonic() + budget
 
 
-def _load_text(spec: RunSpec) -> str:
+def load_text(spec: RunSpec) -> str:
     load = spec.load
     amount = f"{load.requests} requests" if load.requests is not None else f"{format_duration(load.duration or 0)}"
-    pacing = f"at {load.rate:g} req/s" if load.rate else "closed loop"
+    rates = [stage.rate for stage in load.stages if stage.rate is not None]
+    if rates:
+        pacing = f"open loop in {len(load.stages)} stages up to {max(rates):g} req/s"
+    elif load.stages:
+        pacing = f"closed loop in {len(load.stages)} stages"
+    else:
+        pacing = f"open loop at {load.rate:g} req/s" if load.rate else "closed loop"
     return f"{amount}, {load.users} users, {pacing}"
 
 

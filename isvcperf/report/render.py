@@ -156,6 +156,8 @@ def _verdict_detail(result: Result) -> str:
         return f"{failed} of {total} SLO{'s' if total != 1 else ''} not satisfied{note}"
     if result.verdict == "passed":
         return f"all {total} SLO{'s' if total != 1 else ''} satisfied" if total else "run completed; no SLOs given"
+    if result.verdict == "interrupted" and not result.measured_seconds:
+        return "interrupted before any load was measured"
     if result.verdict == "interrupted":
         return "the run stopped early; metrics cover only what was measured before it stopped"
     return "no load was measured"

@@ -54,7 +54,7 @@ class LocalRunner:
                  ui_host: str | None = None) -> None:
         self.spec = spec
         self.payload = payload
-        self.out_dir = out_dir
+        self.out_dir = out_dir.resolve()  # Locust runs with cwd=out_dir: a relative --csv would nest it twice
         self.ui = ui or ui_host is not None
         self.ui_host = ui_host
         self._private = Path(tempfile.mkdtemp(prefix="isvcperf-"))
