@@ -24,11 +24,14 @@ from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
 
+from isvcperf.util.clip import clip
+
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
 INTERVAL_DIGITS = 2
-EXAMPLE_CHARS = 300
+EXAMPLE_CHARS = 1000
+"""An error group keeps its first example's head and tail (util.clip), not just its start."""
 
 
 def new_histogram(digits: int = SIGNIFICANT_DIGITS) -> HdrHistogram:
@@ -146,7 +149,7 @@ class Recorder:
         if error is not None:
             group = self.error_groups.get(error)
             if group is None:
-                self.error_groups[error] = [1, example[:EXAMPLE_CHARS]]
+                self.error_groups[error] = [1, clip(example, EXAMPLE_CHARS)]
             else:
                 group[0] += 1
 
