@@ -27,9 +27,13 @@ from isvcperf.results.metric_text import format_metric, slo_row, with_unit
 from isvcperf.results.result import SLOVerdict
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
+from isvcperf.util.clip import clip
 from isvcperf.util.durations import format_duration
+from isvcperf.util.errors import CouldNotRun
 
 SLO_ROUTE = "isvcperf/slos"
+WARMUP_ERROR_CHARS = 400
+"""How much of the first warm-up error the one-line message quotes (head and tail: util.clip)."""
 PUSH_TIMEOUT_S = 1.0
 LIVE_LLM_METRICS = (*(f"llm/{kind}-p{p}" for kind in ("ttft", "tpot") for p in (50, 90, 99)),
                     "llm/output-tokens-per-second", "llm/goodput", "llm/goodput-ratio")
@@ -60,6 +64,21 @@ class StopEarly(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def warmup_failure(stats: dict[str, Any] | None) -> CouldNotRun | None:
+    """The run cannot tell anything when every warm-up request failed: the target or the payload is wrong.
+
+    Judged once measuring has begun (the warm-up is over), so a measured run of failures is
+    stopped at the next poll and never reported as a performance result.
+    """
+    total = (stats or {}).get("total") or {}
+    sent, failed = total.get("warmupRequests") or 0, total.get("warmupErrors") or 0
+    if total.get("measureStart") is None or not sent or failed < sent:
+        return None
+    first = clip(total.get("warmupError") or "no detail", WARMUP_ERROR_CHARS)
+    return CouldNotRun(f"every one of the {sent} warm-up requests failed, so nothing was measured; the first: "
+                       f"{first}; fix the target or the payload")
 
 
 def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, float], float]:
@@ -94,6 +113,9 @@ class Monitor:
         self.live.__exit__(*exc)
 
     def __call__(self, stats: dict[str, Any]) -> None:
+        failure = warmup_failure(stats)
+        if failure is not None:
+            raise failure
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         if self.ui_url is not None:

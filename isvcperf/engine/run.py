@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly
+from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly, warmup_failure
 from isvcperf.kube.cluster import Cluster
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload
@@ -114,6 +114,9 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
         with Monitor(spec, live(spec, echo), ui_url) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
+        failure = warmup_failure(outcome.stats)  # a run too short for the monitor to see it
+        if failure is not None:
+            raise failure
         runner.close()
     except StopEarly as exc:
         return partial("interrupted", exc.reason)

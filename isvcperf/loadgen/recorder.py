@@ -94,6 +94,9 @@ class Recorder:
         """Per endpoint index (none for a run with one target: the totals are its figures)."""
         self.endpoint_service = [new_histogram() for _ in range(endpoints)] if open_loop else []
         self.warmup_requests = 0
+        self.warmup_errors = 0
+        self.warmup_error = ""
+        """The first warm-up error, `TYPE: example`: the reason a run whose warm-up all failed is refused."""
         self.dropped = 0
         self.error_groups: dict[str, list[Any]] = {}
         """type → [count, first example]."""
@@ -153,6 +156,13 @@ class Recorder:
             else:
                 group[0] += 1
 
+    def record_warmup(self, error: str | None, example: str) -> None:
+        """A warm-up request ended: counted (with its error), never measured."""
+        self.warmup_requests += 1
+        if error is not None:
+            self.warmup_errors += 1
+            self.warmup_error = self.warmup_error or (f"{error}: {clip(example, EXAMPLE_CHARS)}" if example else error)
+
     def record_drop(self, intended: float) -> None:
         """An open-loop arrival that found every user busy."""
         self.dropped += 1
@@ -186,6 +196,8 @@ class Recorder:
             **self.total.to_data(),
             "service": encode(self.service) if self.service is not None else "",
             "warmupRequests": self.warmup_requests,
+            "warmupErrors": self.warmup_errors,
+            "warmupError": self.warmup_error,
             "dropped": self.dropped,
             "errorGroups": self.error_groups,
             "measureStart": self.measure_start,
@@ -203,7 +215,7 @@ class Recorder:
         }
 
 
-SUMMED = ("requests", "successes", "errors", "warmupRequests", "dropped")
+SUMMED = ("requests", "successes", "errors", "warmupRequests", "warmupErrors", "dropped")
 
 
 def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
@@ -257,6 +269,7 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
         histogram=encode(histogram),
         service=encode(service),
         errorGroups=groups,
+        warmupError=next((snap["warmupError"] for snap in snapshots if snap.get("warmupError")), ""),
         stages=stages,
         endpoints=endpoints,
         measureStart=min(starts) if starts else None,
