@@ -69,6 +69,19 @@ def readiness_urls(url: str, protocol: str, model: str | None) -> list[str]:
     return [f"{base}/"]
 
 
+def model_list_url(url: str, protocol: str) -> tuple[str, str] | None:
+    """(method, URL) of the list of models the server behind an inference URL serves: V2's repository
+    index (`POST /v2/repository/index`, MLServer and Triton), V1's `GET /v1/models` (KServe's
+    model server); None for other protocols."""
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    if protocol == "v2":
+        return "POST", f"{base}{parts.path.split('/v2/models/')[0]}/v2/repository/index"
+    if protocol == "v1":
+        return "GET", f"{base}{parts.path.split('/v1/models/')[0]}/v1/models"
+    return None
+
+
 DEPLOYMENT_MODES = ("Serverless", "RawDeployment")
 
 
