@@ -6,15 +6,18 @@ import argparse
 
 from isvcperf.cli.help import BAD_INPUT, FORMATTER, exit_codes
 from isvcperf.report.comparison import COMPARE_FORMATS, render_comparison
-from isvcperf.results.compare import DEFAULT_TOLERANCES, compare, parse_tolerances
+from isvcperf.results.compare import DEFAULT_TOLERANCES, LATENCY_FLOOR_MS, compare, load_changes, parse_tolerances
 from isvcperf.results.result import load_result
-from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
+from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Set two stored runs side by side (result.json files or run directories): every metric with
 its absolute and relative change, and each SLO's state in both. Exit 1 when the candidate
-regressed: a metric got worse by more than its tolerance, or an SLO that held for the base
-fails for the candidate."""
+regressed: a metric got worse by more than its tolerance once both runs' sampling noise is
+allowed for (95% intervals from each run's own histogram) and, for a latency, by more than
+{LATENCY_FLOOR_MS:g} ms; or an SLO that held for the base fails for the candidate. p99.9 and max are
+shown but judged only when --max-regression names them. Runs made at different loads
+(users, rate, arrivals, stages) are refused unless --force."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,11 +37,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="how much worse METRIC (or a glob, http/latency-*) may get: 10%% of the base, or an "
                          "absolute amount in the metric's unit (repeatable; overrides the defaults)")
     command.add_argument("-o", "--output", choices=COMPARE_FORMATS, default="text", help="format (default text)")
+    command.add_argument("--force", action="store_true",
+                         help="compare runs made at different loads anyway (with a warning in the output)")
     command.set_defaults(handler=cmd_compare)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     tolerances = parse_tolerances(args.tolerances)
-    comparison = compare(load_result(args.base), load_result(args.candidate), tolerances)
+    base, candidate = load_result(args.base), load_result(args.candidate)
+    changes = load_changes(base, candidate)
+    if changes and not args.force:
+        raise SpecError("CANDIDATE", f"the runs were made at different loads ({'; '.join(changes)}), so their "
+                        "latencies are not comparable; rerun at the base's load, or pass --force")
+    comparison = compare(base, candidate, tolerances)
+    if changes:
+        comparison.warnings.append(f"the runs were made at different loads ({'; '.join(changes)}): latency "
+                                   "changes may be the load's, not the candidate's")
     print(render_comparison(comparison, args.output))
     return EXIT_SLO_FAILED if comparison.regressed else EXIT_OK

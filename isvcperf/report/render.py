@@ -174,7 +174,7 @@ def _summary(result: Result) -> list[tuple[str, str]]:
         rows.append(("Protocol", " ".join(filter(None, [str(protocol or ""), f"(model {model})" if model else ""]))))
     rows.extend((key.capitalize(), str(value)) for key, value in target.items() if value is not None)
     if result.load:
-        rows.append(("Load", _load_text(result.load)))
+        rows.append(("Load", load_text(result.load)))
     if result.measured_seconds > 0:
         rows.append(("Measured", format_duration(round(result.measured_seconds, 3))))
     if result.started_at:
@@ -187,7 +187,7 @@ def _summary(result: Result) -> list[tuple[str, str]]:
     return rows
 
 
-def _load_text(load: dict[str, Any]) -> str:
+def load_text(load: dict[str, Any]) -> str:
     """The applied load as one phrase: `8 users, 2 workers, open loop at 100 req/s, for 5m`."""
     parts = []
     if load.get("users") is not None:

@@ -85,3 +85,16 @@ def test_a_wait_for_the_target_says_so_every_few_seconds(down_url: str, tmp_path
         raise AssertionError("a port nothing listens on was called ready")
     assert len(lines) >= 3, lines  # the same problem all along, repeated with the time waited
     assert all(line.startswith("waiting for the target (") and " of 2s): " in line for line in lines)
+
+
+def test_two_identical_back_to_back_runs_are_not_called_regressed(iris_server: Any, tmp_path: Path,
+                                                                  run_cli: RunCli) -> None:
+    spec = write_spec(tmp_path, iris_server.infer_url,
+                      load={"requests": None, "duration": "4s", "rate": 100, "users": 4, "workers": 1,
+                            "warmup": {"requests": 20}})
+    for name in ("base", "again"):
+        proc = run_cli("run", str(spec), "--out", name)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    compared = run_cli("compare", "base", "again")
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "Verdict: no regression" in compared.stdout and "open loop at 100 req/s" in compared.stdout
