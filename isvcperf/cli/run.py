@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from isvcperf import spec
-from isvcperf.cli import kube
+from isvcperf.cli import kube, quick
 from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, exit_codes
 from isvcperf.cli.results import exit_code
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
@@ -24,11 +24,13 @@ from isvcperf.report.live import LiveView
 from isvcperf.report.render import DEFAULT_FORMATS, FORMATS
 from isvcperf.report.sweep import render_html, render_text, step_line
 from isvcperf.spec import iter8
-from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
+from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 
 RUN_EXAMPLES = """\
 examples:
   isvcperf run examples/sklearn-irisv2.yaml
+  isvcperf run --url http://127.0.0.1:8080/v2/models/sklearn-irisv2/infer \\
+    --payload examples/payloads/sklearn-irisv2-input.json -c 8 -d 30s --slo 'http/latency-p99<=50'
   isvcperf run spec.yaml --set load.users=16 --set load.duration=2m --ui
   isvcperf run spec.yaml --set 'slos.http/latency-p99.upper=250' --out results/today
 """
@@ -68,8 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Check the target is ready, drive load with Locust master and worker "
                          "processes, evaluate the spec's SLOs and write the reports.",
                          epilog=RUN_EXAMPLES + "\n" + EPILOG)
-    run.add_argument("spec", metavar="SPEC.yaml", help="the test spec (see examples/)")
+    run.add_argument("spec", metavar="SPEC.yaml", nargs="?", help="the test spec (see examples/); or the flags below")
     _add_run_options(run, "override a spec field by its dotted path, e.g. load.users=8 (repeatable)")
+    quick.add_flags(run)
     run.set_defaults(handler=cmd_run)
 
     launch = sub.add_parser("launch", help="run a test from Iter8-style --set flags", formatter_class=FORMATTER,
@@ -128,7 +131,15 @@ def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(spec.load_file(args.spec, args.overrides + kube.k8s_overrides(args)), args)
+    overrides = args.overrides + kube.k8s_overrides(args)
+    if args.spec is None:
+        return _run(quick.quick_spec(args, overrides), args)
+    flags = quick.given(args)
+    if flags:
+        raise SpecError(flags[0], f"{', '.join(flags)} {'describe' if len(flags) > 1 else 'describes'} a run "
+                        f"without a spec file; with "
+                             f"{args.spec} set its fields with --set (e.g. --set load.users=8)")
+    return _run(spec.load_file(args.spec, overrides), args)
 
 
 def cmd_launch(args: argparse.Namespace) -> int:

@@ -98,3 +98,15 @@ def test_two_identical_back_to_back_runs_are_not_called_regressed(iris_server: A
     compared = run_cli("compare", "base", "again")
     assert compared.returncode == 0, compared.stdout + compared.stderr
     assert "Verdict: no regression" in compared.stdout and "open loop at 100 req/s" in compared.stdout
+
+
+def test_a_quick_run_without_a_spec_file(iris_server: Any, tmp_path: Path, run_cli: RunCli) -> None:
+    payload = Path(__file__).resolve().parents[2] / "examples" / "payloads" / "sklearn-irisv2-input.json"
+    proc = run_cli("run", "--url", iris_server.infer_url, "--payload", str(payload), "-c", "2", "--requests", "30",
+                   "--rate", "50", "--slo", "http/latency-p99<=5000", "--slo", "http/throughput >= 1", "--out", "quick")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = result_of(tmp_path / "quick")
+    assert result["name"] == "sklearn-irisv2" and result["metrics"]["http/request-count"] == 30
+    assert result["load"]["users"] == 2 and result["load"]["rate"] == 50
+    assert {s["metric"]: (s.get("upper"), s.get("lower")) for s in result["slos"]} == {
+        "http/latency-p99": (5000, None), "http/throughput": (None, 1)}

@@ -71,3 +71,17 @@ URL = "http://127.0.0.1:9/v2/models/m/infer"
 )
 def test_start_banner_names_the_load_model(load: dict, text: str) -> None:
     assert load_text(spec.from_data({"target": {"url": URL}, "payload": {"inline": {}}, "load": load})) == text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run"], "isvcperf: error: --url: give a spec file, or --url"),
+        (["run", "--url", URL, "--slo", "p99<50"], "isvcperf: error: --slo: 'p99<50' is not METRIC<=LIMIT"),
+        (["run", "spec.yaml", "-c", "3"], "isvcperf: error: --concurrency: --concurrency describes a run without a spec"),
+    ],
+)
+def test_quick_run_mistakes_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
