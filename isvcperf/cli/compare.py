@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from isvcperf.cli.commands import help_of
 from isvcperf.cli.help import BAD_INPUT, FORMATTER, exit_codes
 from isvcperf.report.comparison import COMPARE_FORMATS, render_comparison
 from isvcperf.results.compare import DEFAULT_TOLERANCES, LATENCY_FLOOR_MS, compare, load_changes, parse_tolerances
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add `compare`."""
     defaults = "".join(f"  {t.pattern:<18} {t}\n" for t in DEFAULT_TOLERANCES)
     command = sub.add_parser(
-        "compare", help="compare two runs and judge regressions (exit 1 on regression)", formatter_class=FORMATTER,
+        "compare", help=help_of("compare"), formatter_class=FORMATTER,
         description=DESCRIPTION,
         epilog="default tolerances (latency and error rate may rise, throughput fall, by at most):\n" + defaults
         + "\nexamples:\n  isvcperf compare results/v1 results/v2\n"

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from isvcperf import spec
+from isvcperf.cli.cluster_flags import cluster_options
+from isvcperf.cli.commands import help_of
 from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, NO_CLUSTER, exit_codes
 from isvcperf.cli.results import add_condition_option, assert_result, exit_code
 from isvcperf.kserve import urls
@@ -48,7 +50,7 @@ examples (Iter8's KServe tutorial, in the cluster):
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `render`, `list`, `delete` and the `k` family."""
-    render_cmd = sub.add_parser("render", help="print the Kubernetes manifests of a run (like helm template)",
+    render_cmd = sub.add_parser("render", help=help_of("render"),
                                 formatter_class=FORMATTER, epilog=exit_codes((0, "printed"), BAD_INPUT),
                                 description="Print the objects `isvcperf run` would create for SPEC with "
                                 "runner kubernetes, unowned and not suspended, for review or GitOps.")
@@ -62,24 +64,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     render_cmd.set_defaults(handler=cmd_render)
 
     cluster_codes = exit_codes((0, "done"), BAD_INPUT, NO_CLUSTER)
-    list_cmd = sub.add_parser("list", help="list isvcperf runs and launches in a namespace",
+    list_cmd = sub.add_parser("list", help=help_of("list"),
                               formatter_class=FORMATTER, epilog=cluster_codes,
                               description="List the runs (`isvcperf run` with runner kubernetes) and launches "
                               "(`isvcperf k launch`) in a namespace, found by their app.kubernetes.io labels, "
                               "with their state and age.")
-    _cluster_options(list_cmd)
+    cluster_options(list_cmd)
     list_cmd.set_defaults(handler=cmd_list)
 
-    delete_cmd = sub.add_parser("delete", help="delete a run's objects (isvcperf list names them)",
+    delete_cmd = sub.add_parser("delete", help=help_of("delete"),
                                 formatter_class=FORMATTER, epilog=cluster_codes,
                                 description="Delete the objects of one run or launch (Jobs, CronJobs, Services, "
                                 "ConfigMaps labelled app.kubernetes.io/instance=RUN) and nothing else, e.g. one "
                                 "kept with --keep or left by a CLI that crashed.")
     delete_cmd.add_argument("run", metavar="RUN")
-    _cluster_options(delete_cmd)
+    cluster_options(delete_cmd)
     delete_cmd.set_defaults(handler=cmd_delete)
 
-    k = sub.add_parser("k", help="in-cluster tests, like iter8 k: launch, report, assert, log, delete",
+    k = sub.add_parser("k", help=help_of("k"),
                        formatter_class=FORMATTER, epilog=K_EXAMPLES + "\n" + EPILOG)
     ksub = k.add_subparsers(dest="k_command", metavar="COMMAND", required=True, parser_class=type(k))
     launch = ksub.add_parser("launch", help="start a runner Job (or CronJob) in the cluster",
@@ -100,30 +102,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     job_run.add_argument("--out", type=Path, default=None)
     handlers = {launch: k_launch, report: k_report, check: k_assert, log: k_log, delete: k_delete, job_run: k_job_run}
     for p, handler in handlers.items():
-        _cluster_options(p)
+        cluster_options(p)
         p.add_argument("-g", "--group", default=DEFAULT_GROUP, help="the launch's name (default: default)")
         p.set_defaults(handler=handler)
-
-
-def k8s_overrides(args: argparse.Namespace) -> list[str]:
-    """`--context`, `-n` and `--keep` of `isvcperf run` as spec overrides (the spec stays the one source)."""
-    out = []
-    if getattr(args, "context", None):
-        out.append(f"kubernetes.context={args.context}")
-    if getattr(args, "namespace", None):
-        out.append(f"kubernetes.namespace={args.namespace}")
-    if getattr(args, "keep", False):
-        out.append("kubernetes.keep=true")
-    return out
-
-
-def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """The cluster flags of `isvcperf run` / `launch`, in their own help section: they do nothing for a local
-    run against a URL."""
-    group = p.add_argument_group("with runner: kubernetes (or target.isvc)")
-    _cluster_options(group)
-    group.add_argument("--keep", action="store_true",
-                       help="leave the run's pods and objects in the cluster (until their TTL) for inspection")
 
 
 # -- render, list, delete ----------------------------------------------------------------
@@ -262,11 +243,6 @@ def k_job_run(args: argparse.Namespace) -> int:
 
 
 # -- internals ---------------------------------------------------------------------------
-
-
-def _cluster_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    p.add_argument("--context", help="kubeconfig context (default: the current one)")
-    p.add_argument("-n", "--namespace", help="namespace (default: the context's, in a pod its own)")
 
 
 def _connect(args: argparse.Namespace) -> Cluster:

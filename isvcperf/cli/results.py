@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from isvcperf.cli.commands import help_of
 from isvcperf.cli.help import BAD_INPUT, FORMATTER, exit_codes
 from isvcperf.report.render import FORMATS, render
 from isvcperf.results.assertions import CONDITIONS, check
@@ -14,7 +15,7 @@ from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `report` and `assert`."""
-    report = sub.add_parser("report", help="render a stored result again", formatter_class=FORMATTER,
+    report = sub.add_parser("report", help=help_of("report"), formatter_class=FORMATTER,
                             description="Print a stored run (its result.json, or the run's output directory) "
                             "in one of the report formats, e.g. to turn yesterday's run into HTML or JUnit.",
                             epilog=exit_codes((0, "rendered"), (2, "no such result, or not a result.json")))
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=cmd_report)
 
     conditions = "".join(f"  {name:<10} {condition.meaning}\n" for name, condition in CONDITIONS.items())
-    check_cmd = sub.add_parser("assert", help="check conditions on a stored result (like iter8 k assert)",
+    check_cmd = sub.add_parser("assert", help=help_of("assert"),
                                formatter_class=FORMATTER,
                                description="Check conditions on a stored run and print each one's state; the "
                                "exit code says whether all hold, so a pipeline step can gate on a run made earlier.",

@@ -15,15 +15,12 @@ from pathlib import Path
 from types import FrameType
 
 from isvcperf import spec
-from isvcperf.cli import kube, quick
+from isvcperf.cli import cluster_flags, quick
+from isvcperf.cli.commands import help_of
 from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, exit_codes
-from isvcperf.cli.results import exit_code
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
-from isvcperf.engine.sweep import run_sweep, sweep_loads
+from isvcperf.report.formats import DEFAULT_FORMATS, FORMATS
 from isvcperf.report.live import LiveView
-from isvcperf.report.render import DEFAULT_FORMATS, FORMATS
-from isvcperf.report.sweep import render_html, render_text, step_line
-from isvcperf.spec import iter8
 from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 
 RUN_EXAMPLES = """\
@@ -66,7 +63,7 @@ example:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `run`, `launch`, `sweep` and `validate`."""
-    run = sub.add_parser("run", help="run a test from a spec file", formatter_class=FORMATTER,
+    run = sub.add_parser("run", help=help_of("run"), formatter_class=FORMATTER,
                          description="Check the target is ready, drive load with Locust master and worker "
                          "processes, evaluate the spec's SLOs and write the reports.",
                          epilog=RUN_EXAMPLES + "\n" + EPILOG)
@@ -75,13 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     quick.add_flags(run)
     run.set_defaults(handler=cmd_run)
 
-    launch = sub.add_parser("launch", help="run a test from Iter8-style --set flags", formatter_class=FORMATTER,
+    launch = sub.add_parser("launch", help=help_of("launch"), formatter_class=FORMATTER,
                             description="Run a test described with Iter8 0.13's launch vocabulary.",
                             epilog=LAUNCH_EXAMPLES + "\n" + EPILOG)
     _add_run_options(launch, "an Iter8 key (http.url=..., assess.SLOs.upper.http/latency-p90=...) (repeatable)")
     launch.set_defaults(handler=cmd_launch)
 
-    sweep = sub.add_parser("sweep", help="find the highest load that meets every SLO", formatter_class=FORMATTER,
+    sweep = sub.add_parser("sweep", help=help_of("sweep"), formatter_class=FORMATTER,
                            description="Run the spec at rising load (load.sweep) until an SLO fails or errors "
                            "appear (protocol openai with load.sweep.goodputRatio: or goodput falls below it); "
                            "print the latency-versus-throughput table and the capacity, and write sweep.json, "
@@ -93,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", metavar="DIR", type=Path, help="output directory (one subdirectory per step)")
     sweep.set_defaults(handler=cmd_sweep)
 
-    validate = sub.add_parser("validate", help="check a spec without running it", formatter_class=FORMATTER,
+    validate = sub.add_parser("validate", help=help_of("validate"), formatter_class=FORMATTER,
                               description="Check a spec as `run` would before sending load: every field, the "
                               "--set overrides, the payload files, header variables and the CA bundle. "
                               "Sends nothing to the target.",
@@ -127,11 +124,11 @@ def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
     p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
                    help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
                    f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
-    kube.add_run_flags(p)
+    cluster_flags.add_run_flags(p)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    overrides = args.overrides + kube.k8s_overrides(args)
+    overrides = args.overrides + cluster_flags.k8s_overrides(args)
     if args.spec is None:
         return _run(quick.quick_spec(args, overrides), args)
     flags = quick.given(args)
@@ -144,13 +141,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_launch(args: argparse.Namespace) -> int:
     notes: list[str] = []
-    data = iter8.launch_data(args.overrides + kube.k8s_overrides(args), notes)
+    from isvcperf.spec import iter8
+
+    data = iter8.launch_data(args.overrides + cluster_flags.k8s_overrides(args), notes)
     for note in notes:
         print(f"isvcperf: note: {note}")
     return _run(spec.from_data(data, base_dir=os.getcwd()), args)
 
 
 def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
+    from isvcperf.cli.results import exit_code  # with the report renderer: needed once the run is over
+
     out_dir = args.out or default_out_dir(run_spec)
     with _sigterm_as_interrupt():
         result = run_test(run_spec, out_dir, LiveView, args.reports or DEFAULT_FORMATS, ui=args.ui,
@@ -159,6 +160,9 @@ def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from isvcperf.engine.sweep import run_sweep, sweep_loads
+    from isvcperf.report.sweep import render_html, render_text, step_line
+
     run_spec = spec.load_file(args.spec, args.overrides)
     sweep_loads(run_spec)  # bad sweep settings fail before any step runs
     out_dir = args.out or default_out_dir(run_spec)

@@ -13,18 +13,15 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly, warmup_failure
-from isvcperf.kube.cluster import Cluster
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
-from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.base import Runner
-from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec import metric_names, observability, schema
@@ -32,6 +29,9 @@ from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun, SpecError
+
+if TYPE_CHECKING:
+    from isvcperf.kube.cluster import Cluster
 
 DEADLINE_GRACE = 120.0
 
@@ -100,17 +100,22 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         return result
 
     try:
-        cluster = Cluster(spec.kubernetes.context, spec.kubernetes.namespace) if (
-            spec.runner == "kubernetes" or spec.target.isvc) else None
+        cluster = _cluster(spec)
         if cluster is not None and spec.target.isvc:
+            from isvcperf.readiness.isvc import wait_isvc
+
             in_cluster = spec.runner == "kubernetes" or "KUBERNETES_SERVICE_HOST" in os.environ
             wait_isvc(spec, cluster, in_cluster, progress=echo)
         if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
             wait_ready(spec, progress=echo)
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {load_text(spec)}")
         watch = server_view.start(spec)
-        runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
-                  else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
+        if cluster is not None and spec.runner == "kubernetes":
+            from isvcperf.runners.kubernetes import KubernetesRunner
+
+            runner = KubernetesRunner(spec, payload, cluster, echo)
+        else:
+            runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host)
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
         with Monitor(spec, live(spec, echo), ui_url) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
@@ -129,6 +134,15 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     server_view.finish(watch, result, prefix)
     publish(result)
     return result
+
+
+def _cluster(spec: RunSpec) -> Cluster | None:
+    """The cluster's API when the run needs it; the Kubernetes client loads only then (a local run starts faster)."""
+    if spec.runner != "kubernetes" and not spec.target.isvc:
+        return None
+    from isvcperf.kube.cluster import Cluster
+
+    return Cluster(spec.kubernetes.context, spec.kubernetes.namespace)
 
 
 def _deadline(spec: RunSpec) -> float | None:

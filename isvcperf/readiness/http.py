@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from isvcperf.kserve import urls
 from isvcperf.readiness import openai
-from isvcperf.readiness.grpc import GrpcProbe
 from isvcperf.readiness.models import missing_model
 from isvcperf.spec.model import RunSpec, Target
 from isvcperf.spec.request import ca_bundle_path, request_headers
@@ -70,6 +69,8 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
         return
     endpoints = spec.all_endpoints()  # every endpoint must be ready, not just the first
     if spec.target.protocol == "grpc-v2" and not spec.ready.url:
+        from isvcperf.readiness.grpc import GrpcProbe  # gRPC loads for gRPC targets only
+
         with contextlib.ExitStack() as stack:
             probes = [stack.enter_context(GrpcProbe(spec, endpoint)) for endpoint in endpoints]
             _poll(spec, lambda: [problem for grpc_probe in probes for problem in grpc_probe()], progress)

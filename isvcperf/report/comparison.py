@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from isvcperf.report import charts
+from isvcperf.report.formats import COMPARE_FORMATS
 from isvcperf.report.render import environment, html_assets, load_text
 from isvcperf.results.compare import Comparison, MetricDelta
 from isvcperf.results.metric_text import format_metric, with_unit
@@ -16,7 +17,6 @@ from isvcperf.results.result import Result
 from isvcperf.spec import metric_names
 from isvcperf.util.errors import SpecError
 
-COMPARE_FORMATS = ("text", "html", "markdown")
 _TEMPLATES = {"text": "compare.txt.j2", "html": "compare.html.j2", "markdown": "compare.md.j2"}
 SAME = 0.005
 """Relative changes under half a percent are shown as `same`."""

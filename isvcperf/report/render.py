@@ -22,6 +22,7 @@ import jinja2
 
 from isvcperf import __version__
 from isvcperf.report import charts
+from isvcperf.report.formats import DEFAULT_FORMATS, FILES, FORMATS
 from isvcperf.report.generative import generative_view
 from isvcperf.report.junit import render_junit
 from isvcperf.report.llm_charts import llm_charts
@@ -32,10 +33,6 @@ from isvcperf.spec import metric_names
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import SpecError
 
-FORMATS = ("text", "html", "json", "markdown", "junit")
-DEFAULT_FORMATS = ("text", "html", "json")
-FILES = {"json": "result.json", "text": "report.txt", "html": "report.html", "markdown": "report.md",
-         "junit": "junit.xml"}
 TEXT_WIDTH = 100
 """The text report fits a 100-column terminal (long URLs and tokens excepted)."""
 EXAMPLE_CHARS = 200
