@@ -4,6 +4,7 @@ files go, what a failing model's errors say, when a run is refused instead of me
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,41 @@ def test_a_quick_run_without_a_spec_file(iris_server: Any, tmp_path: Path, run_c
     assert result["load"]["users"] == 2 and result["load"]["rate"] == 50
     assert {s["metric"]: (s.get("upper"), s.get("lower")) for s in result["slos"]} == {
         "http/latency-p99": (5000, None), "http/throughput": (None, 1)}
+
+
+def test_the_example_server_keeps_serving_until_interrupted(tmp_path: Path) -> None:
+    """`make serve`: the iris server stays up for a user's own commands, and Ctrl-C stops all of it."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from iris_server import free_port
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "iris_server.py"
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(script), "--workdir", str(tmp_path / "w"), "--serve",
+                                "--http-port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # printed once MLServer's model is ready (bounded by its READY_TIMEOUT_S)
+        assert first.startswith(f"MLServer ready at http://127.0.0.1:{port}"), first
+        assert "--set target.url=" in process.stdout.readline() + process.stdout.readline()
+        ready = f"http://127.0.0.1:{port}/v2/models/sklearn-irisv2/ready"
+        with urllib.request.urlopen(ready, timeout=5) as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+        try:
+            urllib.request.urlopen(ready, timeout=2)
+            raise AssertionError("the server outlived Ctrl-C")
+        except OSError:
+            pass
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    usage = subprocess.run([sys.executable, str(script), "--workdir", str(tmp_path)], capture_output=True, text=True,
+                           timeout=30)
+    assert usage.returncode == 2 and "give either --serve or a COMMAND after --" in usage.stderr
