@@ -19,7 +19,7 @@ from isvcperf.cli import cluster_flags, quick
 from isvcperf.cli.commands import help_of
 from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, exit_codes
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
-from isvcperf.report.formats import DEFAULT_FORMATS, FORMATS
+from isvcperf.outputs.formats import DEFAULT_FORMATS, FORMATS
 from isvcperf.report.live import LiveView
 from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from isvcperf.outputs.formats import DEFAULT_FORMATS
 from isvcperf.outputs.notify import Webhook
-from isvcperf.report.formats import DEFAULT_FORMATS
 from isvcperf.results.result import Result
 from isvcperf.spec.model import Notify
 

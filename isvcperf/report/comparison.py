@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from isvcperf.outputs.formats import COMPARE_FORMATS
 from isvcperf.report import charts
-from isvcperf.report.formats import COMPARE_FORMATS
 from isvcperf.report.render import environment, html_assets, load_text
 from isvcperf.results.compare import Comparison, MetricDelta
 from isvcperf.results.metric_text import format_metric, with_unit

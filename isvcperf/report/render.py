@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import jinja2
 
 from isvcperf import __version__
+from isvcperf.outputs.formats import DEFAULT_FORMATS, FILES, FORMATS
 from isvcperf.report import charts
-from isvcperf.report.formats import DEFAULT_FORMATS, FILES, FORMATS
 from isvcperf.report.generative import generative_view
 from isvcperf.report.junit import render_junit
 from isvcperf.report.llm_charts import llm_charts

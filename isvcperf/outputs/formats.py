@@ -1,5 +1,5 @@
-"""The report formats and their file names: what a command's flags offer, without loading the
-templates and charts that render them (isvcperf.report.render)."""
+"""The report formats and their file names: what a command's flags offer and where a run's reports
+go, without loading the templates and charts that render them (isvcperf.report.render)."""
 
 from __future__ import annotations
 
