@@ -9,14 +9,14 @@ from typing import Any
 
 from locust import events
 
+from isvcperf.loadgen import user  # the module, not the class: Locust runs every User class in this namespace
 from isvcperf.loadgen.ticket_user import Sent
-from isvcperf.loadgen.user import InferenceUser, UserEndpoint
 
 SENDS: list[float] = []
 
 
-class TimedInferenceUser(InferenceUser):
-    def send(self, target: UserEndpoint, request: bytes) -> Sent:
+class TimedInferenceUser(user.InferenceUser):
+    def send(self, target: user.UserEndpoint, request: bytes) -> Sent:
         SENDS.append(time.perf_counter())
         return super().send(target, request)
 
