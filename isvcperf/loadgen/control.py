@@ -33,6 +33,9 @@ from isvcperf.loadgen.stages import Schedule
 
 RATE_STEP = 0.01
 """Integration step (seconds) for arrival times under a changing rate."""
+END_TOLERANCE = 1e-6
+"""An arrival this close to the window's end (seconds) is at the end: arrival times are sums
+of floating-point gaps, so the one due exactly at the end may come out a few ulps early."""
 
 
 @dataclass
@@ -196,7 +199,8 @@ class Controller:
         self.measuring.set()
         if self.share.duration is not None:
             self._measure_until = now + self.share.duration
-            gevent.spawn_later(self.share.duration, self._exhaust)
+            if self._arrivals is None:  # open loop: the arrival greenlet ends the window (_arrive)
+                gevent.spawn_later(self.share.duration, self._exhaust)
 
     def stop(self) -> None:
         """Hand out no more tickets (the run was interrupted): requests in flight finish and are recorded."""
@@ -236,9 +240,13 @@ class Controller:
         a GC pause, a busy CPU) is issued at once, with its original intended time, so its
         latency and its send lateness both count the stall; late arrivals are never
         dropped for being late, only when they find no idle user, like any other (between
-        two late ones the greenlet yields once, so users free to take the first have). An
-        arrival at or after the end of the measured window is not one: it ends the loop
-        uncounted (it once showed as a spurious drop with a "raise load.users" warning).
+        two late ones the greenlet yields once, so users free to take the first have).
+
+        The window ends here, by intended time, not by a wall-clock timer: the first
+        arrival due at or after its end ends it at once, uncounted (it once showed as a
+        spurious drop with a "raise load.users" warning), and arrivals due inside it are
+        all issued or dropped even when a stall near the end makes them late (a timer
+        firing first used to lose them silently).
         """
         assert self._arrivals is not None
         pacer = pacing.choose()
@@ -246,10 +254,11 @@ class Controller:
         try:
             for work in self._work():
                 intended = self._next_arrival(intended, work)
+                if self._measure_until is not None and intended >= self._measure_until - END_TOLERANCE:
+                    self._exhaust()
+                    break
                 late = intended < time.perf_counter()
                 pacer.wait_until(intended)
-                if self._measure_until is not None and intended >= self._measure_until:
-                    self._exhaust()
                 if self._exhausted:
                     break
                 if late:  # catching up: let users take the tickets already issued before judging this one
