@@ -17,6 +17,7 @@ from typing import Any
 
 from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly
 from isvcperf.kube.cluster import Cluster
+from isvcperf.loadgen import pacing
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
@@ -62,7 +63,9 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 
 def check_inputs(spec: RunSpec) -> Bodies:
-    """Everything that can be checked without the target: payloads, header variables, CA bundle."""
+    """Everything that can be checked without the target: payloads, header variables, CA bundle,
+    and the pacer the workers will take from ISVCPERF_PACER."""
+    pacing.configured()
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
     observability.check_environment(spec)
