@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from locust import events
 
@@ -29,6 +29,7 @@ _spec: Any = None
 @events.init_command_line_parser.add_listener
 def _add_option(parser: Any, **_: Any) -> None:
     parser.add_argument(OPTION, metavar="SPEC.yaml", default="", env_var="ISVCPERF_SPEC",
+                        include_in_web_ui=False,
                         help="run the isvcperf spec's load, payload and SLOs (give it to the master and every worker)")
 
 
@@ -45,20 +46,22 @@ def config(options: Any, workers: int) -> LoadgenConfig | None:
 
     try:
         _spec = load_file(path, [])
-        return loadgen_config(_spec, load_payload(_spec), workers)
+        loaded = loadgen_config(_spec, load_payload(_spec), workers)
     except IsvcperfError as exc:
         fail(f"{OPTION} {path}: {exc}", exc.exit_code)
     except OSError as exc:
         fail(f"{OPTION} {path}: {exc.strerror or exc}; give the path of a spec file", 2)
-    return None
+    if options.num_users is None:  # the web UI's start form offers the spec's users
+        options.num_users = loaded.users
+    return loaded
 
 
-def missing() -> None:
+def missing() -> NoReturn:
     """Neither an orchestrator's config nor OPTION: say what to give, and stop."""
     fail(f"isvcperf: give {OPTION} SPEC.yaml (or run the locustfile with `isvcperf run`, which sets {CONFIG_ENV})", 2)
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     print(message, file=sys.stderr, flush=True)
     raise SystemExit(code)
 

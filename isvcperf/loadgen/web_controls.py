@@ -8,8 +8,9 @@
 - **EDIT** and **New test** (`/swarm`) are refused once the run has started: the spec is the
   load, and a result that says "4 users" must not describe a run of 40. Before the start
   (plain `locust` with `--isvcperf-spec`, where the start form starts the run) only the
-  spec's user count is accepted. The refusal is Locust's own `/swarm` failure answer, which
-  the UI shows in its form.
+  spec's user count is accepted. The refusal is Locust's own `/swarm` failure answer (for
+  scripts) and a warning in the master's log, which the UI's Logs tab shows in orange with a
+  dot on the tab (Locust's edit form closes on submit, so it cannot show the answer).
 - **Workers tab**: Locust names a worker `HOST_UUID`; the tab shows the process name the
   worker reported instead (`worker-0 (pid 123)`, or the pod's name).
 
@@ -20,11 +21,13 @@ extend_web_ui example adds to its answers; nothing of Locust is patched.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from flask import Response, has_request_context, jsonify, request
 
+log = logging.getLogger("isvcperf")
 STOPPED_FROM_UI = "stopped from the web UI"
 
 
@@ -45,6 +48,7 @@ def install(web_ui: Any, users: int, fixed_users: bool, phase: Callable[[], str]
         refusal = swarm_refusal(phase(), request.form.get("user_count"), users, fixed_users)
         if refusal is None:
             return None
+        log.warning(refusal)  # Locust's edit form closes on submit: its Logs tab shows warnings, with a dot
         return jsonify({"success": False, "message": refusal, "host": web_ui.environment.host})
 
     def after(response: Response) -> Response:
