@@ -34,7 +34,8 @@ PUSH_TIMEOUT_S = 1.0
 LIVE_LLM_METRICS = (*(f"llm/{kind}-p{p}" for kind in ("ttft", "tpot") for p in (50, 90, 99)),
                     "llm/output-tokens-per-second", "llm/goodput", "llm/goodput-ratio")
 """What the web UI's SLO tab shows of a generative run beside its SLOs (README: watching a run)."""
-STATE_OK, STATE_FAILING = "🟢 ok", "🔴 FAILING"
+MARKS = {True: "🟢", False: "🔴"}
+"""The SLO tab's colour for a held and a failing SLO (the tab shows text only)."""
 
 
 class Display(Protocol):
@@ -141,13 +142,13 @@ class Monitor:
 
 def panel_rows(spec: RunSpec, verdicts: list[SLOVerdict], values: dict[str, float],
                stats: dict[str, Any]) -> list[dict[str, str]]:
-    """The web UI's SLO tab: the SLOs (a coloured mark before the state, since the tab shows text
-    only), a generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows, and
+    """The web UI's SLO tab: the SLOs (with a coloured mark before the state, since the tab shows
+    text only), a generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows, and
     the warm-up requests, which Locust's own statistics leave out (loadgen.ticket_user)."""
     rows = [slo_row(verdict) for verdict in verdicts]
     body = [
         {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
-         "state": STATE_OK if row.satisfied else STATE_FAILING,
+         "mark": MARKS[row.satisfied], "state": "ok" if row.satisfied else "FAILING",
          "abort": "yes" if spec.slos[row.metric].abort_on_fail else "no"}
         for row in rows
     ]

@@ -21,7 +21,7 @@ from locust.env import Environment
 ROUTE = "/isvcperf/slos"
 TAB = "isvcperf-slos"
 COLUMNS = (("metric", "SLO"), ("value", "Current value"), ("limit", "Limit"), ("margin", "Margin"),
-           ("state", "State"), ("abort", "Stops the run"))
+           ("mark", ""), ("state", "State"), ("abort", "Stops the run"))
 _FIELDS = tuple(key for key, _ in COLUMNS)
 _rows: list[dict[str, str]] = []
 
