@@ -236,3 +236,21 @@ def test_plain_locust_without_a_spec_says_what_to_give(tmp_path: Path) -> None:
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "isvcperf: give --isvcperf-spec SPEC.yaml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ui_linger_keeps_the_ui_after_the_result_until_ctrl_c(iris_server: Any, tmp_path: Path) -> None:
+    spec = _spec(tmp_path, iris_server.infer_url, {"users": 1, "workers": 1, "requests": 50})
+    out, port = tmp_path / "out", _free_port()
+    command = [sys.executable, "-m", "isvcperf", "run", str(spec), "--out", str(out), "--ui-port", str(port),
+               "--ui-linger", "5m"]
+    with _started(command, tmp_path) as (proc, lines):
+        _wait(lambda: (out / "report.html").is_file(), 60, "the reports, written before the linger")
+        # the UI still answers, with the final figures (a worker's last Locust report comes within 3 s)
+        stats = _wait(lambda: (s := _get(f"http://127.0.0.1:{port}/stats/requests"))["stats"][-1]["num_requests"] == 50
+                      and s, 10, "the final figures in the lingering web UI")
+        assert stats["state"] == "stopped"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)  # not 5 minutes
+    assert proc.returncode == 1, "".join(lines)  # the verdict (the p50 SLO fails), not an interrupt
+    assert json.loads((out / "result.json").read_text())["status"] == "completed"
+    assert _locust_processes(out) == []
