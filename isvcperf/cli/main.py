@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         except IsvcperfError as exc:
             print(f"isvcperf: error: {one_line(str(exc))}", file=sys.stderr)  # it may quote a server's answer
             return exc.exit_code
-        except Interrupted:
-            print("isvcperf: interrupted; partial result written", file=sys.stderr)
+        except Interrupted as exc:
+            print(f"isvcperf: {exc.result.reason or 'interrupted'}; partial result written", file=sys.stderr)
             return EXIT_INTERRUPTED
         except KeyboardInterrupt:
             print("isvcperf: interrupted", file=sys.stderr)

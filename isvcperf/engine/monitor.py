@@ -34,6 +34,8 @@ PUSH_TIMEOUT_S = 1.0
 LIVE_LLM_METRICS = (*(f"llm/{kind}-p{p}" for kind in ("ttft", "tpot") for p in (50, 90, 99)),
                     "llm/output-tokens-per-second", "llm/goodput", "llm/goodput-ratio")
 """What the web UI's SLO tab shows of a generative run beside its SLOs (README: watching a run)."""
+MARKS = {True: "🟢", False: "🔴"}
+"""The SLO tab's colour for a held and a failing SLO (the tab shows text only)."""
 
 
 class Display(Protocol):
@@ -97,7 +99,7 @@ class Monitor:
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         if self.ui_url is not None:
-            self._push(self.verdicts, values)
+            self._push(self.verdicts, values, stats)
         reason = self.abort_reason(stats, window)
         self.live.slos = self.verdicts
         self.live.stopping = reason is not None
@@ -126,19 +128,9 @@ class Monitor:
                     f"limit {row.limit} (abortOnFail{grace})")
         return None
 
-    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float]) -> None:
-        """Best effort: the web UI's SLO panel shows what was pushed last: the SLOs, then a
-        generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows."""
-        rows = [slo_row(verdict) for verdict in verdicts]
-        body = [
-            {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
-             "state": "ok" if row.satisfied else "FAILING",
-             "abort": "yes" if self.spec.slos[row.metric].abort_on_fail else ""}
-            for row in rows
-        ]
-        body += [{"metric": name, "limit": "", "value": with_unit(format_metric(name, values[name]), metric_names.unit(name)),
-                  "margin": "", "state": "measured", "abort": ""}
-                 for name in LIVE_LLM_METRICS if name in values and name not in self.spec.slos]
+    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float], stats: dict[str, Any]) -> None:
+        """Best effort: the web UI's SLO panel shows what was pushed last (panel_rows)."""
+        body = panel_rows(self.spec, verdicts, values, stats)
         request = urllib.request.Request(self.ui_url or "", json.dumps(body).encode(),
                                          {"Content-Type": "application/json"}, method="POST")
         try:
@@ -146,3 +138,25 @@ class Monitor:
                 response.read()
         except (urllib.error.URLError, OSError, ValueError):
             pass
+
+
+def panel_rows(spec: RunSpec, verdicts: list[SLOVerdict], values: dict[str, float],
+               stats: dict[str, Any]) -> list[dict[str, str]]:
+    """The web UI's SLO tab: the SLOs (with a coloured mark before the state, since the tab shows
+    text only), a generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows, and
+    the warm-up requests, which Locust's own statistics leave out (loadgen.ticket_user)."""
+    rows = [slo_row(verdict) for verdict in verdicts]
+    body = [
+        {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
+         "mark": MARKS[row.satisfied], "state": "ok" if row.satisfied else "FAILING",
+         "abort": "yes" if spec.slos[row.metric].abort_on_fail else "no"}
+        for row in rows
+    ]
+    body += [{"metric": name, "limit": "", "value": with_unit(format_metric(name, values[name]), metric_names.unit(name)),
+              "margin": "", "state": "measured", "abort": ""}
+             for name in LIVE_LLM_METRICS if name in values and name not in spec.slos]
+    warmup = (stats.get("total") or {}).get("warmupRequests")
+    if warmup:
+        body.append({"metric": "warm-up requests", "limit": "", "value": str(warmup), "margin": "",
+                     "state": "not measured", "abort": ""})
+    return body

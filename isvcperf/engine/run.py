@@ -74,11 +74,13 @@ def check_inputs(spec: RunSpec) -> Bodies:
 
 
 def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequence[str], ui: bool = False,
-             echo: Callable[[str], None] = print, ui_host: str | None = None) -> Result:
+             echo: Callable[[str], None] = print, ui_host: str | None = None, ui_port: int | None = None,
+             ui_linger: float = 0.0) -> Result:
     """Run the test and write result.json and the reports in `reports` into `out_dir`.
 
     The caller chooses the presentation: `live` makes what shows the run while it goes,
-    `reports` names the report formats written at the end.
+    `reports` names the report formats written at the end. With the web UI, `ui_port` fixes
+    its port and `ui_linger` keeps it open that many seconds after the result is written.
 
     Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
     result written); otherwise returns the Result, whose verdict decides the exit code.
@@ -113,11 +115,13 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
         watch = server_view.start(spec)
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
-                  else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
+                  else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port))
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
         with Monitor(spec, live(spec, echo), ui_url) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
-        runner.close()
+        linger = ui_linger if ui and spec.runner == "local" else 0.0
+        if not linger:
+            runner.close()
     except StopEarly as exc:
         return partial("interrupted", exc.reason)
     except KeyboardInterrupt:
@@ -128,7 +132,21 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     result = from_outcome(spec, outcome, runner.plan.warnings)
     server_view.finish(watch, result, prefix)
     publish(result)
+    if linger:
+        _keep_ui_open(runner, linger, echo)
+    if outcome.interrupted:  # the web UI's STOP: kept like Ctrl-C, and the same exit code
+        raise Interrupted(result)
     return result
+
+
+def _keep_ui_open(runner: Runner, seconds: float, echo: Callable[[str], None]) -> None:
+    """--ui-linger: the result is written; leave the web UI up so a person can look at the final
+    charts, until `seconds` pass or Ctrl-C, then stop the processes."""
+    echo(f"isvcperf: the web UI stays open at {runner.plan.web_url} for {format_duration(seconds)}; "
+         "Ctrl-C closes it (the result is written)")
+    with contextlib.suppress(KeyboardInterrupt):
+        time.sleep(seconds)
+    runner.close()
 
 
 def _deadline(spec: RunSpec) -> float | None:

@@ -21,7 +21,7 @@ from locust.env import Environment
 ROUTE = "/isvcperf/slos"
 TAB = "isvcperf-slos"
 COLUMNS = (("metric", "SLO"), ("value", "Current value"), ("limit", "Limit"), ("margin", "Margin"),
-           ("state", "State"), ("abort", "Stops the run"))
+           ("mark", ""), ("state", "State"), ("abort", "Stops the run"))
 _FIELDS = tuple(key for key, _ in COLUMNS)
 _rows: list[dict[str, str]] = []
 
@@ -42,8 +42,13 @@ def _slos() -> Any:
         data = request.get_json(silent=True)
         if not isinstance(data, list):
             return jsonify({"error": "expected a JSON list of SLO rows"}), 400
-        _rows[:] = [{key: str(row.get(key, "")) for key in _FIELDS} for row in data if isinstance(row, dict)]
+        show(data)
     return jsonify(_rows)
+
+
+def show(rows: list[Any]) -> None:
+    """Make `rows` the tab's content (POSTed by the orchestrator, or set by a master that runs a spec itself)."""
+    _rows[:] = [{key: str(row.get(key, "")) for key in _FIELDS} for row in rows if isinstance(row, dict)]
 
 
 def _extend_stats(response: Response) -> Response:

@@ -112,6 +112,7 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
     """The part of the spec the Locust processes need, with the payloads inlined."""
     load = spec.load
     return LoadgenConfig(
+        protocol=spec.target.protocol,
         endpoints=endpoint_configs(spec, payload),
         timeout=spec.target.timeout or 30.0,
         error_ranges=[(r.lower, r.upper) for r in spec.metrics.error_ranges],

@@ -78,7 +78,9 @@ def follow(runner: Followed, progress: Progress, deadline: float | None) -> Outc
             runner.last_stats = stats
             progress(stats)
             if stats.get("phase") == "finished":
-                return Outcome(stats=stats, finished=True, reason=stats.get("finishReason") or "completed")
+                stopped = bool(stats.get("interrupted"))
+                return Outcome(stats=stats, finished=not stopped, reason=stats.get("finishReason") or "completed",
+                               interrupted=stopped)
         ended = runner.check(stats)
         if ended is not None:
             return ended

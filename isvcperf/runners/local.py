@@ -40,6 +40,17 @@ FETCH_TIMEOUT = 5.0
 PORT_ATTEMPTS = 3
 
 
+def _check_free(host: str, port: int) -> None:
+    """--ui-port: fail before any load when something already listens there."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds: only a listener blocks it
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CouldNotRun(f"--ui-port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                              "choose another port, or stop what listens there") from None
+
+
 def free_port(host: str = LOCALHOST) -> int:
     """A port nothing listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -51,12 +62,15 @@ class LocalRunner:
     """Runs one test as local processes and returns what the master measured."""
 
     def __init__(self, spec: RunSpec, payload: Bodies, out_dir: Path, ui: bool = False,
-                 ui_host: str | None = None) -> None:
+                 ui_host: str | None = None, ui_port: int | None = None) -> None:
         self.spec = spec
         self.payload = payload
         self.out_dir = out_dir
-        self.ui = ui or ui_host is not None
+        self.ui = ui or ui_host is not None or ui_port is not None
         self.ui_host = ui_host
+        self.ui_port = ui_port
+        if ui_port is not None:
+            _check_free(ui_host or LOCALHOST, ui_port)
         self._private = Path(tempfile.mkdtemp(prefix="isvcperf-"))
         self._config_path = self._private / "loadgen.json"
         self.plan: Plan = self._make_plan()
@@ -80,7 +94,7 @@ class LocalRunner:
         return make_plan(
             self.spec,
             self.payload,
-            Ports(master=free_port(), web=free_port()),
+            Ports(master=free_port(), web=self.ui_port or free_port()),
             config_path=str(self._config_path),
             csv_prefix=str(self.out_dir / "locust"),
             log_dir=str(self.out_dir),

@@ -13,3 +13,5 @@ class Outcome:
     stats: dict[str, Any] | None
     finished: bool
     reason: str
+    interrupted: bool = False
+    """A person stopped the run before its end (the web UI's STOP): kept, and exit 130 like Ctrl-C."""
