@@ -16,8 +16,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
 
+from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
 from isvcperf.report.live import LiveView
 from isvcperf.report.render import view
 from isvcperf.results import metrics, slo
@@ -26,7 +26,6 @@ from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
 
-SLO_ROUTE = "isvcperf/slos"
 PUSH_TIMEOUT_S = 1.0
 
 
@@ -38,13 +37,12 @@ class StopEarly(Exception):
         self.reason = reason
 
 
-def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, float], float]:
+def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, float], float]:
     """The run's metrics so far and the measured seconds, computed as for the final Result."""
-    total = stats.get("total") or {}
-    start, end = total.get("measureStart"), total.get("measureEnd")
-    window = (end - start) if start is not None and end is not None and end > start else 0.0
-    if not total or start is None:
+    total = stats.get("total")
+    if not total or total.get("measureStart") is None:
         return {}, 0.0
+    window = metrics.window(total)
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
@@ -58,7 +56,7 @@ class Monitor:
                  live: LiveView | None = None) -> None:
         self.spec = spec
         self.live = live or LiveView(spec, echo)
-        self.ui_url = ui_url.rstrip("/") + "/" + SLO_ROUTE if ui_url else None
+        self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
 
     def __enter__(self) -> Monitor:
@@ -68,7 +66,7 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(*exc)
 
-    def __call__(self, stats: dict[str, Any]) -> None:
+    def __call__(self, stats: StatsDocument) -> None:
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         if self.ui_url is not None:
@@ -80,14 +78,14 @@ class Monitor:
         if reason is not None:
             raise StopEarly(reason)
 
-    def abort_reason(self, stats: dict[str, Any], window: float) -> str | None:
+    def abort_reason(self, stats: StatsDocument, window: float) -> str | None:
         """Why the run must stop now, or None: the first abortOnFail SLO that fails past its grace period.
 
         A metric not measured yet (no successful response so far) does not abort: it may come.
         """
         if stats.get("phase") != "running":
             return None
-        start = (stats.get("total") or {}).get("measureStart")
+        start = stats["total"].get("measureStart")
         measured = time.time() - start if start else 0.0
         for verdict in self.verdicts:
             rule = self.spec.slos[verdict.metric]

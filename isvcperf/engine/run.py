@@ -17,6 +17,7 @@ from typing import Any
 
 from isvcperf.engine.monitor import Monitor, StopEarly
 from isvcperf.kube.cluster import Cluster
+from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
@@ -137,24 +138,24 @@ def _load_text(spec: RunSpec) -> str:
 def from_outcome(spec: RunSpec, outcome: Outcome, warnings: list[str]) -> Result:
     status = "completed" if outcome.finished else "interrupted"
     reason = "" if outcome.finished and outcome.reason == "completed" else outcome.reason
-    workers = (outcome.stats or {}).get("workers", {})
-    lost = sum(1 for w in workers.values() if w.get("lostAt") is not None)
+    workers = outcome.stats["workers"] if outcome.stats else {}
+    lost = sum(1 for w in workers.values() if w["lostAt"] is not None)
     if lost:  # never a silent pass on less load than asked for (README: worker loss)
         reason = f"load shortfall: {lost} of {len(workers)} workers lost"
     return build_result(spec, outcome.stats, status, reason, warnings)
 
 
-def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reason: str,
+def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason: str,
                  plan_warnings: list[str]) -> Result:
     """Turn the master's stats (possibly partial or absent) into a Result with SLO verdicts."""
-    total = (stats or {}).get("total", {})
-    start, end = total.get("measureStart"), total.get("measureEnd")
-    window = (end - start) if start is not None and end is not None and end > start else 0.0
+    total = stats["total"] if stats else None
+    start, end = (total["measureStart"], total["measureEnd"]) if total else (None, None)
+    window = metrics.window(total)
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
     values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
-    workers_data = (stats or {}).get("workers", {})
+    workers_data = stats["workers"] if stats else {}
     result = Result(
         name=spec.name,
         status=status,  # type: ignore[arg-type]
@@ -165,18 +166,18 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
         target=_target(spec),
         load=_load_applied(spec, len(workers_data) or None),
         metrics=values,
-        histogram=total.get("histogram", ""),
+        histogram=total["histogram"] if total else "",
         errors=[ErrorGroup(type=k, count=c, example=e) for k, (c, e) in sorted(
-            total.get("errorGroups", {}).items(), key=lambda item: -item[1][0])],
+            (total["errorGroups"] if total else {}).items(), key=lambda item: -item[1][0])],
         warnings=[*plan_warnings, *analysis.warnings(spec, stats, window)],
         workers=[
-            WorkerSummary(id=cid, requests=w.get("requests") or 0, errors=w.get("errors") or 0,
-                          warmup_requests=w.get("warmupRequests") or 0, dropped=w.get("dropped") or 0,
-                          lost_at=_iso(w.get("lostAt")), process=w.get("process") or "")
-            for cid, w in sorted(workers_data.items(), key=lambda item: item[1].get("index", 0))
+            WorkerSummary(id=cid, requests=w["requests"] or 0, errors=w["errors"] or 0,
+                          warmup_requests=w["warmupRequests"] or 0, dropped=w["dropped"] or 0,
+                          lost_at=_iso(w["lostAt"]), process=w["process"])
+            for cid, w in sorted(workers_data.items(), key=lambda item: item[1]["index"])
         ],
-        timeline=analysis.timeline(stats or {}, analysis.stage_ends(spec), window),
-        stages=analysis.stages(spec, total, percentiles),
+        timeline=analysis.timeline(stats, analysis.stage_ends(spec), window) if stats else [],
+        stages=analysis.stages(spec, total, percentiles) if total else [],
         spec=spec.to_data(),
     )
     result.slos = slo.evaluate(spec.slos, values)

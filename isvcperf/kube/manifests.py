@@ -27,6 +27,7 @@ import jinja2
 import yaml
 
 from isvcperf import __version__, k8s
+from isvcperf.loadgen.protocol import MASTER_PORT, WEB_PORT
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import Plan, Ports, make_plan
 from isvcperf.spec import schema
@@ -36,8 +37,6 @@ from isvcperf.util.errors import SpecError
 TEMPLATES = Path(k8s.__file__).parent
 CONFIG_DIR = "/etc/isvcperf"
 SCRATCH_DIR = "/scratch"
-MASTER_PORT = 5557
-WEB_PORT = 8089
 UID = 10001
 """The image's non-root user (see Dockerfile)."""
 CONFIGMAP_LIMIT = 900 * 1024

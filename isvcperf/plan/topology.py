@@ -15,6 +15,7 @@ from pathlib import Path
 
 from isvcperf import locustfiles
 from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
+from isvcperf.loadgen.protocol import STATS_ROUTE
 from isvcperf.payload.bodies import Bodies
 from isvcperf.spec import schema
 from isvcperf.spec.model import RunSpec
@@ -59,7 +60,7 @@ class Plan:
 
     @property
     def stats_url(self) -> str:
-        return f"http://{self.ports.host}:{self.ports.web}/isvcperf/stats"
+        return f"http://{self.ports.host}:{self.ports.web}{STATS_ROUTE}"
 
     @property
     def web_url(self) -> str:

@@ -9,8 +9,8 @@ slow model.
 from __future__ import annotations
 
 import statistics
-from typing import Any
 
+from isvcperf.loadgen.protocol import StatsDocument, Totals, WorkerStats
 from isvcperf.results import metrics
 from isvcperf.results.result import StageResult, TimelinePoint
 from isvcperf.spec import metric_names
@@ -20,7 +20,7 @@ CPU_SATURATED = 90.0
 RATE_TOLERANCE = 0.01
 
 
-def timeline(stats: dict[str, Any], stage_ends: list[float], window: float) -> list[TimelinePoint]:
+def timeline(stats: StatsDocument, stage_ends: list[float], window: float) -> list[TimelinePoint]:
     """The master's per-interval summaries as points, each tagged with its stage.
 
     The last interval usually ends with the window, part-way through: its point sits at
@@ -51,7 +51,7 @@ def stage_ends(spec: RunSpec) -> list[float]:
     return ends
 
 
-def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> list[StageResult]:
+def stages(spec: RunSpec, total: Totals, percentiles: list[float]) -> list[StageResult]:
     """Per-stage metrics from the merged per-stage histograms and counts."""
     out = []
     start = 0.0
@@ -66,7 +66,7 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
     return out
 
 
-def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> str:
+def shortfall(spec: RunSpec, total: Totals, workers: dict[str, WorkerStats]) -> str:
     """How much less load than asked for was applied when workers were lost, measured by what
     the lost workers reported against what each remaining worker did (a dead worker's last,
     unreported seconds are not known to anyone, so this is an upper bound)."""
@@ -82,7 +82,7 @@ def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> 
             f"{', '.join(str(n) for n in lost)} requests, the others {each:.0f} each)")
 
 
-def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list[str]:
+def warnings(spec: RunSpec, stats: StatsDocument | None, window: float) -> list[str]:
     """Conditions that make the figures less trustworthy, each with its cause and a remedy."""
     if not stats:
         return []

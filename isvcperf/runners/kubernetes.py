@@ -14,7 +14,6 @@ after a CLI that died.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from isvcperf.kube import manifests
 from isvcperf.kube.cluster import COMPONENT_LABEL, Cluster, ProxyUnavailable, instance_selector
 from isvcperf.loadgen.log_result import parse_log
+from isvcperf.loadgen.protocol import STATS_ROUTE, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import Plan
 from isvcperf.runners.outcome import Outcome
@@ -29,7 +29,6 @@ from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import CouldNotRun
 
 POLL_INTERVAL = 1.0
-STATS_PATH = "isvcperf/stats"
 DELETE_WAIT = 30.0
 FATAL_WAITING = ("InvalidImageName", "CreateContainerConfigError")
 """Container waiting reasons no retry fixes (a bad image name, a missing Secret or key): fail at once."""
@@ -46,7 +45,7 @@ class KubernetesRunner:
         self.manifests = manifests.for_run(spec, payload, self.instance, cluster.namespace)
         assert self.manifests.plan is not None
         self.plan: Plan = self.manifests.plan
-        self.last_stats: dict[str, Any] | None = None
+        self.last_stats: StatsDocument | None = None
         self.created: list[str] = []
         self.deleted: list[str] = []
         self._lost: dict[str, str] = {}
@@ -54,7 +53,7 @@ class KubernetesRunner:
 
     # -- the run ----------------------------------------------------------------------------
 
-    def run(self, progress: Callable[[dict[str, Any]], None], deadline: float | None) -> Outcome:
+    def run(self, progress: Callable[[StatsDocument], None], deadline: float | None) -> Outcome:
         """Apply, wait for every pod to connect, follow the run, return the final stats.
 
         KeyboardInterrupt propagates after the latest figures were fetched into
@@ -74,14 +73,14 @@ class KubernetesRunner:
                 if stats is not None:
                     self.last_stats = stats
                     progress(stats)
-                    if stats.get("phase") == "finished":
+                    if stats["phase"] == "finished":
                         return self._outcome(stats)
                 self._watch_workers(pods, stats)
                 master = pods.get("master", [])
                 ended = [p for p in master if p.get("status", {}).get("phase") in ("Succeeded", "Failed")]
                 if ended:
                     return self._from_master_log(ended[0])
-                waiting = stats is None or stats.get("phase") == "waiting"
+                waiting = stats is None or stats["phase"] == "waiting"
                 if waiting:
                     self._fail_fast(pods)
                     if time.monotonic() > connect_by:
@@ -131,10 +130,10 @@ class KubernetesRunner:
             by_component.setdefault(component, []).append(pod)
         return by_component
 
-    def _fetch(self) -> dict[str, Any] | None:
+    def _fetch(self) -> StatsDocument | None:
         try:
-            body = self.cluster.service_proxy_get(self.manifests.names["master"], "web", STATS_PATH)
-            return json.loads(body)
+            body = self.cluster.service_proxy_get(self.manifests.names["master"], "web", STATS_ROUTE.lstrip("/"))
+            return parse_document(body)
         except (ProxyUnavailable, ValueError):
             return None
 
@@ -146,15 +145,15 @@ class KubernetesRunner:
         if stats is not None:
             self.last_stats = stats
 
-    def _outcome(self, stats: dict[str, Any]) -> Outcome:
-        return Outcome(stats=stats, finished=True, reason=stats.get("finishReason") or "completed")
+    def _outcome(self, stats: StatsDocument) -> Outcome:
+        return Outcome(stats=stats, finished=True, reason=stats["finishReason"] or "completed")
 
     def _from_master_log(self, pod: dict[str, Any]) -> Outcome:
         """The master ended before its final stats were pulled: read them from its log, else say why."""
         name = pod["metadata"]["name"]
         log = self.cluster.pod_log(name)
         stats = parse_log(log)
-        if stats is not None and stats.get("phase") == "finished":
+        if stats is not None and stats["phase"] == "finished":
             self.echo(f"isvcperf: final stats read from the log of pod {name}")
             self.last_stats = stats
             return self._outcome(stats)
@@ -162,7 +161,7 @@ class KubernetesRunner:
         raise CouldNotRun(f"the Locust master pod {name} ended ({_pod_state(pod)}) without a result; "
                           f"its log ends:\n{tail}")
 
-    def _watch_workers(self, pods: dict[str, list[dict[str, Any]]], stats: dict[str, Any] | None) -> None:
+    def _watch_workers(self, pods: dict[str, list[dict[str, Any]]], stats: StatsDocument | None) -> None:
         """Record worker pods that failed or vanished after they had been running."""
         now = time.time()
         present = {p["metadata"]["name"]: p for p in pods.get("worker", [])}
@@ -172,7 +171,7 @@ class KubernetesRunner:
                 self._seen_running.add(name)
             elif phase == "Failed" and name in self._seen_running and name not in self._lost:
                 self._lose(name, f"failed ({_pod_state(pod)})", now)
-        finished = stats is not None and stats.get("phase") == "finished"
+        finished = stats is not None and stats["phase"] == "finished"
         for name in self._seen_running - set(present) - set(self._lost):
             if not finished:
                 self._lose(name, "disappeared", now)
@@ -196,12 +195,12 @@ class KubernetesRunner:
                                                         .splitlines()[-3:])
                 raise CouldNotRun(f"pod {pod['metadata']['name']} cannot start: {state}{log}")
 
-    def _not_started_message(self, pods: dict[str, list[dict[str, Any]]], stats: dict[str, Any] | None,
+    def _not_started_message(self, pods: dict[str, list[dict[str, Any]]], stats: StatsDocument | None,
                              timeout: float) -> str:
         problems = [f"{p['metadata']['name']} {_pod_state(p)}" for group in pods.values() for p in group
                     if p.get("status", {}).get("phase") != "Running"]
         expected = len(self.plan.workers)
-        connected = (stats or {}).get("connectedWorkers", 0)
+        connected = stats["connectedWorkers"] if stats else 0
         detail = "; ".join(problems) if problems else (
             "all pods running but the master's stats route never answered through the service proxy"
             if stats is None else "all pods running; check the worker logs (isvcperf k log is for launches; "
