@@ -115,15 +115,15 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 def cmd_render(args: argparse.Namespace) -> int:
     from isvcperf.engine.run import check_inputs
 
-    run_spec = spec.load_file(args.spec, args.overrides)
-    payload = check_inputs(run_spec)
+    run_spec, payload = check_inputs(spec.load_file(args.spec, args.overrides))
     namespace = args.namespace or run_spec.kubernetes.namespace or "default"
     if run_spec.target.url is None:
         # No API access here: assume the cluster-local address KServe gives (run reads the status).
         isvc_ns = run_spec.target.namespace or namespace
         status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns)}}
-        run_spec.target.url = infer_url({"status": status}, run_spec.target.protocol,
-                                        run_spec.target.model or str(run_spec.target.isvc), in_cluster=True)
+        run_spec = run_spec.with_target_url(infer_url({"status": status}, run_spec.target.protocol,
+                                                      run_spec.target.model or str(run_spec.target.isvc),
+                                                      in_cluster=True))
     name = manifests.dns_label(args.name) if args.name else manifests.run_name(run_spec)
     print(manifests.to_yaml(manifests.for_run(run_spec, payload, name, namespace).all()), end="")
     return EXIT_OK
@@ -174,8 +174,7 @@ def k_launch(args: argparse.Namespace) -> int:
     if launch.runner not in ("job", "cronjob"):
         raise SpecError("runner", "isvcperf k launch runs the test in the cluster: add --set runner=job "
                         "(or runner=cronjob with cronjobSchedule); for a run from here use isvcperf launch")
-    run_spec = spec.from_data(launch.data, base_dir=os.getcwd())
-    payload = check_inputs(run_spec)
+    run_spec, payload = check_inputs(spec.from_data(launch.data, base_dir=os.getcwd()))
     namespace = args.namespace or run_spec.kubernetes.namespace
     if args.dry:
         m = manifests.for_launch(run_spec, payload, args.group, namespace or "default", launch.schedule)
@@ -244,8 +243,7 @@ def k_job_run(args: argparse.Namespace) -> int:
     from isvcperf.cli.main import exit_code
     from isvcperf.engine.run import run_test
 
-    run_spec = spec.load_file(args.spec)
-    run_spec.kubernetes.namespace = args.namespace or run_spec.kubernetes.namespace
+    run_spec = spec.load_file(args.spec, [f"kubernetes.namespace={args.namespace}"] if args.namespace else [])
     out_dir = args.out or Path(tempfile.gettempdir()) / "isvcperf-out"
     cluster = Cluster(args.context, run_spec.kubernetes.namespace)
     try:

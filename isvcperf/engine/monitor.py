@@ -91,7 +91,7 @@ class Monitor:
             rule = self.spec.slos[verdict.metric]
             if not rule.abort_on_fail or verdict.satisfied or verdict.value is None:
                 continue
-            if measured < (rule.grace_period or 0.0):
+            if measured < rule.grace_period:
                 continue
             row = view(Result(name=self.spec.name, status="completed", slos=[verdict]))["slos"][0]
             grace = f", grace period {format_duration(rule.grace_period)}" if rule.grace_period else ""

@@ -19,7 +19,7 @@ from isvcperf.engine.monitor import Monitor, StopEarly
 from isvcperf.kube.cluster import Cluster
 from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.outputs.publish import Publisher
-from isvcperf.payload.bodies import Bodies, load_payload
+from isvcperf.payload.bodies import Bodies, load_payload, with_models
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.report.render import DEFAULT_FORMATS
@@ -29,12 +29,11 @@ from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec import metric_names, schema
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun, SpecError
-
-DEADLINE_GRACE = 120.0
 
 
 class Interrupted(Exception):
@@ -62,12 +61,16 @@ def prepare_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-def check_inputs(spec: RunSpec) -> Bodies:
-    """Everything that can be checked without the target: payloads, header variables, CA bundle."""
+def check_inputs(spec: RunSpec) -> tuple[RunSpec, Bodies]:
+    """Everything that can be checked without the target: payloads, header variables, CA bundle.
+
+    Returns the bodies, and the spec with what they tell (the model a gRPC payload names).
+    """
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
     ca_bundle_path(spec)
-    return load_payload(spec)
+    bodies = load_payload(spec)
+    return with_models(spec, bodies), bodies
 
 
 def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print,
@@ -77,7 +80,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
     result written); otherwise returns the Result, whose verdict decides the exit code.
     """
-    payload = check_inputs(spec)
+    spec, payload = check_inputs(spec)
     prepare_out_dir(out_dir)
     publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
@@ -98,7 +101,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
             spec.runner == "kubernetes" or spec.target.isvc) else None
         if cluster is not None and spec.target.isvc:
             in_cluster = spec.runner == "kubernetes" or "KUBERNETES_SERVICE_HOST" in os.environ
-            wait_isvc(spec, cluster, in_cluster, progress=echo)
+            spec = wait_isvc(spec, cluster, in_cluster, progress=echo)
         if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
             wait_ready(spec, progress=echo)
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
@@ -122,15 +125,13 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
 
 def _deadline(spec: RunSpec) -> float | None:
     """A bound on a timed run, so a stuck master can never hang a CI job."""
-    if spec.load.duration is None:
-        return None
-    budget = spec.load.duration + (spec.load.warmup.duration or 0) + (spec.target.timeout or 30) + DEADLINE_GRACE
-    return time.monotonic() + budget
+    load = budget(spec).load
+    return time.monotonic() + load if load is not None else None
 
 
 def _load_text(spec: RunSpec) -> str:
     load = spec.load
-    amount = f"{load.requests} requests" if load.requests is not None else f"{format_duration(load.duration or 0)}"
+    amount = f"{load.requests} requests" if load.requests is not None else format_duration(load.duration or 0.0)
     pacing = f"at {load.rate:g} req/s" if load.rate else "closed loop"
     return f"{amount}, {load.users} users, {pacing}"
 

@@ -18,6 +18,7 @@ from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
 from isvcperf.loadgen.protocol import STATS_ROUTE
 from isvcperf.payload.bodies import Bodies
 from isvcperf.spec import schema
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.errors import SpecError
@@ -106,10 +107,10 @@ def endpoint_configs(spec: RunSpec, payload: Bodies) -> list[EndpointConfig]:
 
 def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfig:
     """The part of the spec the Locust processes need, with the payloads inlined."""
-    load = spec.load
+    load, limits = spec.load, budget(spec)
     return LoadgenConfig(
         endpoints=endpoint_configs(spec, payload),
-        timeout=spec.target.timeout or 30.0,
+        timeout=limits.request,
         error_ranges=[(r.lower, r.upper) for r in spec.metrics.error_ranges],
         users=load.users,
         workers=workers,
@@ -117,13 +118,14 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
         duration=load.duration,
         rate=load.rate,
         warmup_requests=load.warmup.requests,
-        warmup_duration=load.warmup.duration or 0.0,
+        warmup_duration=load.warmup.duration,
         arrivals=load.arrivals,
         stages=[{k: v for k, v in (("duration", st.duration), ("rate", st.rate), ("users", st.users)) if v is not None}
                 for st in load.stages],
-        interval=spec.metrics.interval or 1.0,
+        interval=spec.metrics.interval,
         insecure=spec.target.insecure,
         ca_bundle=ca_bundle_path(spec),
+        linger=limits.linger,
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from isvcperf.kserve import urls
 from isvcperf.readiness.grpc import GrpcProbe
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec, Target
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
@@ -76,8 +77,8 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
 
 def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:
     """Call `check` (the problems seen now) every ready.interval until it finds none or time is up."""
-    timeout = spec.ready.timeout or 60.0
-    interval = spec.ready.interval or 1.0
+    limits = budget(spec)
+    timeout, interval = limits.ready, limits.ready_interval
     deadline = time.monotonic() + timeout
     last = ""
     while True:

@@ -17,6 +17,7 @@ from typing import Any
 
 from isvcperf.kserve import urls
 from isvcperf.kube.cluster import Cluster
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun
@@ -50,13 +51,14 @@ def infer_url(isvc: dict[str, Any], protocol: str, model: str, in_cluster: bool)
 
 
 def wait_isvc(spec: RunSpec, cluster: Cluster, in_cluster: bool,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Wait for target.isvc to be Ready (unless ready.enabled is false), fill target.url, return the object."""
+              progress: Callable[[str], None] | None = None) -> RunSpec:
+    """Wait for target.isvc to be Ready (unless ready.enabled is false); return the spec with its URL
+    (the spec's own, or the one the InferenceService's status gives)."""
     name = spec.target.isvc
     assert name is not None, "wait_isvc needs target.isvc"  # run.py calls it only then
     namespace = spec.target.namespace or cluster.namespace
-    timeout = spec.ready.timeout or 60.0
-    interval = spec.ready.interval or 1.0
+    limits = budget(spec)
+    timeout, interval = limits.ready, limits.ready_interval
     deadline = time.monotonic() + timeout
     last = ""
     while True:
@@ -72,5 +74,5 @@ def wait_isvc(spec: RunSpec, cluster: Cluster, in_cluster: bool,
                               f"last seen: {seen}")
         time.sleep(interval)
     if spec.target.url is None:
-        spec.target.url = infer_url(isvc, spec.target.protocol, spec.target.model or name, in_cluster)
-    return isvc
+        return spec.with_target_url(infer_url(isvc, spec.target.protocol, spec.target.model or name, in_cluster))
+    return spec

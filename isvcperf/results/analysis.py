@@ -46,7 +46,7 @@ def timeline(stats: StatsDocument, stage_ends: list[float], window: float) -> li
 def stage_ends(spec: RunSpec) -> list[float]:
     ends, t = [], 0.0
     for stage in spec.load.stages:
-        t += stage.duration or 0.0
+        t += stage.duration
         ends.append(t)
     return ends
 
@@ -56,7 +56,7 @@ def stages(spec: RunSpec, total: Totals, percentiles: list[float]) -> list[Stage
     out = []
     start = 0.0
     for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
-        end = start + (stage.duration or 0.0)
+        end = start + stage.duration
         prefix = metric_names.protocol_prefix(spec.target.protocol)
         values = metrics.compute(data, percentiles, end - start, prefix)
         values[f"{prefix}/dropped"] = float(data.get("dropped", 0))

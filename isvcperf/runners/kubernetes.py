@@ -25,6 +25,7 @@ from isvcperf.loadgen.protocol import STATS_ROUTE, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import Plan
 from isvcperf.runners.outcome import Outcome
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import CouldNotRun
 
@@ -59,7 +60,7 @@ class KubernetesRunner:
         KeyboardInterrupt propagates after the latest figures were fetched into
         `last_stats`; `close()` must always follow.
         """
-        start_timeout = self.spec.kubernetes.start_timeout or 300.0
+        start_timeout = budget(self.spec).start
         self._apply()
         self.echo(f"isvcperf: run {self.instance} in namespace {self.cluster.namespace}: "
                   f"1 master + {len(self.plan.workers)} worker pod(s)")

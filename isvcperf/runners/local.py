@@ -149,7 +149,7 @@ class LocalRunner:
 
     def _take_final_files(self) -> None:
         """The master died: the stopped workers' own final counts, when they hold more than the last fetch."""
-        stats = stats_from_files(sorted(self._private.glob("final-*.json")), self.spec.metrics.interval or 1.0)
+        stats = stats_from_files(sorted(self._private.glob("final-*.json")), self.spec.metrics.interval)
         if stats is None:
             return
         before = self.last_stats["total"]["requests"] if self.last_stats else 0

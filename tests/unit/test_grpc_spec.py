@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from isvcperf import spec
+from isvcperf.engine.run import check_inputs
 from isvcperf.grpc_v2.grpc_predict_v2_pb2 import ModelInferRequest
 from isvcperf.payload import grpc as grpc_payload
 from isvcperf.spec import metric_names
@@ -170,7 +171,7 @@ def decoded(run: spec.RunSpec, data: Any, field: str = "payload.inline") -> Mode
 
 
 def test_the_tutorials_json_form_is_sent_as_is_and_names_the_model() -> None:
-    run = grpc_spec()
+    run, _ = check_inputs(grpc_spec())  # the spec as a run reads it once the payload is loaded
     request = decoded(run, TUTORIAL_INPUT)
     assert request.model_name == "sklearn-irisv2" and run.target.model == "sklearn-irisv2"
     assert list(request.inputs[0].shape) == [2, 4]
