@@ -1,11 +1,17 @@
-"""Benchmark targets: nginx on loopback answering a fixed V2 body, optionally after a delay.
+"""Benchmark targets: nginx on loopback answering a fixed V2 body, optionally after a delay,
+and OpenAI-style SSE streams at a fixed cadence.
 
-nginx (Debian's nginx-light plus libnginx-mod-http-echo for `echo_sleep`) costs next to
-nothing per request, so what a benchmark measures is the load generator, not the target.
+nginx (Debian's nginx-light plus libnginx-mod-http-echo for `echo`, `echo_flush` and
+`echo_sleep`) costs next to nothing per request, so what a benchmark measures is the load
+generator, not the target. The streams are the fidelity referee of the generative metrics:
+their time to first token and inter-token gap are set by `echo_sleep`, with no model in the
+way (nginx's timers count whole milliseconds: measured here, the 10 ms gap is 10.22 ms on
+average, p1 10.02, p99 10.41, and the 50 ms TTFT 49.8-50.9 ms; see tests/generative/README.md).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -13,8 +19,12 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+GATEWAY_HOST = "gateway.kserve-test.example.com"
+"""The Host header the `gateway` virtual host answers to (KServe's `$SERVICE_HOSTNAME`)."""
 BODY = '{"model_name":"bench","outputs":[{"name":"predict","shape":[2,1],"datatype":"INT64","data":[1,1]}]}'
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 CONFIG = """\
@@ -35,9 +45,83 @@ http {{
     location /v2/models/bench/infer {{ default_type application/json; return 200 '{body}'; }}
     location /delay20/v2/models/bench/infer {{ default_type application/json; echo_sleep 0.02; echo '{body}'; }}
     location /delay1s/v2/models/bench/infer {{ default_type application/json; echo_sleep 1; echo '{body}'; }}
+{streams}
+  }}
+  server {{
+    # An ingress gateway's virtual host: only requests with this Host header reach the model.
+    listen 127.0.0.1:{port};
+    server_name {gateway_host};
+    location ~ ^/v2/(health/ready|models/gateway/ready)$ {{ return 200; }}
+    location /v2/models/gateway/infer {{ default_type application/json; return 200 '{body}'; }}
   }}
 }}
 """
+
+
+MODEL = "sse-cadence"
+# The chat stream's first frame carries only the role (as vLLM's and OpenAI's do): not a token.
+_ROLE = {"delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """One fixed-cadence stream: the first content frame `ttft_s` after the request arrives,
+    then one every `gap_s`, `frames` in all; then a usage frame and `data: [DONE]` (left out
+    when `done` is false: a truncated stream, which a client must count as an error)."""
+
+    ttft_s: float = 0.05
+    gap_s: float = 0.01
+    frames: int = 64
+    done: bool = True
+
+
+# Location prefix -> cadence: "" is the fidelity referee of issue 13, "fast" (no sleeps) the
+# target of the streaming-capacity benchmark.
+STREAMS: Mapping[str, Cadence] = {"": Cadence(), "fast": Cadence(ttft_s=0.0, gap_s=0.0)}
+
+
+def _frame(api: str, choice: dict[str, object] | None, **extra: object) -> str:
+    """One SSE event in the shape of an OpenAI streaming chunk, as an nginx `echo` directive."""
+    if api == "chat":
+        head: dict[str, object] = {"id": "chatcmpl-cadence", "object": "chat.completion.chunk"}
+    else:
+        head = {"id": "cmpl-cadence", "object": "text_completion"}
+    chunk = {**head, "created": 0, "model": MODEL, "choices": [] if choice is None else [{"index": 0, **choice}], **extra}
+    # nginx turns \n inside a quoted string into a newline; the JSON has no quote, $ or backslash.
+    return f"echo 'data: {json.dumps(chunk, separators=(',', ':'))}\\n'; echo_flush;"
+
+
+def _content(api: str, index: int, last: bool) -> dict[str, object]:
+    text = f" t{index}"
+    body: dict[str, object] = {"delta": {"content": text}} if api == "chat" else {"text": text, "logprobs": None}
+    return {**body, "finish_reason": "length" if last else None}
+
+
+def _sleep(seconds: float) -> str:
+    return f"echo_sleep {seconds:g};" if seconds > 0 else ""
+
+
+def stream_locations(prefix: str, cadence: Cadence) -> str:
+    """nginx locations answering POST /v1/chat/completions and /v1/completions with `cadence`,
+    and GET /v1/models (the readiness check of an OpenAI client), under `/prefix`.
+
+    The usage frame is always sent (nginx does not read the request's stream_options), and
+    frames are flushed one by one, each its own HTTP chunk, as a model server writes them.
+    """
+    root = f"/{prefix}" if prefix else ""
+    models = json.dumps({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "isvcperf"}]})
+    usage = {"usage": {"prompt_tokens": 8, "completion_tokens": cadence.frames, "total_tokens": 8 + cadence.frames}}
+    lines = [f"    location = {root}/v1/models {{ default_type application/json; return 200 '{models}'; }}"]
+    for api, path in (("chat", "chat/completions"), ("completions", "completions")):
+        body = [_frame(api, _ROLE)] if api == "chat" else []
+        for index in range(cadence.frames):
+            body.append(_sleep(cadence.ttft_s if index == 0 else cadence.gap_s))
+            body.append(_frame(api, _content(api, index, last=index == cadence.frames - 1)))
+        body += [_frame(api, None, **usage), "echo 'data: [DONE]\\n';" if cadence.done else ""]
+        # postpone_output 0: a small frame goes out at its flush, not once 1460 bytes have piled up.
+        lines.append(f"    location = {root}/v1/{path} {{ default_type text/event-stream; postpone_output 0; "
+                     + " ".join(b for b in body if b) + " }")
+    return "\n".join(lines)
 
 
 def free_port() -> int:
@@ -47,22 +131,33 @@ def free_port() -> int:
 
 
 class Nginx:
-    """nginx with the benchmark locations, started and stopped around a block."""
+    """nginx with the benchmark locations and the SSE `streams`, started and stopped around a block."""
 
-    def __init__(self) -> None:
+    def __init__(self, streams: Mapping[str, Cadence] = STREAMS) -> None:
         if not shutil.which("nginx"):
             raise SystemExit("nginx is not installed: apt-get install nginx-light libnginx-mod-http-echo")
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="isvcperf-bench-nginx-"))
+        self.streams = dict(streams)
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, delay: str = "") -> str:
         prefix = f"/{delay}" if delay else ""
         return f"http://127.0.0.1:{self.port}{prefix}/v2/models/bench/infer"
 
+    def openai_url(self, stream: str = "") -> str:
+        """Base URL of one of the `streams` (an OpenAI client appends /v1/chat/completions)."""
+        if stream not in self.streams:
+            raise KeyError(f"no stream {stream!r}; the streams are {sorted(self.streams)}")
+        prefix = f"/{stream}" if stream else ""
+        return f"http://127.0.0.1:{self.port}{prefix}"
+
     def __enter__(self) -> Nginx:
         load = f"load_module {ECHO_MODULE};" if ECHO_MODULE.exists() else ""
-        (self.dir / "nginx.conf").write_text(CONFIG.format(load_module=load, dir=self.dir, port=self.port, body=BODY))
+        streams = "\n".join(stream_locations(prefix, cadence) for prefix, cadence in self.streams.items())
+        config = CONFIG.format(load_module=load, dir=self.dir, port=self.port, body=BODY, streams=streams,
+                               gateway_host=GATEWAY_HOST)
+        (self.dir / "nginx.conf").write_text(config)
         self.process = subprocess.Popen(["nginx", "-c", str(self.dir / "nginx.conf")], start_new_session=True)
         for _ in range(100):
             try:

@@ -28,6 +28,9 @@ from targets import Nginx  # noqa: E402  (the benchmarks' nginx target: fixed V2
 
 # The fault tests' misbehaving servers and CLI runner (servers.py, runs.py), shared with tests/security and tests/soak.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "faults"))
+# The generative targets (llama-server, llama_cpp.server, the SSE cadence referee) and their
+# fixtures (llm_fixtures.py), for any directory's conftest to import.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "generative"))
 
 CLI_TIMEOUT_S = 240.0
 

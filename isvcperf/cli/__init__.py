@@ -1,0 +1,1 @@
+"""The commands: one module per command group, each registering its subcommands."""

@@ -20,8 +20,9 @@ from typing import Any
 from isvcperf import spec
 from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
+from isvcperf.kube.apply import apply_suspended
 from isvcperf.kube.cluster import COMPONENT_LABEL, INSTANCE_LABEL, Cluster
-from isvcperf.readiness.isvc import infer_url
+from isvcperf.readiness.isvc import target_url
 from isvcperf.report.render import FORMATS, render
 from isvcperf.results.result import Result, load_result
 from isvcperf.spec import iter8
@@ -54,6 +55,9 @@ def add_commands(sub: Any, formatter: type[argparse.HelpFormatter], epilog: str)
     render_cmd.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     render_cmd.add_argument("-n", "--namespace", help="namespace (default kubernetes.namespace, else default)")
     render_cmd.add_argument("--name", help="run name (default: the spec's name and a random suffix)")
+    render_cmd.add_argument("--deployment-mode", choices=urls.DEPLOYMENT_MODES, default="Serverless",
+                            help="how the InferenceService is deployed, for its in-cluster host when target.url is "
+                            "not given (run reads it from the status): <isvc>.<ns> or <isvc>-predictor.<ns>")
 
     list_cmd = sub.add_parser("list", help="list isvcperf runs and launches in a namespace",
                               formatter_class=formatter, epilog=epilog)
@@ -120,10 +124,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if run_spec.target.url is None:
         # No API access here: assume the cluster-local address KServe gives (run reads the status).
         isvc_ns = run_spec.target.namespace or namespace
-        status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns)}}
-        run_spec = run_spec.with_target_url(infer_url({"status": status}, run_spec.target.protocol,
-                                                      run_spec.target.model or str(run_spec.target.isvc),
-                                                      in_cluster=True))
+        status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns, args.deployment_mode)}}
+        run_spec = run_spec.with_target_url(target_url({"status": status}, run_spec.target, in_cluster=True))
     name = manifests.dns_label(args.name) if args.name else manifests.run_name(run_spec)
     print(manifests.to_yaml(manifests.for_run(run_spec, payload, name, namespace).all()), end="")
     return EXIT_OK
@@ -184,12 +186,8 @@ def k_launch(args: argparse.Namespace) -> int:
     m = manifests.for_launch(run_spec, payload, args.group, cluster.namespace, launch.schedule)
     instance = manifests.launch_instance(args.group)
     _replace_previous(cluster, instance)
-    root = cluster.create(m.root(suspend=True))
-    created = [f"{root['kind']}/{root['metadata']['name']}"]
-    for obj in m.children(manifests.owner_reference(root)):
-        cluster.create(obj)
-        created.append(f"{obj['kind']}/{obj['metadata']['name']}")
-    cluster.patch(root["kind"], root["metadata"]["name"], {"spec": {"suspend": False}})
+    created: list[str] = []
+    apply_suspended(cluster, m, created)
     print(f"launched {args.group} in namespace {cluster.namespace}: {', '.join(created)}")
     print(f"next: isvcperf k assert -g {args.group} -c completed -c slos --timeout 5m; isvcperf k report -g {args.group}")
     return EXIT_OK
@@ -227,13 +225,13 @@ def k_log(args: argparse.Namespace) -> int:
     if not pods:
         raise CouldNotRun(f"no runner pod of launch {args.group!r} in namespace {cluster.namespace} "
                           "(not started, or deleted after its TTL; the result stays: isvcperf k report)")
-    print(cluster.pod_log(pods[-1]["metadata"]["name"]), end="")
+    print(cluster.pod_log(pods[-1]["metadata"]["name"], "runner"), end="")
     return EXIT_OK
 
 
 def k_delete(args: argparse.Namespace) -> int:
     cluster = _connect(args)
-    deleted = cluster.delete_instance(manifests.launch_instance(args.group))
+    deleted = _delete_launch(cluster, manifests.launch_instance(args.group))
     print(f"deleted {', '.join(deleted)}" if deleted else f"nothing to delete for {args.group!r} in {cluster.namespace}")
     return EXIT_OK
 
@@ -281,9 +279,21 @@ def _no_result(cluster: Cluster, group: str) -> str:
     return f"no result stored for launch {group!r} in namespace {cluster.namespace} yet; {state}; see isvcperf k log"
 
 
+def _delete_launch(cluster: Cluster, instance: str) -> list[str]:
+    """Delete a launch: its objects here, and its Role in the InferenceService's namespace (not owned by it)."""
+    runner = cluster.get("Job", instance) or cluster.get("CronJob", instance)
+    isvc_namespace = (runner or {}).get("metadata", {}).get("annotations", {}).get(manifests.ISVC_NAMESPACE)
+    deleted = cluster.delete_instance(instance)
+    if isvc_namespace and isvc_namespace != cluster.namespace:
+        other = Cluster(cluster.context, isvc_namespace)
+        deleted += [f"{kind}/{instance} (namespace {isvc_namespace})" for kind in ("RoleBinding", "Role")
+                    if other.delete(kind, instance)]
+    return deleted
+
+
 def _replace_previous(cluster: Cluster, instance: str) -> None:
     """A new launch with the same group replaces the old one and its results, as in Iter8."""
-    if not cluster.delete_instance(instance):
+    if not _delete_launch(cluster, instance):
         return
     gone_by = time.monotonic() + REPLACE_WAIT
     while any(True for _ in cluster.instance_objects(instance)):

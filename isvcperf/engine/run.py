@@ -23,8 +23,9 @@ from isvcperf.payload.bodies import Bodies, load_payload, with_models
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.report.render import DEFAULT_FORMATS
-from isvcperf.results import analysis, metrics, slo
+from isvcperf.results import analysis, llm_metrics, metrics, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
+from isvcperf.runners.base import Runner
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
@@ -84,7 +85,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     prepare_out_dir(out_dir)
     publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
-    runner: LocalRunner | KubernetesRunner | None = None
+    runner: Runner | None = None
 
     def partial(status: str, reason: str) -> Result:
         """Stop what runs, then keep whatever was measured."""
@@ -156,6 +157,9 @@ def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
     values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
+    llm = total.get("llm") if total else None
+    if llm:  # protocol openai: the token-level metrics beside the http/ ones
+        values.update(llm_metrics.compute(llm, llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos)), window))
     workers_data = stats["workers"] if stats else {}
     result = Result(
         name=spec.name,
@@ -181,6 +185,8 @@ def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason
         stages=analysis.stages(spec, total, percentiles) if total else [],
         spec=spec.to_data(),
     )
+    if llm:
+        result.llm = llm_metrics.block(llm, stats["interval"] if stats else spec.metrics.interval, window)
     result.slos = slo.evaluate(spec.slos, values)
     return result
 

@@ -69,6 +69,15 @@ def readiness_urls(url: str, protocol: str, model: str | None) -> list[str]:
     return [f"{base}/"]
 
 
-def cluster_local_base(isvc: str, namespace: str) -> str:
-    """The address KServe gives an InferenceService inside the cluster (Serverless mode)."""
-    return f"http://{isvc}.{namespace}.svc.cluster.local"
+DEPLOYMENT_MODES = ("Serverless", "RawDeployment")
+
+
+def cluster_local_base(isvc: str, namespace: str, mode: str = "Serverless") -> str:
+    """The address KServe gives an InferenceService inside the cluster (its status.address.url).
+
+    Serverless (Knative, KServe's default install) serves at `<isvc>.<ns>`; RawDeployment
+    (plain Deployment + Service, `serving.kserve.io/deploymentMode: RawDeployment`) at the
+    predictor's Service, `<isvc>-predictor.<ns>`.
+    """
+    host = isvc if mode == "Serverless" else f"{isvc}-predictor"
+    return f"http://{host}.{namespace}.svc.cluster.local"

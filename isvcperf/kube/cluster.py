@@ -22,7 +22,10 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from isvcperf.kube import portforward
+from isvcperf.kube.portforward import ProxyUnavailable
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 
 KSERVE_GROUP = "serving.kserve.io"
 KSERVE_VERSION = "v1beta1"
@@ -33,6 +36,10 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 APP = "isvcperf"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 REQUEST_TIMEOUT = 30.0
+TRANSIENT = (429, 500, 502, 503, 504)
+RETRY_FOR = 60.0
+RETRY_FIRST = 0.5
+RETRY_MAX = 8.0
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,10 @@ KINDS: dict[str, Kind] = {
     "Role": Kind("RbacAuthorizationV1Api", "role", "roles"),
     "RoleBinding": Kind("RbacAuthorizationV1Api", "role_binding", "rolebindings"),
 }
-"""The kinds isvcperf creates or reads, in the order `delete_instance` removes them (owners first)."""
-DELETE_ORDER = ("CronJob", "Job", "Pod", "Service", "RoleBinding", "Role", "ServiceAccount", "ConfigMap")
+"""The kinds isvcperf creates or reads."""
+LISTED_KINDS = ("CronJob", "Job", "Service", "ConfigMap")
+"""Where `list` and `delete` look for runs, owners first: what a run or launch creates that the built-in
+`edit` role may read. A launch's ServiceAccount, Role and RoleBinding are owned by its runner and go with it."""
 
 
 def instance_selector(instance: str | None = None) -> str:
@@ -68,9 +77,12 @@ class Cluster:
     """A connection to one cluster and namespace."""
 
     def __init__(self, context: str | None = None, namespace: str | None = None) -> None:
+        self.context = context
         self.api_client, default_namespace, self.where = _load_config(context)
         self.namespace = namespace or default_namespace
         self._apis: dict[str, Any] = {}
+        self.on_retry: Callable[[str], None] | None = None
+        """Told once per stretch of transient API failures (the runner echoes and records it)."""
 
     # -- generic objects --------------------------------------------------------------------
 
@@ -128,7 +140,7 @@ class Cluster:
 
     def instance_objects(self, instance: str | None = None) -> Iterator[dict[str, Any]]:
         """Every isvcperf object of one run (or of all runs) in the namespace, owners first."""
-        for kind_name in DELETE_ORDER:
+        for kind_name in LISTED_KINDS:
             for item in self.list(kind_name, instance_selector(instance)):
                 item.setdefault("kind", kind_name)
                 yield item
@@ -146,14 +158,32 @@ class Cluster:
 
     # -- pods -------------------------------------------------------------------------------
 
-    def pod_log(self, name: str, tail_lines: int | None = None) -> str:
+    def pod_log(self, name: str, container: str, tail_lines: int | None = None) -> str:
+        """A container's log. Always by container name: an injected sidecar makes a pod multi-container,
+        and then the API refuses a log read without one."""
         core = self._api("CoreV1Api")
-        kwargs: dict[str, Any] = {"_preload_content": False}
+        kwargs: dict[str, Any] = {"_preload_content": False, "container": container}
         if tail_lines is not None:
             kwargs["tail_lines"] = tail_lines
         return self._call("get", "pods/log", self.namespace,
                           lambda: core.read_namespaced_pod_log(name, self.namespace, **kwargs), raw=True).decode(
             "utf-8", "replace")
+
+    def warnings_about(self, name: str) -> list[dict[str, Any]]:
+        """The Warning events about one object (a Job's FailedCreate, a pod's Failed pull), oldest first."""
+        core = self._api("CoreV1Api")
+        data = self._call("list", "events", self.namespace, lambda: core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name},type=Warning", _preload_content=False))
+        return sorted(data.get("items", []), key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+    def port_forward_get(self, pod: str, port: int, path: str, timeout: float = 5.0) -> bytes:
+        """GET `path` on a pod's port through a port-forward (what `kubectl port-forward` does).
+
+        Needs no traffic from the API server to the pod network: the kubelet connects inside
+        the pod, so it works on private control planes and behind mesh mTLS where the proxy
+        does not. Raises ProxyUnavailable when nothing answers or the call is refused.
+        """
+        return portforward.http_get(self._api("CoreV1Api"), self.namespace, pod, port, path, timeout, self.where)
 
     def service_proxy_get(self, service: str, port: str, path: str, timeout: float = 5.0) -> bytes:
         """GET `path` on a Service's port through the API server's proxy (no route from here to the pod needed).
@@ -209,7 +239,36 @@ class Cluster:
 
     def _call(self, verb: str, resource: str, namespace: str, fn: Callable[[], Any], missing_ok: bool = False,
               raw: bool = False, proxy: bool = False) -> Any:
-        """Run one API call; JSON (or raw bytes) back, or an error that says what was refused and why."""
+        """Run one API call; JSON (or raw bytes) back, or an error that says what was refused and why.
+
+        Reads (get, list) that meet a transient failure — 429 throttling, a 5xx, a dropped
+        connection: a control-plane upgrade or API priority and fairness — are retried with
+        backoff for RETRY_FOR seconds and reported through `on_retry`, so one bad second
+        never ends a healthy run. Writes are not retried (a create may have happened).
+        """
+        retry = verb in ("get", "list") and not proxy
+        failures: list[str] = []
+
+        def attempt() -> tuple[Any] | None:
+            try:
+                return (self._call_once(verb, resource, namespace, fn, missing_ok, raw, proxy),)
+            except _Transient as exc:
+                if not retry:
+                    raise CouldNotRun(exc.message) from None
+                if not failures and self.on_retry is not None:
+                    self.on_retry(f"{exc.message}; retrying for up to {RETRY_FOR:.0f}s")
+                failures.append(exc.message)
+                return None
+
+        def expired() -> tuple[Any]:
+            raise CouldNotRun(f"{failures[-1]} (still failing after {len(failures)} tries in {RETRY_FOR:.0f}s)")
+
+        (answer,) = poll_until(attempt, deadline_after(RETRY_FOR), RETRY_FIRST, expired, backoff=2.0,
+                               max_interval=RETRY_MAX)
+        return answer
+
+    def _call_once(self, verb: str, resource: str, namespace: str, fn: Callable[[], Any], missing_ok: bool,
+                   raw: bool, proxy: bool) -> Any:
         try:
             response = fn()
             data = response.data
@@ -219,22 +278,29 @@ class Cluster:
                 raise _NotFound(status) from None
             if proxy and exc.status in (502, 503):
                 raise ProxyUnavailable(status) from None
-            raise CouldNotRun(_api_error(exc.status, verb, resource, namespace, status, self.where)) from None
+            message = _api_error(exc.status, verb, resource, namespace, status, self.where)
+            if exc.status in TRANSIENT:
+                raise _Transient(message) from None
+            raise CouldNotRun(message) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if proxy:
                 raise ProxyUnavailable(str(exc)) from None
-            raise CouldNotRun(f"cannot reach the Kubernetes API server of {self.where}: {_short(exc)}") from None
+            raise _Transient(f"cannot reach the Kubernetes API server of {self.where}: {_short(exc)}") from None
         if raw:
             return data
         return json.loads(data) if data else {}
 
 
-class ProxyUnavailable(Exception):
-    """Nothing answers behind the service proxy yet (pod starting, or already gone)."""
-
-
 class _NotFound(Exception):
     """A 404 the caller asked to handle itself."""
+
+
+class _Transient(Exception):
+    """A failure that may pass: throttling, a 5xx, a dropped connection."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _kind(name: str) -> Kind:
@@ -275,9 +341,11 @@ def _short(exc: BaseException) -> str:
 def _load_config(context: str | None) -> tuple[client.ApiClient, str, str]:
     """(client, default namespace, a description for messages) from the kubeconfig, else in-cluster config."""
     configuration = client.Configuration()
-    kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(Path.home() / ".kube" / "config")
+    # KUBECONFIG may list several files (like kubectl, the client merges them in order).
+    kubeconfig = os.environ.get("KUBECONFIG", "") or str(Path.home() / ".kube" / "config")
     in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
-    if Path(kubeconfig).is_file() or not in_cluster or context:
+    present = any(Path(p).is_file() for p in kubeconfig.split(os.pathsep) if p)
+    if present or not in_cluster or context:
         try:
             config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
             _, active = config.list_kube_config_contexts(config_file=kubeconfig)

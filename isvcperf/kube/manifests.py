@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -38,11 +39,11 @@ from isvcperf.util.errors import SpecError
 TEMPLATES = Path(k8s.__file__).parent
 CONFIG_DIR = "/etc/isvcperf"
 SCRATCH_DIR = "/scratch"
-UID = 10001
-"""The image's non-root user (see Dockerfile)."""
 CONFIGMAP_LIMIT = 900 * 1024
 """Kubernetes refuses objects over 1 MiB; stay clear of it, with room for metadata."""
 DEFAULT_IMAGE = f"isvcperf:{__version__}"
+ISVC_NAMESPACE = "isvcperf.io/isvc-namespace"
+"""Annotation on a launch's runner: where its InferenceService (and the Role to read it) lives."""
 FALLBACK_LOCUSTFILE = "isvcperf_k8s.py"
 FALLBACK_SOURCE = '"""Loaded next to the run\'s locustfile in pods: prints the final stats in the master log."""\n' \
     "import isvcperf.loadgen.k8s_fallback  # noqa: F401\n"
@@ -64,8 +65,11 @@ def run_name(spec: RunSpec) -> str:
 
 
 def dns_label(text: str, limit: int = 63) -> str:
-    label = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:limit].strip("-")
-    return label or "isvcperf"
+    """`text` as a DNS-1035 label (what Service names must be): lowercase, and starting with a letter."""
+    label = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    if label[:1].isdigit():
+        label = f"isvcperf-{label}"
+    return label[:limit].strip("-") or "isvcperf"
 
 
 def owner_reference(obj: dict[str, Any]) -> dict[str, Any]:
@@ -155,12 +159,14 @@ def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, sched
         "runner_name": instance,
         "runner_args": ["-m", "isvcperf", "k", "job-run", f"{CONFIG_DIR}/spec.yaml", "-g", group, "-n", namespace],
         "rules": runner_rules(result_name),
+        "isvc_namespace": spec.target.namespace or namespace,
         "schedule": schedule,
         "files": files,
         "binary_files": binary,
         "active_deadline": budget(spec).launch_job,
     }
-    return Manifests("runner-job.yaml.j2", ["configmap.yaml.j2", "runner-rbac.yaml.j2"], context,
+    return Manifests("runner-job.yaml.j2", ["configmap.yaml.j2", "runner-rbac.yaml.j2", "runner-isvc-rbac.yaml.j2"],
+                     context,
                      names={"runner": instance, "result": result_name})
 
 
@@ -185,7 +191,6 @@ def _base_context(spec: RunSpec, instance: str, namespace: str, config_map: str)
         "instance": instance,
         "namespace": namespace,
         "version": __version__,
-        "uid": UID,
         "image": spec.kubernetes.image or DEFAULT_IMAGE,
         "k8s": k8s,
         "config_map": config_map,
@@ -235,6 +240,8 @@ def _environment() -> jinja2.Environment:
                              keep_trailing_newline=True, autoescape=False)
     env.filters["pull_secret"] = lambda name: {"name": name}
     env.filters["secret_ref"] = lambda name: {"secretRef": {"name": name}}
+    env.filters["from_json"] = json.loads
+    env.filters["combine"] = lambda a, b: {**a, **(b or {})}
     env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     return env
 

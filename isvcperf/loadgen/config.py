@@ -77,6 +77,8 @@ class LoadgenConfig:
     ca_bundle: str | None = None
     linger: float = 300.0
     """How long a finished master waits for its result to be fetched before quitting."""
+    llm: dict[str, Any] = field(default_factory=dict)
+    """protocol openai: {stream, exact, goodput: {ttft, tpot, e2e} in seconds} (loadgen.openai_user)."""
 
     def schedule(self, kind: str) -> Schedule | None:
         """The stages as a rate or users schedule, when the stages are of that kind."""

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_HEAD = 64 * 1024
 IDLE = "closed before any byte of the response"
 RECV = 65536
+Sink = Callable[[bytes], None]
+"""Takes a body's bytes as they arrive (a streamed answer), instead of exchange() returning them."""
 
 
 class ProtocolError(Exception):
@@ -57,9 +60,20 @@ class Endpoint:
         return host if self.port == default else f"{host}:{self.port}"
 
 
+def host_header(headers: dict[str, str]) -> str | None:
+    """The user's own Host header, if any: KServe behind an ingress gateway is addressed by it
+    (`curl -H "Host: $SERVICE_HOSTNAME" http://$INGRESS_HOST:$INGRESS_PORT/...`)."""
+    return next((v for k, v in headers.items() if k.lower() == "host"), None)
+
+
+def sni_name(host: str) -> str:
+    """The TLS server name for a Host header value (its host part, without port or brackets)."""
+    return urlsplit(f"//{host}").hostname or host
+
+
 def encode_request(endpoint: Endpoint, method: str, headers: dict[str, str], body: bytes) -> bytes:
-    """The complete request as bytes, built once and sent for every request."""
-    lines = [f"{method} {endpoint.path} HTTP/1.1", f"Host: {endpoint.authority}"]
+    """The complete request as bytes, built once and sent for every request (a given Host header wins)."""
+    lines = [f"{method} {endpoint.path} HTTP/1.1", f"Host: {host_header(headers) or endpoint.authority}"]
     lowered = {k.lower() for k in headers}
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length")]
     if "user-agent" not in lowered:
@@ -72,8 +86,11 @@ def encode_request(endpoint: Endpoint, method: str, headers: dict[str, str], bod
 class Connection:
     """One kept-alive connection; `exchange` sends a request and returns (status, body)."""
 
-    def __init__(self, endpoint: Endpoint, timeout: float, tls_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, endpoint: Endpoint, timeout: float, tls_context: ssl.SSLContext | None = None,
+                 server_name: str | None = None) -> None:
         self.endpoint = endpoint
+        self.server_name = server_name or endpoint.host
+        """TLS SNI and certificate name: the Host header's when one is given, as a gateway routes by it."""
         self.timeout = timeout
         self.tls_context = tls_context
         self._sock: socket.socket | None = None
@@ -87,8 +104,10 @@ class Connection:
                 self._sock = None
                 self._buffer = b""
 
-    def exchange(self, request: bytes, head_only: bool = False) -> tuple[int, bytes]:
-        """Send `request`; return the status and the complete body."""
+    def exchange(self, request: bytes, head_only: bool = False, sink: Sink | None = None) -> tuple[int, bytes]:
+        """Send `request`; return the status and the complete body, or with `sink` the status and b""
+        after handing the body to `sink` piece by piece as it arrives (each decoded chunk, or each
+        recv of an unchunked body), so a stream is never held whole."""
         reused = self._sock is not None
         sock = self._sock or self._connect()
         try:
@@ -96,11 +115,11 @@ class Connection:
                 sock.sendall(request)
             except (ConnectionResetError, BrokenPipeError):
                 raise ConnectionClosed(IDLE) from None
-            return self._read_response(sock, head_only)
+            return self._read_response(sock, head_only, sink)
         except ConnectionClosed as exc:
             self.close()
-            if reused and exc.args[0] == IDLE:
-                return self.exchange(request, head_only)  # the server had dropped this idle keep-alive connection
+            if reused and exc.args[0] == IDLE:  # no byte of the answer came, so `sink` has seen nothing
+                return self.exchange(request, head_only, sink)  # the server had dropped this idle keep-alive connection
             raise
         except BaseException:
             self.close()
@@ -111,13 +130,13 @@ class Connection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.endpoint.tls:
             context = self.tls_context or ssl.create_default_context()
-            sock = context.wrap_socket(sock, server_hostname=self.endpoint.host)
+            sock = context.wrap_socket(sock, server_hostname=self.server_name)
         sock.settimeout(self.timeout)
         self._sock = sock
         self._buffer = b""
         return sock
 
-    def _read_response(self, sock: socket.socket, head_only: bool) -> tuple[int, bytes]:
+    def _read_response(self, sock: socket.socket, head_only: bool, sink: Sink | None) -> tuple[int, bytes]:
         buf = self._buffer
         first = True
         while True:
@@ -150,26 +169,31 @@ class Connection:
         if head_only or status in (204, 304) or 100 <= status < 200:
             body = b""
         elif b"\r\ntransfer-encoding: chunked" in lower:
-            body, buf = _read_chunked(sock, buf)
+            body, buf = _read_chunked(sock, buf, sink)
         else:
             length = _content_length(lower)
             if length is not None:
                 buf = _read_at_least(sock, buf, length, "closed in the middle of the response body")
                 body, buf = buf[:length], buf[length:]
             else:  # delimited by the server closing the connection
-                parts = [buf]
+                parts: list[bytes] = []
+                emit = parts.append if sink is None else sink
+                emit(buf)
                 while chunk := sock.recv(RECV):
-                    parts.append(chunk)
+                    emit(chunk)
                 body, buf, keep_alive = b"".join(parts), b"", False
         if keep_alive:
             self._buffer = buf
         else:
             self.close()
+        if sink is not None and body:
+            sink(body)
+            body = b""
         return status, body
 
 
-def _read_chunked(sock: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
-    """Decode a chunked body; return it and whatever bytes follow it."""
+def _read_chunked(sock: socket.socket, buf: bytes, sink: Sink | None = None) -> tuple[bytes, bytes]:
+    """Decode a chunked body; return it (b"" when each chunk went to `sink`) and whatever bytes follow it."""
     parts = []
     while True:
         line_end = buf.find(b"\r\n")
@@ -195,7 +219,10 @@ def _read_chunked(sock: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
             skip = 2 if buf.startswith(b"\r\n") else trailer_end + 4
             return b"".join(parts), buf[skip:]
         buf = _read_at_least(sock, buf, size + 2, "closed in the middle of a chunk")
-        parts.append(buf[:size])
+        if sink is None:
+            parts.append(buf[:size])
+        else:
+            sink(buf[:size])
         buf = buf[size + 2:]
 
 

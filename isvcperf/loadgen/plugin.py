@@ -26,7 +26,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from isvcperf.loadgen import collector, health, last_words, orphan, web_login
+from isvcperf.loadgen import collector, health, last_words, llm_recorder, orphan, web_login
 from isvcperf.loadgen.config import PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
 from isvcperf.loadgen.protocol import (
@@ -288,7 +288,8 @@ def stats_document(runner: MasterRunner, st: State) -> StatsDocument:
     full-size histograms whose churn would slowly grow the master's heap over a soak.
     """
     if st.merged is None:
-        st.merged = merge([t.snapshot for t in st.workers.values()])
+        snapshots = [t.snapshot for t in st.workers.values()]
+        st.merged = llm_recorder.with_llm(merge(snapshots), snapshots)
     document = StatsDocument(
         phase=st.phase,
         finishReason=st.finish_reason,

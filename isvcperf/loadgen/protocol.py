@@ -84,8 +84,33 @@ class IntervalCounts(Counts):
     users: int
 
 
-class Totals(Counts):
-    """One worker's cumulative figures, or every worker's merged (isvcperf.loadgen.recorder.merge)."""
+class LlmStats(TypedDict):
+    """A generative run's token-level figures (protocol openai): one worker's, or every worker's merged
+    (isvcperf.loadgen.llm_recorder.merge). Histograms are base64 HdrHistograms ("" when empty): times in µs,
+    lengths in tokens."""
+
+    ttft: str
+    itl: str
+    tpot: str
+    e2e: str
+    inputLength: str
+    outputLength: str
+    requests: int
+    errors: int
+    good: int
+    """Requests without error and within every goodput limit."""
+    inputTokens: int
+    outputTokens: int
+    fromUsage: int
+    """Requests whose output tokens came from the server's usage."""
+    fromFrames: int
+    """Requests whose output tokens were counted from content frames (no usage)."""
+    intervals: dict[str, list[int]]
+    """Interval index (as text) → [requests, good requests, output tokens]."""
+
+
+class _Totals(Counts):
+    """The keys of Totals that every run has."""
 
     service: str
     warmupRequests: int
@@ -98,6 +123,13 @@ class Totals(Counts):
     stages: list[StageCounts]
     endpoints: list[EndpointCounts]
     """Per endpoint, in spec order (empty for a run with one target)."""
+
+
+class Totals(_Totals, total=False):
+    """One worker's cumulative figures, or every worker's merged (isvcperf.loadgen.recorder.merge)."""
+
+    llm: LlmStats
+    """Only in a generative run (protocol openai): the token-level figures."""
 
 
 class WorkerSnapshot(Totals):

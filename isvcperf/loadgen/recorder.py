@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
 
@@ -76,6 +76,12 @@ class Interval:
     users: int = 0
 
 
+class Shipped(Protocol):
+    """More measurements a worker ships inside its snapshot (loadgen.llm_recorder.LlmRecorder)."""
+
+    def snapshot(self) -> protocol.LlmStats: ...
+
+
 class Recorder:
     """Counts, errors and latency histograms of the measured requests of one worker."""
 
@@ -100,6 +106,8 @@ class Recorder:
         self.interval = interval
         self.intervals: dict[int, Interval] = {}
         self._base = 0.0
+        self.llm: Shipped | None = None
+        """A generative run's token-level measurements (set by loadgen.openai_user), shipped as `llm`."""
 
     # -- recording (the hot path) --------------------------------------------------------
 
@@ -173,7 +181,7 @@ class Recorder:
         # then), and forgotten here: the master keeps it, so a soak does not grow the worker.
         ready = sorted(i for i in self.intervals if final or i < current - 1)
         shipped = {i: self.intervals.pop(i) for i in ready}
-        return protocol.WorkerSnapshot(
+        snapshot = protocol.WorkerSnapshot(
             **self.total.to_data(),
             service=encode(self.service) if self.service is not None else "",
             warmupRequests=self.warmup_requests,
@@ -193,6 +201,9 @@ class Recorder:
                 for i, interval in shipped.items()
             },
         )
+        if self.llm is not None:
+            snapshot["llm"] = self.llm.snapshot()
+        return snapshot
 
 
 SUMMED = ("requests", "successes", "errors", "warmupRequests", "dropped")

@@ -17,6 +17,7 @@ from locust import User, task
 from locust.exception import StopUser
 
 from isvcperf.loadgen import plugin
+from isvcperf.loadgen.control import Ticket
 from isvcperf.loadgen.failures import error_type
 from isvcperf.loadgen.routing import Route
 
@@ -42,6 +43,9 @@ class TicketUser(User):
     abstract = True
     _endpoints: list[UserTarget]
     _route: Route
+    ticket: Ticket | None = None
+    """The ticket being sent: a user that times more than the response (loadgen.openai_user)
+    reads its intended start and whether it is warm-up."""
 
     def request_bytes(self, endpoint: int, number: int) -> bytes:
         """The bytes for endpoint index `endpoint`'s request `number` (counted run-wide).
@@ -71,6 +75,7 @@ class TicketUser(User):
             if ticket is None:
                 raise StopUser()
             index, number = route(ticket.slot)
+            self.ticket = ticket
             target = endpoints[index]
             request = self.request_bytes(index, number)
             started = perf_counter()

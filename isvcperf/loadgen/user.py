@@ -17,7 +17,7 @@ import time
 from isvcperf.loadgen import plugin
 from isvcperf.loadgen.checks import ResponseChecks, compile_checks
 from isvcperf.loadgen.config import EndpointConfig, LoadgenConfig
-from isvcperf.loadgen.http1 import Connection, Endpoint, encode_request
+from isvcperf.loadgen.http1 import Connection, Endpoint, encode_request, host_header, sni_name
 from isvcperf.loadgen.routing import Route
 from isvcperf.loadgen.ticket_user import Sent, TicketUser
 from isvcperf.util.tls import client_context
@@ -43,7 +43,8 @@ class UserEndpoint:
         self.count = len(self.requests)
         self.pick = random.Random().randrange if endpoint.order == "random" and self.count > 1 else None
         context = client_context(config.insecure, config.ca_bundle) if target.tls else None
-        self.connection = Connection(target, config.timeout, context)  # connects on its first request
+        host = host_header(headers)
+        self.connection = Connection(target, config.timeout, context, sni_name(host) if host else None)
         self.head_only = endpoint.method == "HEAD"
         self.request_type = endpoint.method
         self.checks: ResponseChecks | None = compile_checks(endpoint.checks)

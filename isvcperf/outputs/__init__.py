@@ -1,0 +1,1 @@
+"""Where a finished result goes: the report files and notifications."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from isvcperf.payload import grpc as grpc_payload
+from isvcperf.payload import openai as openai_payload
 from isvcperf.spec.model import Endpoint, Payload, RunSpec
 from isvcperf.util.errors import SpecError
 
@@ -59,6 +60,8 @@ def with_models(spec: RunSpec, bodies: Bodies) -> RunSpec:
 def _bodies(spec: RunSpec, endpoint: Endpoint, where: str) -> list[bytes]:
     payload = endpoint.payload or Payload()
     raw = _read(spec, payload, where)
+    if endpoint.target.protocol == "openai":
+        return openai_payload.bodies(spec, raw)
     if not raw:
         return [b""]  # protocol raw without a payload: bodiless requests
     if endpoint.target.protocol == "grpc-v2":

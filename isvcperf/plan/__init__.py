@@ -1,0 +1,1 @@
+"""The process topology of a run: the Locust master's and workers' command lines and configs."""

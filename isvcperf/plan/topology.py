@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from isvcperf import locustfiles
 from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
@@ -21,11 +21,13 @@ from isvcperf.spec import schema
 from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
+from isvcperf.util.cpus import available_cpus
 from isvcperf.util.errors import SpecError
 from isvcperf.util.tls import insecure_warning
 
 DEFAULT_LOCUSTFILE = Path(locustfiles.__file__).with_name("infer_http.py")
 GRPC_LOCUSTFILE = DEFAULT_LOCUSTFILE.with_name("infer_grpc.py")
+OPENAI_LOCUSTFILE = DEFAULT_LOCUSTFILE.with_name("infer_openai.py")
 WORKER_CONNECT_TIMEOUT = 60
 LOCALHOST = "127.0.0.1"
 
@@ -77,8 +79,8 @@ def is_loopback(host: str) -> bool:
 
 
 def worker_count(spec: RunSpec) -> tuple[int, list[str]]:
-    """Workers to start: the spec's, or one per core; never more than users (each needs one)."""
-    wanted = spec.load.workers or os.cpu_count() or 1
+    """Workers to start: the spec's, or one per usable CPU (the cgroup quota in a pod); never more than users."""
+    wanted = spec.load.workers or available_cpus()
     if wanted > spec.load.users:
         note = (
             f"load.workers {wanted} is more than load.users {spec.load.users}; "
@@ -126,13 +128,23 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
         insecure=spec.target.insecure,
         ca_bundle=ca_bundle_path(spec),
         linger=limits.linger,
+        llm=llm_settings(spec),
     )
+
+
+def llm_settings(spec: RunSpec) -> dict[str, Any]:
+    """What the OpenAI user needs beyond the bodies: exact lengths and the goodput limits (seconds)."""
+    if spec.target.protocol != "openai" or spec.generate is None:
+        return {}
+    goodput = spec.goodput
+    limits = {k: getattr(goodput, k) for k in ("ttft", "tpot", "e2e")} if goodput is not None else {}
+    return {"exact": spec.generate.exact_output, "goodput": limits}
 
 
 def locustfile_path(spec: RunSpec) -> Path:
     """The built-in locustfile for the protocol, or the spec's own (relative to the spec file)."""
     if not spec.load.locustfile:
-        return GRPC_LOCUSTFILE if spec.target.protocol == "grpc-v2" else DEFAULT_LOCUSTFILE
+        return {"grpc-v2": GRPC_LOCUSTFILE, "openai": OPENAI_LOCUSTFILE}.get(spec.target.protocol, DEFAULT_LOCUSTFILE)
     path = Path(spec.base_dir, spec.load.locustfile).resolve()
     if not path.is_file():
         raise SpecError("load.locustfile", f"{spec.load.locustfile!r} not found (looked at {path})")

@@ -1,0 +1,1 @@
+"""Is the target ready for load: HTTP health and model URLs, gRPC ServerReady/ModelReady, an InferenceService's Ready condition."""

@@ -1,7 +1,8 @@
 """Readiness: is the target able to serve before any load is sent?
 
 For V2 the server-ready and model-ready endpoints, for V1 the model endpoint, for gRPC
-the ServerReady and ModelReady calls (isvcperf.readiness.grpc), for raw targets a URL the
+the ServerReady and ModelReady calls (isvcperf.readiness.grpc), for OpenAI-compatible
+targets the model list (isvcperf.readiness.openai), for raw targets a URL the
 user names (or `ready.url` for any protocol). Polled until the timeout;
 when it runs out the error says what was seen last (connection refused, a 503, model not
 found), because "not ready" alone sends people hunting.
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
 from isvcperf.kserve import urls
+from isvcperf.readiness import openai
 from isvcperf.readiness.grpc import GrpcProbe
 from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec, Target
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 from isvcperf.util.tls import client_context
 
 PROBE_TIMEOUT = 5.0
@@ -66,28 +68,35 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
             probes = [stack.enter_context(GrpcProbe(spec, endpoint)) for endpoint in endpoints]
             _poll(spec, lambda: [problem for grpc_probe in probes for problem in grpc_probe()], progress)
         return
+    context = client_context(spec.target.insecure, ca_bundle_path(spec))  # the same trust as the load users
+    if spec.target.protocol == "openai" and not spec.ready.url:
+        headers = {k: v for k, v in request_headers(spec).items() if k.lower() != "content-type"}
+        _poll(spec, openai.check(spec.target, headers, context), progress)
+        return
     checks: dict[str, dict[str, str]] = {}  # URL → headers; endpoints on one server share its health URL
     for endpoint in endpoints:
         headers = {k: v for k, v in request_headers(spec, endpoint=endpoint).items() if k.lower() != "content-type"}
         for url in readiness_urls(spec, endpoint.target):
             checks.setdefault(url, headers)
-    context = client_context(spec.target.insecure, ca_bundle_path(spec))  # the same trust as the load users
     _poll(spec, lambda: [p for p in (probe(u, h, context) for u, h in checks.items()) if p], progress)
 
 
 def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:
     """Call `check` (the problems seen now) every ready.interval until it finds none or time is up."""
     limits = budget(spec)
-    timeout, interval = limits.ready, limits.ready_interval
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
+    timeout = limits.ready
+    seen = [""]
+
+    def step() -> bool | None:
         problems = check()
         if not problems:
-            return
-        if problems[0] != last and progress:
+            return True
+        if problems[0] != seen[0] and progress:
             progress(f"waiting for the target: {problems[0]}")
-        last = problems[0]
-        if time.monotonic() + interval > deadline:
-            raise CouldNotRun(f"target not ready within {format_duration(timeout)}; last seen: {last}")
-        time.sleep(interval)
+        seen[0] = problems[0]
+        return None
+
+    def expired() -> bool:
+        raise CouldNotRun(f"target not ready within {format_duration(timeout)}; last seen: {seen[0]}")
+
+    poll_until(step, deadline_after(timeout), limits.ready_interval, expired)

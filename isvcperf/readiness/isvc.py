@@ -11,16 +11,16 @@ for load sent from outside.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from isvcperf.kserve import urls
+from isvcperf.kserve import openai, urls
 from isvcperf.kube.cluster import Cluster
 from isvcperf.spec.budget import budget
-from isvcperf.spec.model import RunSpec
+from isvcperf.spec.model import RunSpec, Target
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 
 
 def conditions_text(isvc: dict[str, Any]) -> str:
@@ -58,21 +58,34 @@ def wait_isvc(spec: RunSpec, cluster: Cluster, in_cluster: bool,
     assert name is not None, "wait_isvc needs target.isvc"  # run.py calls it only then
     namespace = spec.target.namespace or cluster.namespace
     limits = budget(spec)
-    timeout, interval = limits.ready, limits.ready_interval
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
+    timeout = limits.ready
+    seen = [""]
+
+    def step() -> dict[str, Any] | None:
         isvc = cluster.get_isvc(name, namespace)
         if is_ready(isvc) or not spec.ready.enabled:
-            break
-        seen = conditions_text(isvc)
-        if seen != last and progress:
-            progress(f"waiting for InferenceService {namespace}/{name}: {seen}")
-        last = seen
-        if time.monotonic() + interval > deadline:
-            raise CouldNotRun(f"InferenceService {namespace}/{name} not Ready within {format_duration(timeout)}; "
-                              f"last seen: {seen}")
-        time.sleep(interval)
+            return isvc
+        now = conditions_text(isvc)
+        if now != seen[0] and progress:
+            progress(f"waiting for InferenceService {namespace}/{name}: {now}")
+        seen[0] = now
+        return None
+
+    def expired() -> dict[str, Any]:
+        raise CouldNotRun(f"InferenceService {namespace}/{name} not Ready within {format_duration(timeout)}; "
+                          f"last seen: {seen[0]}")
+
+    isvc = poll_until(step, deadline_after(timeout), limits.ready_interval, expired)
     if spec.target.url is None:
-        return spec.with_target_url(infer_url(isvc, spec.target.protocol, spec.target.model or name, in_cluster))
+        return spec.with_target_url(target_url(isvc, spec.target, in_cluster))
     return spec
+
+
+def target_url(isvc: dict[str, Any], target: Target, in_cluster: bool) -> str:
+    """The request URL of `target` (a resolved target without a URL) from its InferenceService's status:
+    the protocol's inference URL, or for protocol openai the status's base + the OpenAI route."""
+    model = target.model or target.isvc or ""
+    if target.protocol == "openai":
+        base = infer_url(isvc, "raw", model, in_cluster)
+        return openai.api_url(base, target.openai_prefix or "", target.api or "chat")
+    return infer_url(isvc, target.protocol, model, in_cluster)

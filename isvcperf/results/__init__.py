@@ -1,0 +1,1 @@
+"""What a run measured and what it means: the Result, metrics, analysis, SLO verdicts and comparisons."""

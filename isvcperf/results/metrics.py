@@ -58,12 +58,12 @@ def with_endpoints(total: Totals, endpoints: list[str], percentiles: list[float]
     return values
 
 
-def latency_values(kind: str, encoded: str, percentiles: list[float]) -> dict[str, float]:
-    """`<kind>-mean|stddev|min|max|pNN` in milliseconds from an encoded histogram (nothing when empty)."""
+def latency_values(kind: str, encoded: str, percentiles: list[float], ms: float = 1e-3) -> dict[str, float]:
+    """`<kind>-mean|stddev|min|max|pNN` in milliseconds from an encoded histogram (nothing when empty);
+    `ms=1` keeps the recorded unit (token counts)."""
     histogram = decode_histogram(encoded)
     if not histogram.get_total_count():
         return {}
-    ms = 1e-3
     values = {
         f"{kind}-mean": histogram.get_mean_value() * ms,
         f"{kind}-stddev": histogram.get_stddev() * ms,

@@ -115,6 +115,8 @@ class Result:
     timeline: list[TimelinePoint] = field(default_factory=list)
     stages: list[StageResult] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
+    llm: dict[str, Any] = field(default_factory=dict)
+    """protocol openai: the merged histograms and per-interval tokens and goodput (results.llm_metrics)."""
     version: int = FORMAT_VERSION
 
     @property

@@ -1,38 +1,45 @@
 """The Kubernetes runner: the Plan's Locust master and workers as pods next to the InferenceService.
 
-It applies the run's objects (isvcperf.kube.manifests), waits — bounded by
-`kubernetes.startTimeout` — for the master and every worker, naming the pods that are
-Pending, cannot pull their image or crash, and follows the run by pulling the master's
-`/isvcperf/stats` through the API server's service proxy, so the CLI needs no route to
-the pods. The final figures come from that route while the master lingers, or from the
-result line the master prints in its log. Worker pods that fail or vanish mid-run are
-recorded (which, when, why) as warnings of the run. Whatever happens, `close()` deletes
-the run's objects unless `kubernetes.keep`, and the Jobs' TTL and deadline clean up
-after a CLI that died.
+It applies the run's objects (isvcperf.kube.apply), follows the run with the loop every
+runner shares (isvcperf.runners.base.follow) and reaches the master's `/isvcperf/stats`
+without any route from here to the pods: through the API server's service proxy, else a
+port-forward (private control planes and mesh mTLS refuse the proxy), else the result
+line the master prints in its log. Pods that cannot start fail the run at once with
+Kubernetes' own reason (isvcperf.kube.diagnosis); worker pods lost mid-run are recorded
+as warnings. `close()` deletes exactly what the run created, and a refusal there is a
+warning naming what is left, never a lost result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from typing import Any
 
-from isvcperf.kube import manifests
-from isvcperf.kube.cluster import COMPONENT_LABEL, Cluster, ProxyUnavailable, instance_selector
+from isvcperf.kube import diagnosis, manifests
+from isvcperf.kube.apply import apply_suspended
+from isvcperf.kube.cluster import COMPONENT_LABEL, Cluster, instance_selector
+from isvcperf.kube.portforward import ProxyUnavailable
 from isvcperf.loadgen.log_result import parse_log
-from isvcperf.loadgen.protocol import STATS_ROUTE, StatsDocument, parse_document
+from isvcperf.loadgen.protocol import STATS_ROUTE, WEB_PORT, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import Plan
+from isvcperf.runners.base import Progress, follow, unfinished
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 
-POLL_INTERVAL = 1.0
+STATS_PATH = STATS_ROUTE.lstrip("/")
+"""The stats route as a path under the API server's service proxy and a port-forward."""
 DELETE_WAIT = 30.0
-FATAL_WAITING = ("InvalidImageName", "CreateContainerConfigError")
-"""Container waiting reasons no retry fixes (a bad image name, a missing Secret or key): fail at once."""
+LOG_TAIL = 3
+"""Lines of the master's log read for its result line while the stats route cannot be reached."""
+
+
+class PodUnreachable(CouldNotRun):
+    """Neither the API server's proxy nor a port-forward reaches the master, and its log holds no result."""
 
 
 class KubernetesRunner:
@@ -46,84 +53,139 @@ class KubernetesRunner:
         self.manifests = manifests.for_run(spec, payload, self.instance, cluster.namespace)
         assert self.manifests.plan is not None
         self.plan: Plan = self.manifests.plan
+        self.start_timeout = budget(spec).start
         self.last_stats: StatsDocument | None = None
         self.created: list[str] = []
         self.deleted: list[str] = []
+        self._pods: dict[str, list[dict[str, Any]]] = {}
         self._lost: dict[str, str] = {}
         self._seen_running: set[str] = set()
+        self._sidecars: set[str] = set()
+        self._via_forward = False
+        self._unreachable = ""
+        """Why the stats route could not be reached on the last poll ("" when it was)."""
+        self._blind = False
+        cluster.on_retry = self._api_trouble
 
     # -- the run ----------------------------------------------------------------------------
 
-    def run(self, progress: Callable[[StatsDocument], None], deadline: float | None) -> Outcome:
+    def run(self, progress: Progress, deadline: float | None) -> Outcome:
         """Apply, wait for every pod to connect, follow the run, return the final stats.
 
-        KeyboardInterrupt propagates after the latest figures were fetched into
-        `last_stats`; `close()` must always follow.
+        The deadline is extended by kubernetes.startTimeout (scheduling and pulls are not load).
+        KeyboardInterrupt propagates after the latest figures were fetched; `close()` must follow.
         """
-        start_timeout = budget(self.spec).start
-        self._apply()
+        return follow(self, progress, None if deadline is None else deadline + self.start_timeout)
+
+    def start(self) -> None:
+        apply_suspended(self.cluster, self.manifests, self.created)
         self.echo(f"isvcperf: run {self.instance} in namespace {self.cluster.namespace}: "
                   f"1 master + {len(self.plan.workers)} worker pod(s)")
-        connect_by = time.monotonic() + start_timeout
-        if deadline is not None:
-            deadline += start_timeout
+
+    def fetch(self) -> StatsDocument | None:
+        """The master's stats: service proxy, else port-forward, else its log's result line."""
+        self._pods = self._list_pods()
+        master = next((p for p in self._pods.get("master", []) if _phase(p) == "Running"), None)
+        problems = []
+        if not self._via_forward:
+            try:
+                return _json(self.cluster.service_proxy_get(self.manifests.names["master"], "web", STATS_PATH))
+            except ProxyUnavailable as exc:
+                problems.append(f"service proxy: {exc}")
+        if master is not None:
+            try:
+                stats = _json(self.cluster.port_forward_get(master["metadata"]["name"], WEB_PORT, STATS_PATH))
+            except ProxyUnavailable as exc:
+                problems.append(str(exc))
+            else:
+                if not self._via_forward and stats is not None:
+                    self._via_forward = True
+                    self.echo(f"isvcperf: the API server's service proxy cannot reach the master ({problems[0]}); "
+                              "following the run through a port-forward")
+                return stats
+            stats = parse_log(self.cluster.pod_log(master["metadata"]["name"], "master", tail_lines=LOG_TAIL))
+            if stats is not None and stats["phase"] == "finished":
+                self.echo(f"isvcperf: final stats read from the log of pod {master['metadata']['name']}")
+                return stats
+        self._unreachable = "; ".join(problems)
+        return None
+
+    def check(self, stats: StatsDocument | None) -> Outcome | None:
+        self._warn_sidecars()
+        self._watch_workers(stats)
+        ended = [p for p in self._pods.get("master", []) if _phase(p) in ("Succeeded", "Failed")]
+        if ended:
+            return self._from_master_log(ended[0])
+        if stats is None or stats["phase"] == "waiting":
+            self._fail_fast()
+        return None
+
+    def not_started(self, stats: StatsDocument | None) -> str | None:
+        pods = [p for group in self._pods.values() for p in group]
+        running = len(pods) == 1 + len(self.plan.workers) and all(_phase(p) == "Running" for p in pods)
+        if stats is None and running:
+            if not self._blind:  # the load may well be running: go on, and take the result from the log
+                self._blind = True
+                self.echo(f"isvcperf: every pod is running but the master cannot be reached ({self._unreachable}); "
+                          "following the run through the master's log until it ends")
+            return None
+        problems = [f"{p['metadata']['name']} {diagnosis.pod_state(p)}" for p in pods if _phase(p) != "Running"]
+        connected = stats["connectedWorkers"] if stats else 0
+        detail = "; ".join(problems) or ("pods missing: " + ", ".join(self._job_refusals() or ["none created yet"])
+                                         if not running else "all pods running; check the worker logs "
+                                         f"(kubectl logs -l app.kubernetes.io/instance={self.instance} -c worker)")
+        return (f"the run did not start within {self.start_timeout:.0f}s (kubernetes.startTimeout): "
+                f"{connected} of {len(self.plan.workers)} workers connected; {detail}")
+
+    def timed_out(self) -> Outcome:
+        if self.last_stats is None and self._blind:
+            raise PodUnreachable(self._unreachable_message())
+        return unfinished(self.last_stats)
+
+    def refresh_quietly(self) -> None:
         try:
-            while True:
-                pods = self._pods()
-                stats = self._fetch()
-                if stats is not None:
-                    self.last_stats = stats
-                    progress(stats)
-                    if stats["phase"] == "finished":
-                        return self._outcome(stats)
-                self._watch_workers(pods, stats)
-                master = pods.get("master", [])
-                ended = [p for p in master if p.get("status", {}).get("phase") in ("Succeeded", "Failed")]
-                if ended:
-                    return self._from_master_log(ended[0])
-                waiting = stats is None or stats["phase"] == "waiting"
-                if waiting:
-                    self._fail_fast(pods)
-                    if time.monotonic() > connect_by:
-                        raise CouldNotRun(self._not_started_message(pods, stats, start_timeout))
-                if deadline is not None and time.monotonic() > deadline:
-                    return Outcome(stats=self.last_stats, finished=False, reason="the run did not finish in time")
-                time.sleep(POLL_INTERVAL)
-        except KeyboardInterrupt:
-            self._refresh_quietly()
-            raise
+            stats = self.fetch()
+        except (KeyboardInterrupt, CouldNotRun):
+            return
+        if stats is not None:
+            self.last_stats = stats
 
     def close(self) -> None:
-        """Delete the run's objects (unless kept) and wait, bounded, until its pods are gone."""
+        """Delete what the run created (unless kept), wait (bounded) for its pods to go; never raises for it.
+
+        The result is already decided; a refused delete (a namespace `edit` user, an expired
+        token) is a warning that names what is left and the command that removes it.
+        """
         if self.spec.kubernetes.keep:
             if self.created:
                 self.echo(f"isvcperf: kept {', '.join(self.created)} in namespace {self.cluster.namespace} "
                           f"(deleted by Kubernetes {self.spec.kubernetes.ttl_seconds_after_finished}s after the "
                           f"run ends, or now with: isvcperf delete {self.instance})")
             return
-        self.deleted = self.cluster.delete_instance(self.instance)
-        gone_by = time.monotonic() + DELETE_WAIT
-        while self.cluster.list("Pod", instance_selector(self.instance)):
-            if time.monotonic() > gone_by:
-                self.echo(f"isvcperf: pods of {self.instance} are still terminating; Kubernetes removes them")
-                break
-            time.sleep(0.5)
+        left = []
+        for entry in list(self.created):
+            kind, name = entry.split("/", 1)
+            try:
+                if self.cluster.delete(kind, name):
+                    self.deleted.append(entry)
+            except CouldNotRun as exc:
+                left.append((entry, str(exc)))
+        try:
+            poll_until(lambda: None if self.cluster.list("Pod", instance_selector(self.instance)) else True,
+                       deadline_after(DELETE_WAIT), 0.5, lambda: self.echo(
+                           f"isvcperf: pods of {self.instance} are still terminating; Kubernetes removes them"))
+        except CouldNotRun as exc:
+            left.append(("pods", str(exc)))
         if self.deleted:
             self.echo(f"isvcperf: deleted {', '.join(self.deleted)}")
+        if left:
+            self.echo(f"isvcperf: warning: could not delete {', '.join(e for e, _ in left)} ({left[0][1]}); "
+                      f"remove them with: kubectl delete jobs,services,configmaps -n {self.cluster.namespace} "
+                      f"-l app.kubernetes.io/instance={self.instance}")
 
     # -- internals --------------------------------------------------------------------------
 
-    def _apply(self) -> None:
-        """Root suspended first, the rest owned by it, then resume: one delete removes it all."""
-        root = self.cluster.create(self.manifests.root(suspend=True))
-        self.created.append(f"Job/{root['metadata']['name']}")
-        owner = manifests.owner_reference({**root, "apiVersion": "batch/v1", "kind": "Job"})
-        for obj in self.manifests.children(owner):
-            self.cluster.create(obj)
-            self.created.append(f"{obj['kind']}/{obj['metadata']['name']}")
-        self.cluster.patch("Job", root["metadata"]["name"], {"spec": {"suspend": False}})
-
-    def _pods(self) -> dict[str, list[dict[str, Any]]]:
+    def _list_pods(self) -> dict[str, list[dict[str, Any]]]:
         """The run's pods by component (master, worker)."""
         by_component: dict[str, list[dict[str, Any]]] = {}
         for pod in self.cluster.list("Pod", instance_selector(self.instance)):
@@ -131,99 +193,106 @@ class KubernetesRunner:
             by_component.setdefault(component, []).append(pod)
         return by_component
 
-    def _fetch(self) -> StatsDocument | None:
-        try:
-            body = self.cluster.service_proxy_get(self.manifests.names["master"], "web", STATS_ROUTE.lstrip("/"))
-            return parse_document(body)
-        except (ProxyUnavailable, ValueError):
-            return None
-
-    def _refresh_quietly(self) -> None:
-        try:
-            stats = self._fetch()
-        except (KeyboardInterrupt, CouldNotRun):
-            return
-        if stats is not None:
-            self.last_stats = stats
-
-    def _outcome(self, stats: StatsDocument) -> Outcome:
-        return Outcome(stats=stats, finished=True, reason=stats["finishReason"] or "completed")
+    def _api_trouble(self, message: str) -> None:
+        note = f"Kubernetes API trouble while following the run: {message}"
+        self.plan.warnings.append(note)
+        self.echo(f"isvcperf: {note}")
 
     def _from_master_log(self, pod: dict[str, Any]) -> Outcome:
         """The master ended before its final stats were pulled: read them from its log, else say why."""
         name = pod["metadata"]["name"]
-        log = self.cluster.pod_log(name)
+        log = self.cluster.pod_log(name, "master")
         stats = parse_log(log)
         if stats is not None and stats["phase"] == "finished":
             self.echo(f"isvcperf: final stats read from the log of pod {name}")
             self.last_stats = stats
-            return self._outcome(stats)
+            return Outcome(stats=stats, finished=True, reason=stats["finishReason"] or "completed")
+        if self._blind:
+            raise PodUnreachable(self._unreachable_message())
         tail = "\n".join(log.strip().splitlines()[-5:])
-        raise CouldNotRun(f"the Locust master pod {name} ended ({_pod_state(pod)}) without a result; "
+        raise CouldNotRun(f"the Locust master pod {name} ended ({diagnosis.pod_state(pod)}) without a result; "
                           f"its log ends:\n{tail}")
 
-    def _watch_workers(self, pods: dict[str, list[dict[str, Any]]], stats: StatsDocument | None) -> None:
+    def _unreachable_message(self) -> str:
+        master = self.manifests.names["master"]
+        return (f"the API server cannot reach pod {master}: private control plane or mesh mTLS? "
+                f"({self._unreachable}); neither the service proxy nor a port-forward answered and the master's "
+                "log holds no result (README: Kubernetes troubleshooting)")
+
+    def _warn_sidecars(self) -> None:
+        for pod in (p for group in self._pods.values() for p in group):
+            name = pod["metadata"]["name"]
+            if name not in self._sidecars and diagnosis.has_sidecar(pod):
+                self._sidecars.add(name)
+                note = (f"pod {name} got an {diagnosis.SIDECAR} sidecar although isvcperf asks for none "
+                        "(sidecar.istio.io/inject: \"false\"); a mesh policy may be forcing injection")
+                self.plan.warnings.append(note)
+                self.echo(f"isvcperf: warning: {note}")
+
+    def _watch_workers(self, stats: StatsDocument | None) -> None:
         """Record worker pods that failed or vanished after they had been running."""
-        now = time.time()
-        present = {p["metadata"]["name"]: p for p in pods.get("worker", [])}
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        present = {p["metadata"]["name"]: p for p in self._pods.get("worker", [])}
         for name, pod in present.items():
-            phase = pod.get("status", {}).get("phase")
-            if phase == "Running":
+            if _phase(pod) == "Running":
                 self._seen_running.add(name)
-            elif phase == "Failed" and name in self._seen_running and name not in self._lost:
-                self._lose(name, f"failed ({_pod_state(pod)})", now)
+            elif _phase(pod) == "Failed" and name in self._seen_running and name not in self._lost:
+                self._lose(name, f"failed ({diagnosis.pod_state(pod)})", now)
         finished = stats is not None and stats["phase"] == "finished"
         for name in self._seen_running - set(present) - set(self._lost):
             if not finished:
                 self._lose(name, "disappeared", now)
 
-    def _lose(self, name: str, why: str, when: float) -> None:
-        stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    def _lose(self, name: str, why: str, stamp: str) -> None:
         self._lost[name] = why
         message = f"worker pod {name} {why} at {stamp}"
         self.plan.warnings.append(message)
         self.echo(f"isvcperf: {message}")
 
-    def _fail_fast(self, pods: dict[str, list[dict[str, Any]]]) -> None:
-        """Problems waiting will not fix: a pod that failed before the run, an unpullable image."""
-        for pod in (p for group in pods.values() for p in group):
-            state = _pod_state(pod)
-            phase = pod.get("status", {}).get("phase")
-            if phase == "Failed" or any(f"waiting: {reason}" in state for reason in FATAL_WAITING):
-                log = ""
-                if phase == "Failed":
-                    log = "; log ends: " + " | ".join(self.cluster.pod_log(pod["metadata"]["name"]).strip()
-                                                        .splitlines()[-3:])
-                raise CouldNotRun(f"pod {pod['metadata']['name']} cannot start: {state}{log}")
+    def _fail_fast(self) -> None:
+        """What waiting will not fix: a pod that failed before the run, an unpullable image, refused pods."""
+        for pod in (p for group in self._pods.values() for p in group):
+            name = pod["metadata"]["name"]
+            reason = diagnosis.fatal_waiting(pod)
+            if _phase(pod) == "Failed":
+                log = self.cluster.pod_log(name, pod["metadata"]["labels"][COMPONENT_LABEL], tail_lines=3)
+                raise CouldNotRun(f"pod {name} cannot start: {diagnosis.pod_state(pod)}; log ends: "
+                                  + " | ".join(log.strip().splitlines()))
+            if reason is not None:
+                why = (diagnosis.pull_failure(self.cluster.warnings_about(name))
+                       if reason in diagnosis.PULL_REASONS else None)
+                raise CouldNotRun(f"pod {name} cannot start: {diagnosis.pod_state(pod)}"
+                                  + (f": {why}" if why else "") + _image_hint(reason, self.spec))
+        if sum(len(group) for group in self._pods.values()) < 1 + len(self.plan.workers):
+            refusals = self._job_refusals()
+            if refusals:
+                raise CouldNotRun("Kubernetes refused the run's pods: " + "; ".join(refusals))
 
-    def _not_started_message(self, pods: dict[str, list[dict[str, Any]]], stats: StatsDocument | None,
-                             timeout: float) -> str:
-        problems = [f"{p['metadata']['name']} {_pod_state(p)}" for group in pods.values() for p in group
-                    if p.get("status", {}).get("phase") != "Running"]
-        expected = len(self.plan.workers)
-        connected = stats["connectedWorkers"] if stats else 0
-        detail = "; ".join(problems) if problems else (
-            "all pods running but the master's stats route never answered through the service proxy"
-            if stats is None else "all pods running; check the worker logs (isvcperf k log is for launches; "
-            f"kubectl logs -l app.kubernetes.io/instance={self.instance})")
-        return (f"the run did not start within {timeout:.0f}s (kubernetes.startTimeout): "
-                f"{connected} of {expected} workers connected; {detail}")
+    def _job_refusals(self) -> list[str]:
+        """`Job NAME: <FailedCreate message>` for each of the run's Jobs whose pods were refused."""
+        out = []
+        for job in (self.manifests.names["master"], self.manifests.names["workers"]):
+            message = diagnosis.failed_create(self.cluster.warnings_about(job))
+            if message:
+                out.append(f"Job {job}: {message}")
+        return out
 
 
-def _pod_state(pod: dict[str, Any]) -> str:
-    """`Pending (Unschedulable: 0/3 nodes ...)`, `Waiting (ImagePullBackOff: ...)`, `Failed (Error, exit 1)`."""
-    status = pod.get("status", {})
-    phase = status.get("phase", "Pending")
-    for container in status.get("containerStatuses", []) or []:
-        state = container.get("state", {})
-        if "waiting" in state:
-            waiting = state["waiting"] or {}
-            return f"{phase}, waiting: {waiting.get('reason', '')}" + (
-                f" ({waiting['message']})" if waiting.get("message") else "")
-        if "terminated" in state:
-            term = state["terminated"] or {}
-            return f"{phase}, terminated: {term.get('reason', '')} exit {term.get('exitCode')}"
-    for cond in status.get("conditions", []) or []:
-        if cond.get("status") == "False" and cond.get("reason"):
-            return f"{phase} ({cond['reason']}: {cond.get('message', '')})"
-    return phase + (f" ({status['reason']})" if status.get("reason") else "")
+def _image_hint(reason: str, spec: RunSpec) -> str:
+    if reason not in diagnosis.PULL_REASONS:
+        return ""
+    image = spec.kubernetes.image or manifests.DEFAULT_IMAGE
+    return (f" (kubernetes.image is {image}: push it to a registry the cluster can pull from, or set "
+            "kubernetes.image and kubernetes.imagePullSecrets; README: the image)")
+
+
+def _phase(pod: dict[str, Any]) -> str:
+    return str(pod.get("status", {}).get("phase", "Pending"))
+
+
+def _json(body: bytes) -> StatsDocument | None:
+    """The stats document in `body`, or None when it is not one (a proxy's error page, a cut answer)."""
+    try:
+        return parse_document(body)
+    except ValueError:
+        return None

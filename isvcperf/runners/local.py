@@ -30,11 +30,11 @@ from isvcperf.loadgen.last_words import FINAL_ENV, STOP_WAIT, stats_from_files
 from isvcperf.loadgen.protocol import STOP_ROUTE, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
+from isvcperf.runners.base import follow, unfinished
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import CouldNotRun
 
-POLL_INTERVAL = 1.0
 STOP_GRACE = 10.0
 FETCH_TIMEOUT = 5.0
 PORT_ATTEMPTS = 3
@@ -72,6 +72,8 @@ class LocalRunner:
         self._master_died = False
         self._hurry = False
         self.last_stats: StatsDocument | None = None
+        self.start_timeout = WORKER_CONNECT_TIMEOUT + 15.0
+        self._port_attempts = 1
 
     def _make_plan(self) -> Plan:
         """The Plan on ports free right now (chosen again when another process took one first)."""
@@ -91,37 +93,34 @@ class LocalRunner:
         `deadline` (time.monotonic) bounds the whole run; KeyboardInterrupt propagates after
         the last figures were fetched into `last_stats`, and `close()` must always follow.
         """
+        self._port_attempts = 1
+        return follow(self, progress, deadline)
+
+    # -- the steps follow() calls ----------------------------------------------------------
+
+    def start(self) -> None:
         self._start_all()
-        connect_by = time.monotonic() + WORKER_CONNECT_TIMEOUT + 15
-        port_attempts = 1
+
+    def check(self, stats: StatsDocument | None) -> Outcome | None:
+        """A master that died is fatal, except a port taken between choosing and binding it: start again."""
         try:
-            while True:
-                try:
-                    self._check_master_alive()
-                except PortTaken:
-                    if port_attempts >= PORT_ATTEMPTS:
-                        raise
-                    port_attempts += 1  # another process took a port between choosing and binding it
-                    self._stop_all()
-                    self.plan = self._make_plan()
-                    self._start_all()
-                    continue
-                stats = self._fetch()
-                if stats is not None:
-                    self.last_stats = stats
-                    progress(stats)
-                    if stats["phase"] == "finished":
-                        return Outcome(stats=stats, finished=True, reason=stats["finishReason"])
-                    if stats["phase"] == "waiting" and time.monotonic() > connect_by:
-                        raise CouldNotRun(self._workers_missing_message(stats))
-                elif time.monotonic() > connect_by:
-                    raise CouldNotRun("the Locust master never answered; see " + str(self.out_dir / "locust-master.out"))
-                if deadline is not None and time.monotonic() > deadline:
-                    return Outcome(stats=self.last_stats, finished=False, reason="the run did not finish in time")
-                time.sleep(POLL_INTERVAL)
-        except KeyboardInterrupt:
-            self._refresh_quietly()
-            raise
+            self._check_master_alive()
+        except PortTaken:
+            if self._port_attempts >= PORT_ATTEMPTS:
+                raise
+            self._port_attempts += 1
+            self._stop_all()
+            self.plan = self._make_plan()
+            self._start_all()
+        return None
+
+    def not_started(self, stats: StatsDocument | None) -> str:
+        if stats is None:
+            return "the Locust master never answered; see " + str(self.out_dir / "locust-master.out")
+        return self._workers_missing_message(stats)
+
+    def timed_out(self) -> Outcome:
+        return unfinished(self.last_stats)
 
     def close(self) -> None:
         """Stop every process (master first, so it writes its CSV files) and remove private files.
@@ -202,14 +201,14 @@ class LocalRunner:
             start_new_session=True,
         )
 
-    def _fetch(self) -> StatsDocument | None:
+    def fetch(self) -> StatsDocument | None:
         try:
             with urllib.request.urlopen(self.plan.stats_url, timeout=FETCH_TIMEOUT) as response:
                 return parse_document(response.read())
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
-    def _refresh_quietly(self) -> None:
+    def refresh_quietly(self) -> None:
         """Best effort, before stopping after an interrupt: stop the load and take the workers' last figures.
 
         The master tells the workers to send what they have and hand out no more tickets;
@@ -220,11 +219,11 @@ class LocalRunner:
                 url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
                 urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
             until = time.monotonic() + STOP_WAIT
-            self.last_stats = self._fetch() or self.last_stats
+            self.last_stats = self.fetch() or self.last_stats
             while self.last_stats is not None and time.monotonic() < until and not all(
                     w["done"] or w["lostAt"] for w in self.last_stats["workers"].values()):
                 time.sleep(0.1)
-                self.last_stats = self._fetch() or self.last_stats
+                self.last_stats = self.fetch() or self.last_stats
         except KeyboardInterrupt:
             self._hurry = True  # a second Ctrl-C: keep what was fetched, stop everything at once
 

@@ -14,6 +14,27 @@ import re
 from collections.abc import Iterable
 
 PREFIXES = ("http", "grpc")
+LLM = "llm"
+"""The generative metrics' prefix (protocol openai), beside its http/ ones."""
+LLM_FIXED = (
+    "request-count",
+    "error-count",
+    "error-rate",
+    "request-throughput",
+    "output-tokens-per-second",
+    "total-tokens-per-second",
+    "goodput",
+    "goodput-ratio",
+    "good-count",
+    "input-tokens",
+    "output-tokens",
+    "tokens-from-usage",
+    "tokens-from-frames",
+)
+"""llm/ totals; README "Generative models" defines each."""
+LLM_DISTRIBUTIONS = ("ttft", "itl", "tpot", "e2e", "input-length", "output-length")
+"""llm/<name>-mean|stddev|min|max|pNN: milliseconds, except the lengths (tokens per request)."""
+_LLM_DISTRIBUTION = re.compile(r"^(ttft|itl|tpot|e2e|input-length|output-length)-(mean|stddev|min|max|p(\d+(?:\.\d+)?))$")
 FIXED = (
     "request-count",
     "error-count",
@@ -39,6 +60,16 @@ UNITS = {
     "error-count": "",
     "error-rate": "",
     "throughput": "req/s",
+    "request-throughput": "req/s",
+    "output-tokens-per-second": "tok/s",
+    "total-tokens-per-second": "tok/s",
+    "goodput": "req/s",
+    "goodput-ratio": "",
+    "good-count": "",
+    "input-tokens": "tokens",
+    "output-tokens": "tokens",
+    "tokens-from-usage": "",
+    "tokens-from-frames": "",
 }
 
 
@@ -96,6 +127,9 @@ def canonical(name: str) -> str:
     prefix, sep, metric = name.partition("/")
     if not sep:
         return name
+    if prefix == LLM:
+        pct = llm_percentile_of(metric)
+        return f"{prefix}/{metric.rsplit('-p', 1)[0]}-p{pct:g}" if pct is not None else name
     metric = generic(metric)
     pct = percentile_of(metric)
     if pct is not None:
@@ -109,10 +143,12 @@ def check(name: str, endpoints: Iterable[str] = ()) -> str | None:
     `endpoints` are the ids of the test's endpoints, whose metrics are `http-<id>/...`.
     """
     prefix, _, metric = name.partition("/")
+    if prefix == LLM:
+        return check_llm(name, metric)
     family, endpoint = split_prefix(prefix)
     if not metric or family not in PREFIXES:
         return (f"unknown metric {name!r}; metric names look like http/latency-p90 or grpc/latency/p90 "
-                f"(prefix {', '.join(PREFIXES)}, or http-<endpoint id>)")
+                f"(prefix {', '.join(PREFIXES)}, or http-<endpoint id>; llm/ for protocol openai)")
     ids = list(endpoints)
     if endpoint and endpoint not in ids:
         known = f"endpoint ids: {', '.join(ids)}" if ids else "this test has no endpoints: list"
@@ -122,7 +158,26 @@ def check(name: str, endpoints: Iterable[str] = ()) -> str | None:
     return f"unknown metric {name!r}; known: {', '.join(FIXED)} and latency-pNN (e.g. latency-p99.9)"
 
 
+def check_llm(name: str, metric: str) -> str | None:
+    """None when `metric` is a generative metric (llm/ttft-p99, llm/goodput-ratio, ...), else what is wrong."""
+    if metric in LLM_FIXED:
+        return None
+    match = _LLM_DISTRIBUTION.match(metric)
+    if match and (match.group(3) is None or 0 < float(match.group(3)) <= 100):
+        return None
+    return (f"unknown metric {name!r}; llm/ metrics: {', '.join(LLM_FIXED)}, and "
+            f"{'|'.join(LLM_DISTRIBUTIONS)} with -mean|-stddev|-min|-max|-pNN (e.g. llm/ttft-p99)")
+
+
+def llm_percentile_of(metric: str) -> float | None:
+    """The percentile an llm/ distribution metric names (`ttft-p99` → 99.0), else None."""
+    match = _LLM_DISTRIBUTION.match(metric)
+    return float(match.group(3)) if match and match.group(3) is not None else None
+
+
 def unit(name: str) -> str:
-    """Display unit of a metric: latencies are milliseconds."""
+    """Display unit of a metric: latencies are milliseconds, token lengths are tokens."""
     metric = name.partition("/")[2]
+    if metric.startswith(("input-length-", "output-length-")):
+        return "tokens"
     return UNITS.get(metric, "ms")

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from isvcperf.spec import metric_names, schema
+from isvcperf.spec.generative import Api, Generate, Goodput
 from isvcperf.spec.schema import duration_field
 
-Protocol = Literal["v2", "v1", "raw", "grpc-v2"]
+Protocol = Literal["v2", "v1", "raw", "grpc-v2", "openai"]
 Method = Literal["GET", "POST", "PUT"]
 
 
@@ -45,6 +46,10 @@ class Target:
     """A KServe InferenceService: its Ready condition gates the run; its status gives the URL."""
     namespace: str | None = None
     """The InferenceService's namespace (default: the run's namespace)."""
+    api: Api | None = None
+    """protocol openai: chat (default), completions or embeddings."""
+    openai_prefix: str | None = None
+    """protocol openai: the route prefix under the base URL (default KServe's /openai/v1; /v1 for vLLM, llama.cpp)."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +280,10 @@ class Kubernetes:
     """How long a finished master waits for the CLI to fetch the result before it quits."""
     start_timeout: float = duration_field(300.0)
     """How long the master and every worker may take to be scheduled, pulled, started and connected."""
+    istio: Literal["skip", "native"] = "skip"
+    """skip: pods opt out of sidecar injection; native: keep the sidecar, as a native (init) sidecar that ends with the pod."""
+    run_as_user: int | None = 10001
+    """The pods' UID (the image's user); null lets the platform assign one (OpenShift restricted-v2)."""
 
 
 @dataclass(frozen=True)
@@ -295,6 +304,10 @@ class RunSpec:
     runner: Literal["local", "kubernetes"] = "local"
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
     notify: Notify | None = None
+    generate: Generate | None = None
+    """protocol openai: the prompts and answer lengths (spec.generative)."""
+    goodput: Goodput | None = None
+    """protocol openai: per-request limits for llm/goodput and llm/goodput-ratio."""
     base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
     """Directory relative paths in the spec are resolved against (the spec file's)."""
 

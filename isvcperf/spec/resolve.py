@@ -4,8 +4,9 @@ spec.validate only checks; this builds the RunSpec every later stage reads: the 
 URL built from baseUrl and model, the model read from the URL, each endpoint's own
 target, payload and checks, SLOs under their canonical names (an endpoint's under
 `http-<id>/`), the request count of a run without a duration, the users and duration of
-staged load. Every function returns new values (dataclasses.replace); the spec it is
-given is never changed, and resolving a resolved spec changes nothing.
+staged load; for protocol openai the api, route prefix and URL, and the generate block's
+defaults (spec.openai_target). Every function returns new values (dataclasses.replace);
+the spec it is given is never changed, and resolving a resolved spec changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from isvcperf.kserve import urls
-from isvcperf.spec import metric_names
+from isvcperf.spec import metric_names, openai_target
 from isvcperf.spec.model import SLO, Check, Endpoint, Load, RunSpec, Target
 
 DEFAULT_REQUESTS = 100
@@ -25,7 +26,7 @@ def resolve(spec: RunSpec, base_dir: str) -> RunSpec:
     endpoints = [_endpoint(spec, endpoint) for endpoint in spec.endpoints]
     target = replace(spec.target, protocol=run_protocol(spec)) if endpoints else target_of(spec.target)
     return replace(spec, base_dir=base_dir, target=target, endpoints=endpoints, checks=_checks(spec.checks),
-                   load=_load(spec.load), slos=all_slos(spec))
+                   load=_load(spec.load), slos=all_slos(spec), generate=openai_target.resolve_generate(spec))
 
 
 def endpoint_target(base: Target, endpoint: Endpoint) -> Target:
@@ -49,6 +50,8 @@ def target_of(target: Target) -> Target:
     """
     if target.protocol == "grpc-v2":
         return target  # the model may come from the payload's model_name (payload.grpc)
+    if target.protocol == "openai":
+        return openai_target.resolve_target(target)
     if target.url is None and target.base_url is None:
         return replace(target, model=target.model or target.isvc)
     if target.url is None:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from isvcperf.kserve import urls
-from isvcperf.spec import metric_names, schema
+from isvcperf.spec import metric_names, openai_target, schema
 from isvcperf.spec.model import Check, Load, Notify, Payload, RunSpec, Target
 from isvcperf.spec.resolve import all_slos, endpoint_target, run_protocol
 from isvcperf.util import json_path
@@ -35,6 +35,7 @@ def check(spec: RunSpec) -> None:
         _check_target(spec.target, "target")
         _at("payload", _check_payload, spec.payload, spec.target.protocol)
     _at("checks", _check_checks, spec.checks, run_protocol(spec))
+    openai_target.check_spec(spec)
     _check_kubernetes(spec)
     _check_load(spec.load)
     _check_notify(spec.notify)
@@ -62,7 +63,7 @@ def _check_slos(spec: RunSpec) -> None:
         if problem:
             raise SpecError(f"slos.{name}", problem)
         family, endpoint = metric_names.split_prefix(name.partition("/")[0])
-        if family != prefix:
+        if family != prefix and not (family == metric_names.LLM and protocol == "openai"):
             fixed = metric_names.endpoint_prefix(prefix, endpoint) + "/" + name.partition("/")[2]
             raise SpecError(f"slos.{name}", f"protocol {protocol} measures {prefix}/ metrics; "
                             f"name it {metric_names.canonical(fixed)}")
@@ -81,8 +82,11 @@ def _check_target(target: Target, where: str) -> None:
         return
     if target.isvc is not None:
         _check_dns_name(f"{where}.isvc", target.isvc)
-        if target.url is None and target.base_url is None:
-            return  # the URL comes from the InferenceService's status once it is Ready (readiness.isvc)
+    if target.protocol == "openai":
+        openai_target.check_target(target, where)
+        return
+    if target.isvc is not None and target.url is None and target.base_url is None:
+        return  # the URL comes from the InferenceService's status once it is Ready (readiness.isvc)
     if target.url is None and target.base_url is None:
         raise SpecError(f"{where}.url", f"is required (the inference URL, or {where}.baseUrl with {where}.model, "
                         "or target.isvc)")
@@ -221,7 +225,7 @@ def _check_payload(payload: Payload, protocol: str) -> None:
                             ("files", payload.files or None), ("jsonl", payload.jsonl)) if v is not None]
     if len(given) > 1:
         raise SpecError("", f"give one of file, url, inline, files or jsonl, not {' and '.join(given)}")
-    if not given and protocol != "raw":
+    if not given and protocol not in ("raw", "openai"):  # openai: generate.source decides (spec.openai_target)
         raise SpecError("", f"is required for protocol {protocol} (file:, url:, inline:, files: or jsonl:)")
     if payload.url is not None and not re.match(r"^(https?|file)://", payload.url):
         raise SpecError("url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from isvcperf import spec
-from isvcperf.engine.run import check_inputs
 from isvcperf.grpc_v2.grpc_predict_v2_pb2 import ModelInferRequest
 from isvcperf.payload import grpc as grpc_payload
 from isvcperf.spec import metric_names
@@ -171,6 +170,10 @@ def decoded(run: spec.RunSpec, data: Any, field: str = "payload.inline") -> Mode
 
 
 def test_the_tutorials_json_form_is_sent_as_is_and_names_the_model() -> None:
+    # Imported here, not at the top: engine.run loads the kubernetes client (urllib3, ssl), and a
+    # module collected later that imports Locust (test_openai_stream) must patch ssl before that.
+    from isvcperf.engine.run import check_inputs
+
     run, _ = check_inputs(grpc_spec())  # the spec as a run reads it once the payload is loaded
     request = decoded(run, TUTORIAL_INPUT)
     assert request.model_name == "sklearn-irisv2" and run.target.model == "sklearn-irisv2"
