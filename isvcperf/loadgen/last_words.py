@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from isvcperf.loadgen.llm_recorder import with_llm
 from isvcperf.loadgen.protocol import MSG_SNAPSHOT, MSG_STOP, STOP_ROUTE, StatsDocument, WorkerSnapshot, worker_stats
 from isvcperf.loadgen.recorder import merge
 
@@ -90,12 +91,13 @@ def stats_from_files(paths: Iterable[Path], interval: float) -> StatsDocument | 
             continue
     if not finals:
         return None
+    snapshots = [final["snapshot"] for final in finals]
     return StatsDocument(
         phase="interrupted", finishReason="", startedAt=None, finishedAt=None, users=0, connectedWorkers=0,
         expectedWorkers=len(finals),
         workers={final["id"]: worker_stats(final["index"], final["snapshot"], process=final["process"])
                  for final in finals},
-        total=merge([final["snapshot"] for final in finals]),
+        total=with_llm(merge(snapshots), snapshots),
         interval=interval,
         timeline=[],
         stages=[],

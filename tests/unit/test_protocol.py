@@ -12,8 +12,9 @@ import pytest
 from stats_shape import problems
 
 from isvcperf.loadgen.last_words import stats_from_files
+from isvcperf.loadgen.llm_recorder import Answer, LlmRecorder
 from isvcperf.loadgen.log_result import format_line, parse_log
-from isvcperf.loadgen.protocol import StatsDocument, Totals, WorkerSnapshot, parse_document
+from isvcperf.loadgen.protocol import LlmStats, StatsDocument, Totals, WorkerSnapshot, parse_document
 from isvcperf.loadgen.recorder import Recorder, merge
 
 
@@ -37,6 +38,33 @@ def test_a_worker_snapshot_and_the_merge_have_their_declared_shape() -> None:
     assert problems(merged, Totals) == []
     assert (merged["requests"], merged["errors"], merged["dropped"]) == (40, 1, 2)
     assert [s["requests"] for s in merged["stages"]] == [20, 20] and len(merged["endpoints"]) == 2
+
+
+def generative() -> Recorder:
+    """A worker's recorder of a generative run: three streamed answers, one an error, one from usage."""
+    recorder = Recorder(open_loop=False, stage_ends=[], interval=1.0)
+    recorder.begin(0.0)
+    recorder.llm = llm = LlmRecorder(recorder, {"ttft": 0.5, "tpot": None, "e2e": None})
+    for i in range(3):
+        recorder.record(i * 0.1, i * 0.1, i * 0.1 + 0.3, "truncated stream" if i == 2 else None, "cut")
+        llm.record(Answer(intended=i * 0.1, times=[i * 0.1 + 0.1, i * 0.1 + 0.2, i * 0.1 + 0.3], output_tokens=3,
+                          from_usage=i == 0, input_tokens=5 if i == 0 else None, error=i == 2, streamed=True))
+    return recorder
+
+
+def test_a_generative_snapshot_carries_llm_in_its_declared_shape(tmp_path: Path) -> None:
+    snapshots = [generative().snapshot(final=True), generative().snapshot(final=True)]
+    for snapshot in snapshots:
+        assert problems(snapshot, WorkerSnapshot) == [] and problems(snapshot["llm"], LlmStats) == []
+    for i, snapshot in enumerate(snapshots):
+        final = {"id": f"client-{i}", "index": i, "process": f"worker-{i} (pid 1)", "snapshot": snapshot}
+        (tmp_path / f"final-worker-{i}.json").write_text(json.dumps(final))
+    document = stats_from_files(sorted(tmp_path.glob("final-*.json")), 1.0)  # the master died: llm survives it
+    assert document is not None and problems(document, StatsDocument) == []
+    llm = document["total"]["llm"]
+    assert (llm["requests"], llm["errors"], llm["good"], llm["outputTokens"]) == (6, 2, 4, 18)
+    assert (llm["fromUsage"], llm["fromFrames"], llm["inputTokens"]) == (2, 4, 10)
+    assert "llm" not in merge([recorded().snapshot(final=True)])  # a predictive run has none
 
 
 def test_the_document_rebuilt_from_final_files_has_the_declared_shape(tmp_path: Path) -> None:
