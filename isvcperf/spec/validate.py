@@ -245,6 +245,8 @@ def _check_endpoints(spec: RunSpec) -> None:
         if getattr(spec.target, attr) is not None:
             raise SpecError(f"target.{key}", "cannot be given with endpoints; give each endpoint its own url "
                             "(target keeps what all endpoints share: protocol, headers, timeout, caBundle, insecure)")
+    if any(endpoint_target(spec.target, e).protocol == "openai" for e in spec.endpoints):
+        raise SpecError("endpoints", "are not supported with protocol openai yet; run one target per test")
     seen: dict[str, int] = {}
     family = ""
     for i, endpoint in enumerate(spec.endpoints):

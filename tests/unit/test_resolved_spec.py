@@ -113,3 +113,45 @@ def test_the_cluster_and_the_master_use_the_same_linger() -> None:
     assert rendered.plan is not None and rendered.plan.config.linger == run.kubernetes.linger == 300.0
     assert rendered.context["active_deadline"] == budget(run).master_job == 60 + (30 + 30 + 120) + 300
     assert loadgen_config(run, payload, 1).linger == 300.0
+
+
+def test_a_generative_spec_is_resolved_and_frozen_like_the_others() -> None:
+    given = {"target": {"protocol": "openai", "baseUrl": "http://127.0.0.1:8080", "openaiPrefix": "/v1",
+                        "model": "tiny"},
+             "generate": {"output": {"distribution": "uniform", "min": 8, "max": 16}}, "goodput": {"ttft": "200ms"}}
+    before = copy.deepcopy(given)
+    run = spec.from_data(given)
+    assert given == before
+    assert (run.target.api, run.target.url) == ("chat", "http://127.0.0.1:8080/v1/chat/completions")
+    assert run.generate is not None and run.generate.prompts == 100 and run.goodput is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.generate.output.max = 32  # type: ignore[misc]
+    assert resolve(run, run.base_dir) == run
+    bare = spec.from_data({"target": {"protocol": "openai", "isvc": "llama"}})  # the URL comes from its status
+    assert (bare.target.url, bare.target.model, bare.target.openai_prefix) == (None, "llama", "/openai/v1")
+    assert bare.generate is not None and bare.generate.source == "synthetic"
+
+
+def test_an_openai_inference_service_gives_the_openai_route_and_a_new_spec() -> None:
+    from isvcperf.readiness.isvc import wait_isvc
+
+    class Ready:
+        namespace = "ns"
+
+        def get_isvc(self, name: str, namespace: str) -> dict[str, Any]:
+            return {"metadata": {"name": name}, "status": {"url": "http://llama.ns.example.com",
+                                                           "conditions": [{"type": "Ready", "status": "True"}]}}
+
+    run = spec.from_data({"target": {"protocol": "openai", "isvc": "llama", "api": "completions"}})
+    ready = wait_isvc(run, Ready(), in_cluster=False)  # type: ignore[arg-type]
+    assert ready.target.url == "http://llama.ns.example.com/openai/v1/completions" and run.target.url is None
+
+
+@pytest.mark.parametrize("where", ["target", "endpoint"])
+def test_openai_endpoints_are_refused(where: str) -> None:
+    endpoint = {"id": "a", "baseUrl": "http://127.0.0.1:8080", "model": "m"}
+    given = ({"target": {"protocol": "openai"}, "endpoints": [endpoint]} if where == "target" else
+             {"payload": {"inline": {"inputs": []}}, "endpoints": [{**endpoint, "protocol": "openai"}]})
+    with pytest.raises(SpecError) as caught:
+        spec.from_data(given)
+    assert caught.value.field == "endpoints" and "not supported with protocol openai" in caught.value.message
