@@ -114,17 +114,6 @@ def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **
 
 
 def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> None:
-    def done() -> None:
-        runner.send_message(MSG_DONE, st.recorder.snapshot(final=True))
-
-    st.controller = Controller(st.recorder, done, st.config.schedule("rate"), st.config.arrivals == "poisson",
-                               st.config.workers)
-
-    def on_assign(msg: Any, **_: Any) -> None:
-        st.controller.assign(Share(**msg.data))  # type: ignore[union-attr]
-
-    runner.register_message(MSG_ASSIGN, on_assign)
-
     def snapshot(final: bool) -> WorkerSnapshot | None:
         """What this worker ships, however it is shipped; with ISVCPERF_HEALTH, its descriptors and greenlets too."""
         if st.controller is None or st.controller.share is None:
@@ -133,6 +122,18 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
         if health.enabled():
             data["health"] = health.sample()
         return data
+
+    def done() -> None:
+        # The same snapshot as every other: the done one is often the master's last word on this worker.
+        runner.send_message(MSG_DONE, snapshot(True))
+
+    st.controller = Controller(st.recorder, done, st.config.schedule("rate"), st.config.arrivals == "poisson",
+                               st.config.workers)
+
+    def on_assign(msg: Any, **_: Any) -> None:
+        st.controller.assign(Share(**msg.data))  # type: ignore[union-attr]
+
+    runner.register_message(MSG_ASSIGN, on_assign)
 
     def identity() -> dict[str, Any]:
         return {"id": runner.client_id, "index": st.controller.share.index, "process": _process_name()}  # type: ignore[union-attr]
