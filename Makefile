@@ -22,8 +22,13 @@ demo: venv
 		$(BIN)/isvcperf run examples/sklearn-irisv2.yaml --set target.url={url} --out .demo/results
 
 # Lint first: it takes a second and catches what would otherwise fail minutes into the tests.
+# The system packages the tests use (chromium, nginx + echo module) are installed when absent;
+# then one pytest per group, with a table of wall times at the end (make test GROUPS="unit faults").
+GROUPS ?= unit integration kubernetes faults security generative observability soak
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	tests/system-deps.sh
+	PYTHON=$(BIN)/python tests/generative/build_llama_server.sh
+	$(BIN)/python tests/groups.py $(GROUPS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -31,8 +36,10 @@ lint: venv
 # Regenerate the committed gRPC modules after editing isvcperf/grpc_v2/grpc_predict_v2.proto
 # (grpcio-tools is pinned in the test extra, so the output is the same on every machine).
 PROTO := isvcperf/grpc_v2/grpc_predict_v2.proto
+REMOTE_WRITE_PROTO := isvcperf/outputs/prometheus_remote.proto
 protos: venv
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. $(REMOTE_WRITE_PROTO)
 
 # The image of the Locust pods and the in-cluster runner; its tag is the spec's default
 # kubernetes.image (isvcperf:<package version>). On kind: kind load docker-image isvcperf:VERSION.

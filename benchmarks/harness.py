@@ -80,16 +80,17 @@ def wrk(url: str, connections: int, seconds: int) -> Measurement:
                        _ms(p99.group(1)) if p99 else None, cpu)
 
 
-def fasthttp(url: str, users: int, seconds: int) -> Measurement:
-    """Plain Locust: a minimal FastHttpUser locustfile, one master and one worker process."""
+def fasthttp(url: str, users: int, seconds: int, locustfile: str = "fasthttp_locustfile.py",
+             env: dict[str, str] | None = None) -> Measurement:
+    """Plain Locust: a minimal FastHttpUser locustfile (in benchmarks/), one master and one worker process."""
     parts = urlsplit(url)
     with tempfile.TemporaryDirectory() as tmp:
         json_file = Path(tmp) / "stats"
         _, cpu = _run(
-            [sys.executable, "-m", "locust", "-f", str(HERE / "fasthttp_locustfile.py"), "--headless",
+            [sys.executable, "-m", "locust", "-f", str(HERE / locustfile), "--headless",
              "--processes", "1", "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
              "--host", f"{parts.scheme}://{parts.netloc}", "--json-file", str(json_file), "--only-summary"],
-            timeout=seconds + 60, env={**_env(), "BENCH_PATH": parts.path},
+            timeout=seconds + 60, env={**_env(), "BENCH_PATH": parts.path, **(env or {})},
         )
         entry = json.loads(json_file.with_suffix(".json").read_text())[0]
     secs = entry["last_request_timestamp"] - entry["start_time"]
@@ -122,16 +123,32 @@ def isvcperf(url: str, users: int, seconds: float, out: Path, rate: float = 0.0,
         "payload": {"inline": {"inputs": []}},
         "load": {"users": users, "duration": f"{seconds}s", "workers": workers, "rate": rate, **(extra_load or {})},
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.yaml").write_text(yaml.safe_dump(spec))
-    done, cpu = _run([sys.executable, "-m", "isvcperf", "run", str(out / "spec.yaml"), "--out", str(out / "run")],
-                     timeout=seconds + 300, env=_env())
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"isvcperf failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    result = json.loads((out / "run" / "result.json").read_text())
+    result, cpu = run_spec(spec, out, seconds + 300)
     metrics = result["metrics"]
     return Measurement("isvcperf", int(metrics["http/request-count"]), result["measuredSeconds"],
                        metrics.get("http/latency-p50"), metrics.get("http/latency-p99"), cpu), result
+
+
+def run_spec(spec: dict[str, Any], out: Path, timeout: float,
+             env: dict[str, str] | None = None) -> tuple[dict[str, Any], float]:
+    """`isvcperf run` of `spec` (written to out/spec.yaml); its result.json and CPU seconds.
+    Exit codes 0 and 1 (SLOs met or not) are results; anything else stops the benchmark."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "spec.yaml").write_text(yaml.safe_dump(spec))
+    done, cpu = _run([sys.executable, "-m", "isvcperf", "run", str(out / "spec.yaml"), "--out", str(out / "run")],
+                     timeout=timeout, env={**_env(), **(env or {})})
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"isvcperf failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return json.loads((out / "run" / "result.json").read_text()), cpu
+
+
+def save(found: dict[str, Any], name: str) -> None:
+    """Write the raw figures to benchmarks/results/NAME-DATE.json and say where, with the machine."""
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    path = results / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(found, indent=1, default=str) + "\n")
+    print(f"\nmachine: {found['machine']}\nraw figures: {path}")
 
 
 def _env() -> dict[str, str]:
@@ -148,7 +165,8 @@ def machine() -> dict[str, str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     return {"date": time.strftime("%Y-%m-%d"), "cpu": cpu, "cores": str(os.cpu_count()),
-            "python": platform.python_version(), "kernel": platform.release()}
+            "python": platform.python_version(), "kernel": platform.release(),
+            "load average": " ".join(f"{v:.2f}" for v in os.getloadavg())}
 
 
 class PeriodicSampler:

@@ -9,13 +9,11 @@ measures and why.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Measurement, PeriodicSampler, fasthttp, isvcperf, machine, wrk
+from harness import Measurement, PeriodicSampler, fasthttp, isvcperf, machine, save, wrk
 from targets import Nginx
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -165,10 +163,7 @@ def main() -> None:
         else:
             found[name] = soak(args.seconds if args.which == "soak" and args.seconds != 15 else 600)
         print(f"\n## {name}\n\n" + "\n".join(found[name]["table"]), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{args.which}-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps(found, indent=1, default=str) + "\n")
-    print(f"\nmachine: {found['machine']}\nraw figures: {path}")
+    save(found, args.which)
 
 
 if __name__ == "__main__":

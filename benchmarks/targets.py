@@ -3,7 +3,10 @@ and OpenAI-style SSE streams at a fixed cadence.
 
 nginx (Debian's nginx-light plus libnginx-mod-http-echo for `echo`, `echo_flush` and
 `echo_sleep`) costs next to nothing per request, so what a benchmark measures is the load
-generator, not the target. The streams are the fidelity referee of the generative metrics:
+generator, not the target. The tests use it as their healthy target too: it answers KServe's
+readiness routes, counts the inference requests it answered (`requests`, from its access log)
+and terminates TLS with a given certificate, so a test checks isvcperf against a real server,
+not a stand-in. The streams are the fidelity referee of the generative metrics:
 their time to first token and inter-token gap are set by `echo_sleep`, with no model in the
 way (nginx's timers count whole milliseconds: measured here, the 10 ms gap is 10.22 ms on
 average, p1 10.02, p99 10.41, and the 50 ms TTFT 49.8-50.9 ms; see tests/generative/README.md).
@@ -12,9 +15,11 @@ average, p1 10.02, p99 10.41, and the 50 ms TTFT 49.8-50.9 ms; see tests/generat
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -41,10 +46,13 @@ http {{
   keepalive_requests 100000000;
   keepalive_timeout 600s;
   server {{
-    listen 127.0.0.1:{port} backlog=16384;
-    location /v2/models/bench/infer {{ default_type application/json; return 200 '{body}'; }}
-    location /delay20/v2/models/bench/infer {{ default_type application/json; echo_sleep 0.02; echo '{body}'; }}
-    location /delay1s/v2/models/bench/infer {{ default_type application/json; echo_sleep 1; echo '{body}'; }}
+    listen 127.0.0.1:{port}{ssl} backlog=16384;
+    {tls}
+    location = /v2/health/ready {{ return 200; }}
+    location = /v2/models/bench/ready {{ return 200; }}
+    location /v2/models/bench/infer {{ {log} default_type application/json; return 200 '{body}'; }}
+    location /delay20/v2/models/bench/infer {{ {log} default_type application/json; echo_sleep 0.02; echo '{body}'; }}
+    location /delay1s/v2/models/bench/infer {{ {log} default_type application/json; echo_sleep 1; echo '{body}'; }}
 {streams}
   }}
   server {{
@@ -131,41 +139,74 @@ def free_port() -> int:
 
 
 class Nginx:
-    """nginx with the benchmark locations and the SSE `streams`, started and stopped around a block."""
+    """nginx with the benchmark locations and the SSE `streams`, started and stopped around a block.
 
-    def __init__(self, streams: Mapping[str, Cadence] = STREAMS) -> None:
+    `port` fixes the port (a test restarts a killed target on the same one); `tls`, a
+    (certificate, key) pair of PEM files, makes it an HTTPS server; `count` logs every
+    inference request so `requests` can tell how many were answered (off for benchmarks:
+    a log write per request is a cost they should not measure).
+    """
+
+    def __init__(self, streams: Mapping[str, Cadence] = STREAMS, port: int | None = None,
+                 tls: tuple[Path, Path] | None = None, count: bool = False) -> None:
         if not shutil.which("nginx"):
             raise SystemExit("nginx is not installed: apt-get install nginx-light libnginx-mod-http-echo")
-        self.port = free_port()
+        self.port = port or free_port()
+        self.tls = tls
+        self.count = count
         self.dir = Path(tempfile.mkdtemp(prefix="isvcperf-bench-nginx-"))
         self.streams = dict(streams)
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
     def url(self, delay: str = "") -> str:
         prefix = f"/{delay}" if delay else ""
-        return f"http://127.0.0.1:{self.port}{prefix}/v2/models/bench/infer"
+        return f"{self.base_url}{prefix}/v2/models/bench/infer"
+
+    @property
+    def requests(self) -> int:
+        """Inference requests answered so far, from the access log. nginx logs an answer just after
+        sending it, so a client can see the answer a moment before it is counted: read this once
+        the load has stopped."""
+        log = self.dir / "access.log"
+        if not self.count:
+            raise RuntimeError("Nginx(count=True) counts requests; this one does not")
+        return log.read_bytes().count(b"\n") if log.exists() else 0
 
     def openai_url(self, stream: str = "") -> str:
         """Base URL of one of the `streams` (an OpenAI client appends /v1/chat/completions)."""
         if stream not in self.streams:
             raise KeyError(f"no stream {stream!r}; the streams are {sorted(self.streams)}")
         prefix = f"/{stream}" if stream else ""
-        return f"http://127.0.0.1:{self.port}{prefix}"
+        return f"{self.base_url}{prefix}"
 
     def __enter__(self) -> Nginx:
         load = f"load_module {ECHO_MODULE};" if ECHO_MODULE.exists() else ""
         streams = "\n".join(stream_locations(prefix, cadence) for prefix, cadence in self.streams.items())
+        tls = f"ssl_certificate {self.tls[0]}; ssl_certificate_key {self.tls[1]};" if self.tls else ""
+        log = f"access_log {self.dir}/access.log;" if self.count else ""
         config = CONFIG.format(load_module=load, dir=self.dir, port=self.port, body=BODY, streams=streams,
-                               gateway_host=GATEWAY_HOST)
+                               gateway_host=GATEWAY_HOST, ssl=" ssl" if self.tls else "", tls=tls, log=log)
         (self.dir / "nginx.conf").write_text(config)
         self.process = subprocess.Popen(["nginx", "-c", str(self.dir / "nginx.conf")], start_new_session=True)
+        unverified = ssl._create_unverified_context()  # only to see that it listens; the tests verify
         for _ in range(100):
             try:
-                urllib.request.urlopen(urllib.request.Request(self.url(), data=b"{}"), timeout=1).read()
+                urllib.request.urlopen(f"{self.base_url}/v2/health/ready", timeout=1, context=unverified).read()
                 return self
             except OSError:
                 time.sleep(0.05)
         raise SystemExit(f"nginx did not start; see {self.dir}/error.log")
+
+    def kill(self) -> None:
+        """SIGKILL nginx's master and worker (its whole session), as a crash would: no goodbye to clients."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:

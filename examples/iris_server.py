@@ -100,10 +100,14 @@ class IrisServer:
     outlives the test session or demo that started it.
     """
 
-    def __init__(self, workdir: Path, http_port: int | None = None, grpc_port: int | None = None) -> None:
+    def __init__(self, workdir: Path, http_port: int | None = None, grpc_port: int | None = None,
+                 metrics: bool = False) -> None:
         self.workdir = Path(workdir).resolve()  # mlserver runs with cwd=workdir: a relative path would not resolve
         self.http_port = http_port if http_port is not None else free_port()
         self.grpc_port = grpc_port if grpc_port is not None else free_port()
+        self.metrics_port = free_port() if metrics else None
+        """MLServer's own Prometheus metrics port, when asked for (off by default: one port fewer to collide on)."""
+        self.metrics_url = f"http://{HOST}:{self.metrics_port}/metrics" if metrics else None
         self.base_url = f"http://{HOST}:{self.http_port}"
         self.infer_url = f"{self.base_url}/v2/models/{MODEL_NAME}/infer"
         self.ready_url = f"{self.base_url}/v2/models/{MODEL_NAME}/ready"
@@ -134,9 +138,12 @@ class IrisServer:
             "host": HOST,
             "http_port": self.http_port,
             "grpc_port": self.grpc_port,
-            # No metrics server: one port fewer that parallel servers could collide on.
-            "metrics_endpoint": None,
         }
+        if self.metrics_port is None:
+            # No metrics server: one port fewer that parallel servers could collide on.
+            settings["metrics_endpoint"] = None
+        else:
+            settings["metrics_port"] = self.metrics_port
         (self.workdir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
 
     def _start(self) -> None:
@@ -198,7 +205,13 @@ class IrisServer:
 
 def _substitute(args: Sequence[str], server: IrisServer) -> list[str]:
     """Fill in the server's URLs; str.replace, not format, so other braces pass through."""
-    return [arg.replace("{url}", server.infer_url).replace("{base_url}", server.base_url) for arg in args]
+    urls = {"{url}": server.infer_url, "{base_url}": server.base_url, "{metrics_url}": server.metrics_url or ""}
+    out = []
+    for arg in args:
+        for key, value in urls.items():
+            arg = arg.replace(key, value)
+        out.append(arg)
+    return out
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -234,20 +247,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         own_args, command = argv, []
     parser = argparse.ArgumentParser(
         prog="iris_server.py",
-        usage="%(prog)s --workdir DIR [--http-port N] [--grpc-port N] -- COMMAND ARGS...",
+        usage="%(prog)s --workdir DIR [--http-port N] [--grpc-port N] [--metrics] -- COMMAND ARGS...",
         description="Start MLServer with an iris model on 127.0.0.1, run COMMAND with {url} "
-        "(the infer URL) and {base_url} replaced in ARGS, stop the server, exit with COMMAND's code.",
+        "(the infer URL), {base_url} and {metrics_url} replaced in ARGS, stop the server, exit with COMMAND's code.",
     )
     parser.add_argument("--workdir", type=Path, required=True, help="where the model, settings and mlserver.log go")
     parser.add_argument("--http-port", type=int, help="HTTP port (default: a free one)")
     parser.add_argument("--grpc-port", type=int, help="gRPC port (default: a free one)")
+    parser.add_argument("--metrics", action="store_true", help="serve MLServer's Prometheus metrics on a free port")
     args = parser.parse_args(own_args)
     if not command:
         parser.error("no COMMAND given after --")
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        with IrisServer(args.workdir, http_port=args.http_port, grpc_port=args.grpc_port) as server:
+        with IrisServer(args.workdir, http_port=args.http_port, grpc_port=args.grpc_port,
+                        metrics=args.metrics) as server:
             print(f"MLServer ready at {server.base_url} (infer: {server.infer_url})", flush=True)
             try:
                 return _run_command(_substitute(command, server))

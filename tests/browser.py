@@ -22,15 +22,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websocket
 
 START_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 30.0
 
 
-def chromium_path() -> str | None:
-    """The Chromium binary on PATH (Debian's package installs /usr/bin/chromium), or None."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+def chromium_path() -> str:
+    """The Chromium binary on PATH (Debian's package installs /usr/bin/chromium).
+
+    Missing, the test fails rather than skips: a browser test that quietly passes without a
+    browser proves nothing, and `make test` installs it (tests/system-deps.sh).
+    """
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("chromium is not installed: `make test` installs it (tests/system-deps.sh), "
+                    "or run `apt-get install chromium`", pytrace=False)
+    return found
 
 
 class Page:

@@ -34,6 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "generative"))
 
 CLI_TIMEOUT_S = 240.0
 
+# The tests that Ctrl-C the CLI must not depend on how pytest was started: a shell's background
+# job (`pytest &`, some CI runners) has SIGINT ignored, every child inherits that, and the CLI
+# would never see the signal. With a handler here, children start with the default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(scope="session")
 def iris_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IrisServer]:
@@ -77,6 +83,14 @@ def nginx() -> Iterator[Nginx]:
     """nginx on loopback answering a fixed V2 body at once (`.url()`), or after 20 ms / 1 s
     (`.url("delay20")`, `.url("delay1s")`): a target fast enough to saturate the generator."""
     with Nginx() as server:
+        yield server
+
+
+@pytest.fixture
+def healthy() -> Iterator[Nginx]:
+    """A fresh nginx for one test that counts the inference requests it answered (`.requests`):
+    the healthy target of the fault, TLS and web-UI tests, a real server rather than a stand-in."""
+    with Nginx(count=True) as server:
         yield server
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from isvcperf.cli.help import EPILOG, FORMATTER
 from isvcperf.report.comparison import COMPARE_FORMATS, render_comparison
 from isvcperf.results.compare import DEFAULT_TOLERANCES, compare, parse_tolerances
 from isvcperf.results.result import load_result
@@ -16,14 +17,15 @@ regressed: a metric got worse by more than its tolerance, or an SLO that held fo
 fails for the candidate."""
 
 
-def add_command(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter], epilog: str) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `compare`."""
     defaults = "".join(f"  {t.pattern:<18} {t}\n" for t in DEFAULT_TOLERANCES)
     command = sub.add_parser(
-        "compare", help="compare two runs and judge regressions (exit 1 on regression)", formatter_class=formatter,
+        "compare", help="compare two runs and judge regressions (exit 1 on regression)", formatter_class=FORMATTER,
         description=DESCRIPTION,
         epilog="default tolerances (latency and error rate may rise, throughput fall, by at most):\n" + defaults
         + "\nexamples:\n  isvcperf compare results/v1 results/v2\n"
-        "  isvcperf compare base.json cand.json --max-regression http/latency-p99=5% -o markdown\n\n" + epilog,
+        "  isvcperf compare base.json cand.json --max-regression http/latency-p99=5% -o markdown\n\n" + EPILOG,
     )
     command.add_argument("base", metavar="BASE", help="the reference run: result.json or its directory")
     command.add_argument("candidate", metavar="CANDIDATE", help="the run to judge: result.json or its directory")
@@ -31,6 +33,7 @@ def add_command(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFo
                          help="how much worse METRIC (or a glob, http/latency-*) may get: 10%% of the base, or an "
                          "absolute amount in the metric's unit (repeatable; overrides the defaults)")
     command.add_argument("-o", "--output", choices=COMPARE_FORMATS, default="text", help="format (default text)")
+    command.set_defaults(handler=cmd_compare)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

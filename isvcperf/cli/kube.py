@@ -1,6 +1,6 @@
 """The Kubernetes commands: `render`, `list`, `delete`, and the in-cluster `k` family.
 
-`isvcperf run` with `runner: kubernetes` lives in cli.py with every other run; this
+`isvcperf run` with `runner: kubernetes` lives in cli/run.py with every other run; this
 module holds what only makes sense against a cluster: printing a run's manifests,
 finding and deleting runs by label, and Iter8's `k launch / report / assert / log /
 delete` for tests that run inside the cluster and keep their result there.
@@ -13,23 +13,24 @@ import datetime as dt
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from isvcperf import spec
+from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.results import add_condition_option, assert_result, exit_code
 from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
 from isvcperf.kube.apply import apply_suspended
 from isvcperf.kube.cluster import COMPONENT_LABEL, INSTANCE_LABEL, Cluster
 from isvcperf.readiness.isvc import target_url
-from isvcperf.report.render import FORMATS, render
+from isvcperf.report.live import LiveView
+from isvcperf.report.render import DEFAULT_FORMATS, FORMATS, render
 from isvcperf.results.result import Result, load_result
 from isvcperf.spec import iter8
 from isvcperf.util.durations import parse_duration
 from isvcperf.util.errors import EXIT_OK, CouldNotRun, SpecError
 
-Handler = Callable[[argparse.Namespace], int]
 DEFAULT_GROUP = "default"
 ASSERT_POLL = 2.0
 REPLACE_WAIT = 60.0
@@ -45,10 +46,10 @@ examples (Iter8's KServe tutorial, in the cluster):
 """
 
 
-def add_commands(sub: Any, formatter: type[argparse.HelpFormatter], epilog: str) -> dict[str, Handler]:
-    """Add the Kubernetes subcommands to the `isvcperf` parser; returns their handlers by command name."""
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `render`, `list`, `delete` and the `k` family."""
     render_cmd = sub.add_parser("render", help="print the Kubernetes manifests of a run (like helm template)",
-                                formatter_class=formatter, epilog=epilog,
+                                formatter_class=FORMATTER, epilog=EPILOG,
                                 description="Print the objects `isvcperf run` would create for SPEC with "
                                 "runner kubernetes, unowned and not suspended, for review or GitOps.")
     render_cmd.add_argument("spec", metavar="SPEC.yaml")
@@ -58,40 +59,43 @@ def add_commands(sub: Any, formatter: type[argparse.HelpFormatter], epilog: str)
     render_cmd.add_argument("--deployment-mode", choices=urls.DEPLOYMENT_MODES, default="Serverless",
                             help="how the InferenceService is deployed, for its in-cluster host when target.url is "
                             "not given (run reads it from the status): <isvc>.<ns> or <isvc>-predictor.<ns>")
+    render_cmd.set_defaults(handler=cmd_render)
 
     list_cmd = sub.add_parser("list", help="list isvcperf runs and launches in a namespace",
-                              formatter_class=formatter, epilog=epilog)
+                              formatter_class=FORMATTER, epilog=EPILOG)
     _cluster_options(list_cmd)
+    list_cmd.set_defaults(handler=cmd_list)
 
     delete_cmd = sub.add_parser("delete", help="delete a run's objects (isvcperf list names them)",
-                                formatter_class=formatter, epilog=epilog)
+                                formatter_class=FORMATTER, epilog=EPILOG)
     delete_cmd.add_argument("run", metavar="RUN")
     _cluster_options(delete_cmd)
+    delete_cmd.set_defaults(handler=cmd_delete)
 
     k = sub.add_parser("k", help="in-cluster tests, like iter8 k: launch, report, assert, log, delete",
-                       formatter_class=formatter, epilog=K_EXAMPLES + "\n" + epilog)
+                       formatter_class=FORMATTER, epilog=K_EXAMPLES + "\n" + EPILOG)
     ksub = k.add_subparsers(dest="k_command", metavar="COMMAND", required=True, parser_class=type(k))
     launch = ksub.add_parser("launch", help="start a runner Job (or CronJob) in the cluster",
-                             formatter_class=formatter, epilog=K_EXAMPLES)
+                             formatter_class=FORMATTER, epilog=K_EXAMPLES)
     launch.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="an Iter8 key (see isvcperf launch --help) or a spec path; plus runner=job|cronjob, "
                         "cronjobSchedule, ready.isvc, ready.namespace")
     launch.add_argument("--dry", action="store_true", help="print the manifests instead of creating them")
-    report = ksub.add_parser("report", help="render the newest stored result", formatter_class=formatter)
+    report = ksub.add_parser("report", help="render the newest stored result", formatter_class=FORMATTER)
     report.add_argument("-o", "--output", choices=FORMATS, default="text")
-    check = ksub.add_parser("assert", help="check conditions on the newest stored result", formatter_class=formatter)
-    check.add_argument("-c", "--condition", dest="conditions", action="append", required=True,
-                       choices=["completed", "nofailure", "slos"])
+    check = ksub.add_parser("assert", help="check conditions on the newest stored result", formatter_class=FORMATTER)
+    add_condition_option(check)
     check.add_argument("--timeout", default="0s", help="wait this long for a result to be stored (e.g. 5m)")
-    log = ksub.add_parser("log", help="print the runner pod's log", formatter_class=formatter)
-    delete = ksub.add_parser("delete", help="delete the launch and its stored results", formatter_class=formatter)
+    log = ksub.add_parser("log", help="print the runner pod's log", formatter_class=FORMATTER)
+    delete = ksub.add_parser("delete", help="delete the launch and its stored results", formatter_class=FORMATTER)
     job_run = ksub.add_parser("job-run", help=argparse.SUPPRESS)
     job_run.add_argument("spec")
     job_run.add_argument("--out", type=Path, default=None)
-    for p in (launch, report, check, log, delete, job_run):
+    handlers = {launch: k_launch, report: k_report, check: k_assert, log: k_log, delete: k_delete, job_run: k_job_run}
+    for p, handler in handlers.items():
         _cluster_options(p)
         p.add_argument("-g", "--group", default=DEFAULT_GROUP, help="the launch's name (default: default)")
-    return {"render": cmd_render, "list": cmd_list, "delete": cmd_delete, "k": cmd_k}
+        p.set_defaults(handler=handler)
 
 
 def k8s_overrides(args: argparse.Namespace) -> list[str]:
@@ -163,12 +167,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
 # -- k: in-cluster launches --------------------------------------------------------------
 
 
-def cmd_k(args: argparse.Namespace) -> int:
-    handlers: dict[str, Handler] = {"launch": k_launch, "report": k_report, "assert": k_assert, "log": k_log,
-                                    "delete": k_delete, "job-run": k_job_run}
-    return handlers[args.k_command](args)
-
-
 def k_launch(args: argparse.Namespace) -> int:
     from isvcperf.engine.run import check_inputs
 
@@ -200,8 +198,6 @@ def k_report(args: argparse.Namespace) -> int:
 
 
 def k_assert(args: argparse.Namespace) -> int:
-    from isvcperf.cli.main import assert_result
-
     try:
         timeout = parse_duration(args.timeout) or 0.0
     except ValueError as exc:
@@ -238,14 +234,13 @@ def k_delete(args: argparse.Namespace) -> int:
 
 def k_job_run(args: argparse.Namespace) -> int:
     """Inside the runner pod: run the spec with local Locust processes, store the result, exit with the verdict."""
-    from isvcperf.cli.main import exit_code
     from isvcperf.engine.run import run_test
 
     run_spec = spec.load_file(args.spec, [f"kubernetes.namespace={args.namespace}"] if args.namespace else [])
     out_dir = args.out or Path(tempfile.gettempdir()) / "isvcperf-out"
     cluster = Cluster(args.context, run_spec.kubernetes.namespace)
     try:
-        result = run_test(run_spec, out_dir)
+        result = run_test(run_spec, out_dir, LiveView, DEFAULT_FORMATS)
     finally:
         if (out_dir / "result.json").is_file():
             key = result_store.save(cluster, args.group, load_result(out_dir))

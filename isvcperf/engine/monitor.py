@@ -7,6 +7,10 @@ the measured window) and evaluates them with the same isvcperf.results.slo.evalu
 run it raises StopEarly out of the callback: both runners let it propagate, and the
 orchestrator then stops the processes and keeps what was measured, like an interrupt but
 with the SLO as the reason.
+
+What a person sees while the run goes (the terminal's live view) is the caller's choice:
+the Monitor is handed a Display and tells it the stats and the SLOs' state, so the engine
+never imports presentation.
 """
 
 from __future__ import annotations
@@ -16,17 +20,38 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
-from isvcperf.report.live import LiveView
-from isvcperf.report.render import view
-from isvcperf.results import metrics, slo
-from isvcperf.results.result import Result, SLOVerdict
+from isvcperf.results import llm_metrics, metrics, slo
+from isvcperf.results.metric_text import format_metric, slo_row, with_unit
+from isvcperf.results.result import SLOVerdict
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
 
 PUSH_TIMEOUT_S = 1.0
+LIVE_LLM_METRICS = (*(f"llm/{kind}-p{p}" for kind in ("ttft", "tpot") for p in (50, 90, 99)),
+                    "llm/output-tokens-per-second", "llm/goodput", "llm/goodput-ratio")
+"""What the web UI's SLO tab shows of a generative run beside its SLOs (README: watching a run)."""
+
+
+class Display(Protocol):
+    """What shows a run while it goes (report.live.LiveView is one): entered around the run,
+    told the SLOs' current state and whether the run is stopping, then called with each stats dict."""
+
+    slos: list[SLOVerdict]
+    stopping: bool
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def __call__(self, stats: StatsDocument) -> None: ...
+
+
+DisplayFactory = Callable[[RunSpec, Callable[[str], None]], Display]
+"""Makes the Display of one run from its spec and the line printer (LiveView fits)."""
 
 
 class StopEarly(Exception):
@@ -46,16 +71,17 @@ def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, floa
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
-    return metrics.with_endpoints(total, ids, percentiles, window, prefix), window
+    values = metrics.with_endpoints(total, ids, percentiles, window, prefix)
+    values.update(llm_metrics.of_total(total, spec.metrics.percentiles, list(spec.slos), window))
+    return values, window
 
 
 class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
-    def __init__(self, spec: RunSpec, echo: Callable[[str], None] = print, ui_url: str | None = None,
-                 live: LiveView | None = None) -> None:
+    def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None) -> None:
         self.spec = spec
-        self.live = live or LiveView(spec, echo)
+        self.live = live
         self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
 
@@ -70,7 +96,7 @@ class Monitor:
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         if self.ui_url is not None:
-            self._push(self.verdicts)
+            self._push(self.verdicts, values)
         reason = self.abort_reason(stats, window)
         self.live.slos = self.verdicts
         self.live.stopping = reason is not None
@@ -93,21 +119,25 @@ class Monitor:
                 continue
             if measured < rule.grace_period:
                 continue
-            row = view(Result(name=self.spec.name, status="completed", slos=[verdict]))["slos"][0]
+            row = slo_row(verdict)
             grace = f", grace period {format_duration(rule.grace_period)}" if rule.grace_period else ""
             return (f"stopped early after {measured:.1f}s of measuring: SLO {verdict.metric} was {row.value}, "
                     f"limit {row.limit} (abortOnFail{grace})")
         return None
 
-    def _push(self, verdicts: list[SLOVerdict]) -> None:
-        """Best effort: the web UI's SLO panel shows what was pushed last."""
-        rows = view(Result(name=self.spec.name, status="completed", slos=verdicts))["slos"]
+    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float]) -> None:
+        """Best effort: the web UI's SLO panel shows what was pushed last: the SLOs, then a
+        generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows."""
+        rows = [slo_row(verdict) for verdict in verdicts]
         body = [
             {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
              "state": "ok" if row.satisfied else "FAILING",
              "abort": "yes" if self.spec.slos[row.metric].abort_on_fail else ""}
             for row in rows
         ]
+        body += [{"metric": name, "limit": "", "value": with_unit(format_metric(name, values[name]), metric_names.unit(name)),
+                  "margin": "", "state": "measured", "abort": ""}
+                 for name in LIVE_LLM_METRICS if name in values and name not in self.spec.slos]
         request = urllib.request.Request(self.ui_url or "", json.dumps(body).encode(),
                                          {"Content-Type": "application/json"}, method="POST")
         try:

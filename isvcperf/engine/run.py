@@ -15,21 +15,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from isvcperf.engine.monitor import Monitor, StopEarly
+from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly
 from isvcperf.kube.cluster import Cluster
+from isvcperf.loadgen import pacing
 from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload, with_models
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
-from isvcperf.report.render import DEFAULT_FORMATS
-from isvcperf.results import analysis, llm_metrics, metrics, slo
+from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.base import Runner
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
-from isvcperf.spec import metric_names, schema
+from isvcperf.spec import metric_names, observability, schema
 from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
@@ -63,20 +63,26 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 
 def check_inputs(spec: RunSpec) -> tuple[RunSpec, Bodies]:
-    """Everything that can be checked without the target: payloads, header variables, CA bundle.
+    """Everything that can be checked without the target: payloads, header variables, CA bundle,
+    and the pacer the workers will take from ISVCPERF_PACER.
 
     Returns the bodies, and the spec with what they tell (the model a gRPC payload names).
     """
+    pacing.configured()
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
+    observability.check_environment(spec)
     ca_bundle_path(spec)
     bodies = load_payload(spec)
     return with_models(spec, bodies), bodies
 
 
-def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str], None] = print,
-             reports: Sequence[str] = DEFAULT_FORMATS, ui_host: str | None = None) -> Result:
+def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequence[str], ui: bool = False,
+             echo: Callable[[str], None] = print, ui_host: str | None = None) -> Result:
     """Run the test and write result.json and the reports in `reports` into `out_dir`.
+
+    The caller chooses the presentation: `live` makes what shows the run while it goes,
+    `reports` names the report formats written at the end.
 
     Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
     result written); otherwise returns the Result, whose verdict decides the exit code.
@@ -86,6 +92,8 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
     publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
     runner: Runner | None = None
+    watch: server_view.ServerWatch | None = None
+    prefix = metric_names.protocol_prefix(spec.target.protocol)
 
     def partial(status: str, reason: str) -> Result:
         """Stop what runs, then keep whatever was measured."""
@@ -94,6 +102,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
                 runner.close()
         stats, warnings = (runner.last_stats, runner.plan.warnings) if runner else (None, [])
         result = build_result(spec, stats, status, reason, warnings)
+        server_view.finish(watch, result, prefix)
         publish(result)
         return result
 
@@ -106,10 +115,11 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
             wait_ready(spec, progress=echo)
         echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
+        watch = server_view.start(spec)
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
                   else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, echo, ui_url) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         runner.close()
     except StopEarly as exc:
@@ -120,6 +130,7 @@ def run_test(spec: RunSpec, out_dir: Path, ui: bool = False, echo: Callable[[str
         partial("could-not-run", str(exc))
         raise
     result = from_outcome(spec, outcome, runner.plan.warnings)
+    server_view.finish(watch, result, prefix)
     publish(result)
     return result
 
@@ -132,7 +143,7 @@ def _deadline(spec: RunSpec) -> float | None:
 
 def _load_text(spec: RunSpec) -> str:
     load = spec.load
-    amount = f"{load.requests} requests" if load.requests is not None else format_duration(load.duration or 0.0)
+    amount = format_duration(load.duration) if load.duration is not None else f"{load.requests} requests"
     pacing = f"at {load.rate:g} req/s" if load.rate else "closed loop"
     return f"{amount}, {load.users} users, {pacing}"
 
@@ -157,9 +168,9 @@ def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
     values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
+    # protocol openai: the token-level metrics beside the http/ ones
+    values.update(llm_metrics.of_total(total, spec.metrics.percentiles, list(spec.slos), window))
     llm = total.get("llm") if total else None
-    if llm:  # protocol openai: the token-level metrics beside the http/ ones
-        values.update(llm_metrics.compute(llm, llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos)), window))
     workers_data = stats["workers"] if stats else {}
     result = Result(
         name=spec.name,

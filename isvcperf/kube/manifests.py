@@ -88,6 +88,8 @@ class Manifests:
     context: dict[str, Any]
     plan: Plan | None = None
     names: dict[str, str] = field(default_factory=dict)
+    render_only: list[str] = field(default_factory=list)
+    """Templates `isvcperf render` prints but the runner does not create (the PodMonitor)."""
 
     def root(self, suspend: bool) -> dict[str, Any]:
         (obj,) = _render(self.root_template, {**self.context, "suspend": suspend, "owner_ref": None})
@@ -99,7 +101,8 @@ class Manifests:
 
     def all(self) -> list[dict[str, Any]]:
         """Everything, unowned and not suspended: what `isvcperf render` prints."""
-        return [*self.children(None), self.root(suspend=False)]
+        extra = [obj for name in self.render_only for obj in _render(name, {**self.context, "owner_ref": None})]
+        return [*self.children(None), self.root(suspend=False), *extra]
 
 
 def for_run(spec: RunSpec, payload: Bodies, instance: str, namespace: str) -> Manifests:
@@ -134,7 +137,8 @@ def for_run(spec: RunSpec, payload: Bodies, instance: str, namespace: str) -> Ma
     }
     return Manifests("master-job.yaml.j2", ["configmap.yaml.j2", "master-service.yaml.j2", "worker-job.yaml.j2"],
                      context, plan=plan,
-                     names={"master": master_name, "workers": workers_name, "config": f"{instance}-config"})
+                     names={"master": master_name, "workers": workers_name, "config": f"{instance}-config"},
+                     render_only=["podmonitor.yaml.j2"] if spec.outputs.prometheus.pod_monitor else [])
 
 
 def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, schedule: str | None) -> Manifests:

@@ -53,6 +53,19 @@ class EndpointConfig:
 
 
 @dataclass
+class RemoteWriteConfig:
+    """Where the master pushes its Prometheus series (`outputs.prometheus.remoteWrite`)."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    """Values may hold ${VAR}, expanded from the master's environment like the target's headers."""
+    interval: float = 5.0
+
+    def expanded_headers(self) -> dict[str, str]:
+        return {k: expand_env(v, f"outputs.prometheus.headers.{k}") for k, v in self.headers.items()}
+
+
+@dataclass
 class LoadgenConfig:
     """Load parameters for the whole run; each worker gets its share from the master."""
 
@@ -79,6 +92,14 @@ class LoadgenConfig:
     """How long a finished master waits for its result to be fetched before quitting."""
     llm: dict[str, Any] = field(default_factory=dict)
     """protocol openai: {stream, exact, goodput: {ttft, tpot, e2e} in seconds} (loadgen.openai_user)."""
+    # What the master's /metrics needs (isvcperf.loadgen.prometheus): labels, and the SLOs to evaluate live.
+    run_name: str = ""
+    run_id: str = ""
+    slos: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """metric → {upper, lower}."""
+    percentiles: list[float] = field(default_factory=list)
+    metric_prefix: str = "http"
+    remote_write: RemoteWriteConfig | None = None
 
     def schedule(self, kind: str) -> Schedule | None:
         """The stages as a rate or users schedule, when the stages are of that kind."""
@@ -98,6 +119,8 @@ class LoadgenConfig:
         data: dict[str, Any] = json.loads(text)
         data["error_ranges"] = [tuple(r) for r in data.get("error_ranges", [])]
         data["endpoints"] = [EndpointConfig(**e) for e in data.get("endpoints", [])]
+        if data.get("remote_write") is not None:
+            data["remote_write"] = RemoteWriteConfig(**data["remote_write"])
         return cls(**data)
 
 

@@ -21,9 +21,7 @@ import grpc
 import grpc.experimental.gevent as grpc_gevent
 
 from isvcperf.grpc_v2 import channel as grpc_channel
-from isvcperf.loadgen import plugin
 from isvcperf.loadgen.config import EndpointConfig, LoadgenConfig
-from isvcperf.loadgen.routing import Route
 from isvcperf.loadgen.ticket_user import Sent, TicketUser
 
 grpc_gevent.init_gevent()
@@ -49,19 +47,16 @@ class GrpcEndpoint:
         self.pick = random.Random().randrange if endpoint.order == "random" and self.count > 1 else None
         self.metadata = grpc_channel.metadata(endpoint.expanded_headers())
 
+    def close(self) -> None:
+        self.channel.close()
+
 
 class GrpcInferenceUser(TicketUser):
     """Calls ModelInfer with the configured requests whenever the controller hands out a ticket."""
 
-    def on_start(self) -> None:
-        config = plugin.state().config
-        self._endpoints = [GrpcEndpoint(endpoint, config) for endpoint in config.endpoints]
-        self._route = Route([endpoint.weight for endpoint in config.endpoints])
+    def open_endpoints(self, config: LoadgenConfig) -> list[GrpcEndpoint]:
         self._timeout = config.timeout
-
-    def on_stop(self) -> None:
-        for endpoint in self._endpoints:
-            endpoint.channel.close()
+        return [GrpcEndpoint(endpoint, config) for endpoint in config.endpoints]
 
     def send(self, target: GrpcEndpoint, request: bytes) -> Sent:  # type: ignore[override]
         """One ModelInfer call on the endpoint's channel; a failed status is an error named by its code."""

@@ -18,6 +18,7 @@ there is a chance to:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +27,8 @@ from typing import Any
 from isvcperf.loadgen.llm_recorder import with_llm
 from isvcperf.loadgen.protocol import MSG_SNAPSHOT, MSG_STOP, STOP_ROUTE, StatsDocument, WorkerSnapshot, worker_stats
 from isvcperf.loadgen.recorder import merge
+
+log = logging.getLogger(__name__)
 
 FINAL_ENV = "ISVCPERF_FINAL_SNAPSHOT"
 STOP_WAIT = 3.0
@@ -75,6 +78,8 @@ def install_master(runner: Any, web_ui: Any, take: Callable[[str, WorkerSnapshot
     runner.register_message(MSG_SNAPSHOT, lambda msg, **_: take(msg.node_id, msg.data))
     if web_ui is not None:
         def stop() -> dict[str, Any]:
+            # Logged so the master's log shows why the load stopped (and tests can wait on it).
+            log.info("isvcperf: the orchestrator asked to stop; telling %d workers", len(runner.clients))
             runner.send_message(MSG_STOP)
             return {"asked": len(runner.clients)}
 

@@ -26,7 +26,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from isvcperf.loadgen import collector, health, last_words, llm_recorder, orphan, web_login
+from isvcperf.loadgen import collector, health, last_words, llm_recorder, orphan, prometheus, web_login
 from isvcperf.loadgen.config import PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
 from isvcperf.loadgen.protocol import (
@@ -226,6 +226,7 @@ def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st
         if web_ui.web_login:
             web_login.install(web_ui)
         web_ui.app.add_url_rule(STATS_ROUTE, "isvcperf_stats", lambda: _stats_response(runner, st))
+    prometheus.install(environment, web_ui, config, lambda: stats_document(runner, st))
     users = config.schedule("users")
     if users is not None:
         environment.shape_class = StagesShape(users, config.warmup_duration)

@@ -84,10 +84,10 @@ class IntervalCounts(Counts):
     users: int
 
 
-class LlmStats(TypedDict):
-    """A generative run's token-level figures (protocol openai): one worker's, or every worker's merged
-    (isvcperf.loadgen.llm_recorder.merge). Histograms are base64 HdrHistograms ("" when empty): times in µs,
-    lengths in tokens."""
+class LlmSlice(TypedDict):
+    """A generative run's token-level figures over one slice of it (all of it, or one load stage): one
+    worker's, or every worker's merged (isvcperf.loadgen.llm_recorder.merge). Histograms are base64
+    HdrHistograms ("" when empty): times in µs, lengths in tokens."""
 
     ttft: str
     itl: str
@@ -105,6 +105,13 @@ class LlmStats(TypedDict):
     """Requests whose output tokens came from the server's usage."""
     fromFrames: int
     """Requests whose output tokens were counted from content frames (no usage)."""
+
+
+class LlmStats(LlmSlice):
+    """A generative run's token-level figures (protocol openai): the whole run's, per stage and per interval."""
+
+    stages: list[LlmSlice]
+    """Per load stage (by the stage of a request's intended start), in spec order; empty without stages."""
     intervals: dict[str, list[int]]
     """Interval index (as text) → [requests, good requests, output tokens]."""
 
@@ -113,6 +120,9 @@ class _Totals(Counts):
     """The keys of Totals that every run has."""
 
     service: str
+    """Open loop: the service-time histogram (from the real send), else ""."""
+    lateness: str
+    """Open loop: the send-lateness histogram (intended → really sent), else ""."""
     warmupRequests: int
     dropped: int
     errorGroups: ErrorGroups

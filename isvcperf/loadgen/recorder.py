@@ -4,7 +4,9 @@ Every measured latency goes into an HdrHistogram (microseconds, 1 µs to 1 h, 3
 significant digits), not Locust's rounded buckets, so percentiles keep sub-millisecond
 precision and merge exactly across workers. In open loop the latency is measured from the
 request's intended start (coordinated-omission corrected, as wrk2 does) and the raw
-service time, from the moment it was really sent, is kept in a second histogram.
+service time, from the moment it was really sent, is kept in a second histogram; a third
+holds each measured request's send lateness (really sent − intended, the generator's own
+pacing error), merged like the others so it is a metric like the others.
 
 With several endpoints a worker also keeps Counts (and, in open loop, the service-time
 histogram) per endpoint, so each endpoint's percentiles come from its own histogram,
@@ -89,6 +91,8 @@ class Recorder:
                  endpoints: int = 0) -> None:
         self.total = Counts(new_histogram())
         self.service = new_histogram() if open_loop else None
+        self.lateness = new_histogram() if open_loop else None
+        """Open loop: how late each measured request went out (1 µs is the floor: on time)."""
         self.endpoints = [Counts(new_histogram()) for _ in range(endpoints)]
         """Per endpoint index (none for a run with one target: the totals are its figures)."""
         self.endpoint_service = [new_histogram() for _ in range(endpoints)] if open_loop else []
@@ -130,6 +134,8 @@ class Recorder:
         slices = (self.total, interval.counts, stage) if stage is not None else (self.total, interval.counts)
         if self.endpoints:
             slices = (*slices, self.endpoints[endpoint])
+        if self.lateness is not None:
+            self.lateness.record_value(to_us(sent - intended))
         if finished is not None:
             latency = to_us(finished - intended)
             for counts in slices:
@@ -184,6 +190,7 @@ class Recorder:
         snapshot = protocol.WorkerSnapshot(
             **self.total.to_data(),
             service=encode(self.service) if self.service is not None else "",
+            lateness=encode(self.lateness) if self.lateness is not None else "",
             warmupRequests=self.warmup_requests,
             dropped=self.dropped,
             errorGroups=self.error_groups,
@@ -207,11 +214,13 @@ class Recorder:
 
 
 SUMMED = ("requests", "successes", "errors", "warmupRequests", "dropped")
+HISTOGRAMS = ("histogram", "service", "lateness")
+"""The run-wide histograms of a snapshot: latency, service time and send lateness."""
 
 
 def merge(snapshots: list[protocol.WorkerSnapshot] | list[dict[str, Any]]) -> protocol.Totals:
     """Sum worker snapshots (totals, stages, endpoints) into one run-wide view: exact histogram merge."""
-    histogram, service = new_histogram(), new_histogram()
+    histograms = {key: new_histogram() for key in HISTOGRAMS}
     total: dict[str, Any] = dict.fromkeys(SUMMED, 0)
     groups: dict[str, list[Any]] = {}
     stages: list[dict[str, Any]] = []
@@ -220,10 +229,9 @@ def merge(snapshots: list[protocol.WorkerSnapshot] | list[dict[str, Any]]) -> pr
     endpoint_histograms: list[tuple[HdrHistogram, HdrHistogram]] = []
     starts, ends = [], []
     for snap in snapshots:
-        if snap.get("histogram"):
-            histogram.decode_and_add(snap["histogram"])
-        if snap.get("service"):
-            service.decode_and_add(snap["service"])
+        for key, merged in histograms.items():
+            if snap.get(key):
+                merged.decode_and_add(snap[key])
         for key in SUMMED:
             total[key] += snap.get(key, 0)
         for kind, (count, example) in snap.get("errorGroups", {}).items():
@@ -257,8 +265,7 @@ def merge(snapshots: list[protocol.WorkerSnapshot] | list[dict[str, Any]]) -> pr
     for part, (part_histogram, part_service) in zip(endpoints, endpoint_histograms, strict=True):
         part.update(histogram=encode(part_histogram), service=encode(part_service))
     total.update(
-        histogram=encode(histogram),
-        service=encode(service),
+        **{key: encode(merged) for key, merged in histograms.items()},
         errorGroups=groups,
         stages=stages,
         endpoints=endpoints,

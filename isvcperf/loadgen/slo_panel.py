@@ -5,7 +5,8 @@ Locust's own `/stats/requests` answer fill it on every refresh.
 
 The values are not computed here: the orchestrator evaluates the SLOs every second with the
 same code as the final verdict and POSTs the rows to `/isvcperf/slos` (GET shows the last).
-So the panel can never disagree with the report.
+So the panel can never disagree with the report. A generative run's rows go on with its TTFT
+and TPOT percentiles, tokens/s and goodput (state `measured`, no limit: engine.monitor).
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ they hold; HTTP and gRPC users therefore count, warm up, pace and name errors id
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from locust import User, task
 from locust.exception import StopUser
 
 from isvcperf.loadgen import plugin
+from isvcperf.loadgen.config import LoadgenConfig
 from isvcperf.loadgen.control import Ticket
 from isvcperf.loadgen.failures import error_type
 from isvcperf.loadgen.routing import Route
@@ -36,16 +38,33 @@ class UserTarget(Protocol):
     prefix: str
     request_type: str
 
+    def close(self) -> None:
+        """Close the endpoint's connection or channel when the user stops."""
+
 
 class TicketUser(User):
-    """The ticket loop; subclasses set `_endpoints` in on_start and implement `send`."""
+    """The ticket loop; subclasses implement `open_endpoints` and `send`."""
 
     abstract = True
-    _endpoints: list[UserTarget]
+    _endpoints: Sequence[UserTarget]
     _route: Route
     ticket: Ticket | None = None
     """The ticket being sent: a user that times more than the response (loadgen.openai_user)
     reads its intended start and whether it is warm-up."""
+
+    def on_start(self) -> None:
+        config = plugin.state().config
+        self._endpoints = self.open_endpoints(config)
+        self._route = Route([endpoint.weight for endpoint in config.endpoints])
+
+    def on_stop(self) -> None:
+        for endpoint in self._endpoints:
+            endpoint.close()
+
+    def open_endpoints(self, config: LoadgenConfig) -> Sequence[UserTarget]:
+        """This wire's state for each of `config.endpoints`, in order, made once when the user starts;
+        a subclass also keeps here what else of `config` its `send` needs."""
+        raise NotImplementedError
 
     def request_bytes(self, endpoint: int, number: int) -> bytes:
         """The bytes for endpoint index `endpoint`'s request `number` (counted run-wide).

@@ -14,11 +14,9 @@ from __future__ import annotations
 import random
 import time
 
-from isvcperf.loadgen import plugin
 from isvcperf.loadgen.checks import ResponseChecks, compile_checks
 from isvcperf.loadgen.config import EndpointConfig, LoadgenConfig
 from isvcperf.loadgen.http1 import Connection, Endpoint, encode_request, host_header, sni_name
-from isvcperf.loadgen.routing import Route
 from isvcperf.loadgen.ticket_user import Sent, TicketUser
 from isvcperf.util.tls import client_context
 
@@ -49,19 +47,16 @@ class UserEndpoint:
         self.request_type = endpoint.method
         self.checks: ResponseChecks | None = compile_checks(endpoint.checks)
 
+    def close(self) -> None:
+        self.connection.close()
+
 
 class InferenceUser(TicketUser):
     """Sends the configured HTTP requests whenever the controller hands out a ticket."""
 
-    def on_start(self) -> None:
-        config = plugin.state().config
-        self._endpoints = [UserEndpoint(i, endpoint, config) for i, endpoint in enumerate(config.endpoints)]
-        self._route = Route([endpoint.weight for endpoint in config.endpoints])
+    def open_endpoints(self, config: LoadgenConfig) -> list[UserEndpoint]:
         self._is_error = config.is_error_status
-
-    def on_stop(self) -> None:
-        for endpoint in self._endpoints:
-            endpoint.connection.close()
+        return [UserEndpoint(i, endpoint, config) for i, endpoint in enumerate(config.endpoints)]
 
     def send(self, target: UserEndpoint, request: bytes) -> Sent:  # type: ignore[override]
         """One exchange on the endpoint's kept-alive connection; error statuses and failed checks are errors."""

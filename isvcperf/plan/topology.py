@@ -8,16 +8,19 @@ the same Plan into pods, so what runs in a cluster is what the local tests exerc
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import ipaddress
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from isvcperf import locustfiles
-from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig
+from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig, RemoteWriteConfig
 from isvcperf.loadgen.protocol import STATS_ROUTE
 from isvcperf.payload.bodies import Bodies
-from isvcperf.spec import schema
+from isvcperf.results.metrics import wanted_percentiles
+from isvcperf.spec import metric_names, schema
 from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
@@ -129,6 +132,7 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
         ca_bundle=ca_bundle_path(spec),
         linger=limits.linger,
         llm=llm_settings(spec),
+        **observability_config(spec),
     )
 
 
@@ -139,6 +143,21 @@ def llm_settings(spec: RunSpec) -> dict[str, Any]:
     goodput = spec.goodput
     limits = {k: getattr(goodput, k) for k in ("ttft", "tpot", "e2e")} if goodput is not None else {}
     return {"exact": spec.generate.exact_output, "goodput": limits}
+
+
+def observability_config(spec: RunSpec) -> dict[str, Any]:
+    """What the master's /metrics and remote write need: run labels, the SLOs, where to push."""
+    prometheus = spec.outputs.prometheus
+    remote = prometheus.remote_write
+    return {
+        "run_name": spec.name,
+        "run_id": f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}",
+        "slos": {name: {"upper": s.upper, "lower": s.lower} for name, s in spec.slos.items()},
+        "percentiles": wanted_percentiles(spec.metrics.percentiles, list(spec.slos)),
+        "metric_prefix": metric_names.protocol_prefix(spec.target.protocol),
+        "remote_write": RemoteWriteConfig(remote, dict(prometheus.headers), prometheus.push_interval)
+        if remote else None,
+    }
 
 
 def locustfile_path(spec: RunSpec) -> Path:

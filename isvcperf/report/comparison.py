@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from isvcperf.report import charts
-from isvcperf.report.render import environment, format_metric, html_assets
+from isvcperf.report.render import environment, html_assets
 from isvcperf.results.compare import Comparison, MetricDelta
+from isvcperf.results.metric_text import format_metric, with_unit
 from isvcperf.results.result import Result
 from isvcperf.spec import metric_names
 from isvcperf.util.errors import SpecError
@@ -58,10 +59,27 @@ def view(comparison: Comparison) -> dict[str, Any]:
     return {
         "runs": [_run("base", comparison.base), _run("candidate", comparison.candidate)],
         "regressed": comparison.regressed,
-        "regressions": comparison.regressions,
+        "regressions": regression_lines(comparison),
         "metrics": [_delta_row(d) for d in comparison.metrics],
         "slos": [SLORow(s.metric, _held(s.base), _held(s.candidate), s.regressed) for s in comparison.slos],
     }
+
+
+def regression_lines(comparison: Comparison) -> list[str]:
+    """One line per regression, for the verdict: SLOs that stopped holding, then metrics."""
+    lines = [f"SLO {s.metric} held for the base and fails for the candidate" for s in comparison.slos if s.regressed]
+    for delta in comparison.metrics:
+        if not delta.regressed:
+            continue
+        if delta.candidate is None:
+            lines.append(f"{delta.metric} was not measured for the candidate")
+            continue
+        way = "up" if delta.direction == "lower" else "down"
+        size = f"{abs(delta.relative):.1%}" if delta.relative is not None else f"{abs(delta.change or 0.0):g}"
+        values = f"{format_metric(delta.metric, delta.base)} → {format_metric(delta.metric, delta.candidate)}"
+        lines.append(f"{delta.metric} {way} {size} ({with_unit(values, metric_names.unit(delta.metric))}), "
+                     f"more than the {delta.tolerance} allowed")
+    return lines
 
 
 def _run(role: str, result: Result) -> RunRow:
@@ -79,7 +97,7 @@ def _delta_row(delta: MetricDelta) -> DeltaRow:
 
     def shown(value: float | None) -> str:
         text = format_metric(delta.metric, value)
-        return f"{text} {unit}" if unit and value is not None else text
+        return text if value is None else with_unit(text, unit)
 
     change = delta.change
     change_text = "" if change is None else ("+" if change >= 0 else "") + shown(change)

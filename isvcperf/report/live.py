@@ -3,7 +3,9 @@
 It takes the same stats the runner hands its progress callback every second (the master's
 `/isvcperf/stats`): on a terminal a `rich` panel redrawn in place — phase, elapsed and
 remaining, throughput, p50/p90/p99, errors, users and workers, and the SLOs' current state
-— and otherwise (CI logs, pipes) one plain line every few seconds.
+— and otherwise (CI logs, pipes) one plain line every few seconds. A generative run
+(protocol openai: the stats' total carries `llm`) shows TTFT and TPOT p50/p90/p99, output
+tokens/s and the good share too, computed by the same results.llm_metrics as the report.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from rich.console import Console, Group
@@ -20,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from isvcperf.loadgen.protocol import StatsDocument
-from isvcperf.results import metrics
+from isvcperf.results import llm_metrics, metrics
 from isvcperf.results.result import SLOVerdict
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
@@ -44,6 +46,11 @@ class Snapshot:
     users: int
     workers: int
     expected_workers: int | None
+    llm: dict[str, float] = field(default_factory=dict)
+    """A generative run's `llm/` metrics so far (empty otherwise)."""
+
+    def llm_ms(self, kind: str, pct: float) -> float | None:
+        return self.llm.get(f"llm/{kind}-p{pct:g}")
 
 
 def snapshot(spec: RunSpec, stats: StatsDocument, now: float | None = None, stopping: bool = False) -> Snapshot:
@@ -75,19 +82,38 @@ def snapshot(spec: RunSpec, stats: StatsDocument, now: float | None = None, stop
         users=int(stats.get("users", 0)),
         workers=int(stats.get("connectedWorkers", 0)),
         expected_workers=stats.get("expectedWorkers"),
+        llm=llm_metrics.compute(total["llm"], list(PERCENTILES), elapsed) if total.get("llm") else {},
     )
 
 
 def plain_line(snap: Snapshot) -> str:
-    """One line for logs: `[measuring] 12s (8s left)  1204 requests  98.1 req/s  p50 ... errors  users on workers`."""
+    """One line for logs: `[measuring] 12s (8s left)  1204 requests  98.1 req/s  p50 ... errors  users on workers`;
+    a generative run's has TTFT and TPOT p50/p90/p99, tokens/s and the good share where the
+    request latencies were (those are the whole answer's, close to E2E)."""
     left = f" ({format_duration(round(snap.remaining))} left)" if snap.remaining is not None and snap.remaining >= 1 else ""
-    latency = "  ".join(f"p{p:g} {_ms(v)}" for p, v in snap.percentiles.items())
+    if snap.llm:
+        latency = "  ".join(f"{kind.upper()} p50/p90/p99 " + "/".join(
+            "-" if v is None else f"{v:.2f}" for v in (snap.llm_ms(kind, p) for p in PERCENTILES)) + " ms"
+            for kind in ("ttft", "tpot"))
+        latency += f"  {_tokens(snap)} tokens/s" + (f"  {_good(snap)} good" if _good(snap) != "-" else "")
+    else:
+        latency = "  ".join(f"p{p:g} {_ms(v)}" for p, v in snap.percentiles.items())
     return (f"  [{snap.phase}] {snap.elapsed:.0f}s{left}  {snap.requests} requests  {snap.throughput:.1f} req/s  "
             f"{latency}  {snap.errors} errors  {snap.users} users on {snap.workers} workers")
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} ms"
+
+
+def _tokens(snap: Snapshot) -> str:
+    return f"{snap.llm.get('llm/output-tokens-per-second', 0.0):.1f}"
+
+
+def _good(snap: Snapshot) -> str:
+    """The share of requests so far within every goodput limit, `-` before the first answer."""
+    good = snap.llm.get("llm/goodput-ratio")
+    return "-" if good is None or not snap.llm.get("llm/request-count") else f"{100 * good:.1f}%"
 
 
 class LiveView:
@@ -144,6 +170,11 @@ class LiveView:
                         Text(str(snap.errors), style="bold red" if snap.errors else ""))
         figures.add_row("p90", _ms(snap.percentiles[90.0]), "users", str(snap.users))
         figures.add_row("p99", _ms(snap.percentiles[99.0]), "workers", workers)
+        if snap.llm:
+            for pct in PERCENTILES:
+                figures.add_row(f"TTFT p{pct:g}", _ms(snap.llm_ms("ttft", pct)), f"TPOT p{pct:g}",
+                                _ms(snap.llm_ms("tpot", pct)))
+            figures.add_row("tokens/s", _tokens(snap), "good", _good(snap))
         parts: list[Any] = [header, figures]
         if self.slos:
             slo_table = Table("SLO", "value", "limit", "", box=None, padding=(0, 2))

@@ -22,9 +22,12 @@ import jinja2
 
 from isvcperf import __version__
 from isvcperf.report import charts
+from isvcperf.report.generative import generative_view
 from isvcperf.report.junit import render_junit
+from isvcperf.report.llm_charts import llm_charts
 from isvcperf.report.safe_text import markdown_cell, oneline
-from isvcperf.results.result import Result, SLOVerdict, StageResult, WorkerSummary
+from isvcperf.results.metric_text import format_metric, slo_row
+from isvcperf.results.result import Result, StageResult, WorkerSummary
 from isvcperf.spec import metric_names
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import SpecError
@@ -38,29 +41,8 @@ TEXT_WIDTH = 100
 EXAMPLE_CHARS = 200
 
 _TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2", "markdown": "report.md.j2"}
-_FIXED_RANK = {
-    "request-count": 0,
-    "error-count": 1,
-    "error-rate": 2,
-    "throughput": 3,
-    "latency-mean": 4,
-    "latency-stddev": 5,
-    "latency-min": 6,
-}
-_PERCENTILE_RANK = 7
-_MAX_RANK = 8
-_OTHER_RANK = 9
 _LOAD_KEYS = ("users", "workers", "rate", "requests", "duration", "warmupRequests", "warmupDuration", "stages",
               "arrivals")
-
-
-class SLORow(NamedTuple):
-    metric: str
-    limit: str
-    value: str
-    margin: str
-    """How far the value is inside (+) or beyond (-) its nearest limit: `+2.500 ms (+50%)`."""
-    satisfied: bool
 
 
 class StageRow(NamedTuple):
@@ -78,49 +60,6 @@ class MetricRow(NamedTuple):
     metric: str
     value: str
     unit: str
-
-
-def format_measure(value: float) -> str:
-    """Latencies (ms) and rates with about four significant digits.
-
-    Sub-millisecond precision matters for fast models (a 0.8 ms p50) but is noise on a
-    2-second tail, so the decimals shrink as the value grows.
-    """
-    size = abs(value)
-    decimals = 3 if size < 10 else 2 if size < 100 else 1 if size < 1000 else 0
-    return f"{value:.{decimals}f}"
-
-
-def format_metric(name: str, value: float | None) -> str:
-    """A metric's value for display, without its unit; `missing` when it was not measured."""
-    if value is None:
-        return "missing"
-    if not math.isfinite(value):
-        return str(value)
-    metric = name.partition("/")[2]
-    if metric.endswith("-count"):
-        return str(round(value))
-    if metric == "error-rate":
-        # A fraction, like the SLO limits written against it (upper: 0.01).
-        return f"{value:.6f}".rstrip("0").rstrip(".")
-    return format_measure(value)
-
-
-def metric_order(name: str) -> tuple[Any, ...]:
-    """Sort key: by prefix (known ones first), then counts, rate, throughput, mean,
-    stddev, min, percentiles ascending, max; metrics this version does not know last."""
-    prefix, _, metric = name.partition("/")
-    metric = metric_names.generic(metric)
-    known = metric_names.PREFIXES
-    prefix_rank = known.index(prefix) if prefix in known else len(known)
-    percentile = metric_names.percentile_of(metric)
-    if percentile is not None:
-        rank: tuple[int, float] = (_PERCENTILE_RANK, percentile)
-    elif metric == "latency-max":
-        rank = (_MAX_RANK, 0.0)
-    else:
-        rank = (_FIXED_RANK.get(metric, _OTHER_RANK), 0.0)
-    return (prefix_rank, prefix, rank, metric)
 
 
 def render(result: Result, fmt: str) -> str:
@@ -150,7 +89,7 @@ def write_reports(result: Result, out_dir: Path, formats: Iterable[str] = DEFAUL
 
 def view(result: Result) -> dict[str, Any]:
     """Everything the templates show, already formatted."""
-    slos = [_slo_row(verdict) for verdict in result.slos]
+    slos = [slo_row(verdict) for verdict in result.slos]
     errors = sorted(result.errors, key=lambda e: -e.count)
     return {
         "result": result,
@@ -160,9 +99,10 @@ def view(result: Result) -> dict[str, Any]:
         "summary": _summary(result),
         "slos": slos,
         "slos_satisfied": sum(row.satisfied for row in slos),
+        "generative": generative_view(result),
         "metrics": [
             MetricRow(name, format_metric(name, result.metrics[name]), metric_names.unit(name))
-            for name in sorted(result.metrics, key=metric_order)
+            for name in sorted(result.metrics, key=metric_names.order)
         ],
         "errors": errors,
         "error_total": sum(e.count for e in errors),
@@ -177,7 +117,7 @@ def view(result: Result) -> dict[str, Any]:
 
 def _html_assets(result: Result) -> dict[str, Any]:
     """The charts and the inlined chart library: only the HTML page has them."""
-    return html_assets(charts.charts(result))
+    return html_assets(charts.charts(result) + llm_charts(result))
 
 
 def html_assets(found: list[charts.Chart]) -> dict[str, Any]:
@@ -194,32 +134,6 @@ def _vendor_files() -> dict[str, str]:
     }
 
 
-def _slo_row(verdict: SLOVerdict) -> SLORow:
-    unit = metric_names.unit(verdict.metric)
-    limits = []
-    if verdict.lower is not None:
-        limits.append(f"≥ {_with_unit(f'{verdict.lower:g}', unit)}")
-    if verdict.upper is not None:
-        limits.append(f"≤ {_with_unit(f'{verdict.upper:g}', unit)}")
-    shown = format_metric(verdict.metric, verdict.value)
-    value = shown if verdict.value is None else _with_unit(shown, unit)
-    return SLORow(verdict.metric, " and ".join(limits), value, _margin(verdict, unit), verdict.satisfied)
-
-
-def _margin(verdict: SLOVerdict, unit: str) -> str:
-    """The distance to the nearest limit, positive inside it: `+2.500 ms (+50%)`, `-112.3 ms (-22%)`."""
-    if verdict.value is None or not math.isfinite(verdict.value):
-        return ""
-    gaps = [(verdict.upper - verdict.value, verdict.upper)] if verdict.upper is not None else []
-    if verdict.lower is not None:
-        gaps.append((verdict.value - verdict.lower, verdict.lower))
-    if not gaps:
-        return ""
-    gap, limit = min(gaps)
-    text = _with_unit(("+" if gap >= 0 else "") + format_metric(verdict.metric, gap), unit)
-    return f"{text} ({gap / abs(limit):+.0%})" if limit else text
-
-
 def _stage_row(stage: StageResult) -> StageRow:
     def metric(name: str) -> str:
         value = stage.metrics.get(f"http/{name}")
@@ -229,10 +143,6 @@ def _stage_row(stage: StageResult) -> StageRow:
     window = "–".join(format_duration(round(t, 3)) if t else "0s" for t in (stage.start, stage.end))
     return StageRow(stage.index, window, target, metric("throughput"), metric("latency-p50"), metric("latency-p90"),
                     metric("latency-p99"), metric("error-count"))
-
-
-def _with_unit(text: str, unit: str) -> str:
-    return f"{text} {unit}" if unit else text
 
 
 def _verdict_detail(result: Result) -> str:
@@ -311,7 +221,7 @@ def _plural(count: Any, noun: str) -> str:
 def _request_count(result: Result) -> int | None:
     """Measured requests: the first `*/request-count` in report order (`http/` is the total),
     else the workers' sum, else unknown."""
-    counts = [name for name in sorted(result.metrics, key=metric_order) if name.endswith("/request-count")]
+    counts = [name for name in sorted(result.metrics, key=metric_names.order) if name.endswith("/request-count")]
     if counts and math.isfinite(result.metrics[counts[0]]):
         return round(result.metrics[counts[0]])
     if result.workers:

@@ -8,10 +8,11 @@ slow model.
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from isvcperf.loadgen.protocol import StatsDocument, Totals, WorkerStats
-from isvcperf.results import metrics
+from isvcperf.results import llm_metrics, metrics
 from isvcperf.results.result import StageResult, TimelinePoint
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
@@ -25,16 +26,26 @@ def timeline(stats: StatsDocument, stage_ends: list[float], window: float) -> li
 
     The last interval usually ends with the window, part-way through: its point sits at
     the window's end and its throughput is over the part that existed, so a chart shows no
-    false drop at the end. An interval that begins after the window (only the CPU sample
-    of a worker that stopped late) is left out.
+    false drop at the end. A last part shorter than half an interval (often only the
+    responses to the final arrivals: one request in the window's last millisecond read as
+    1,000 req/s at an asked 200) is folded into the interval before it — counts summed,
+    throughput over their joint length, that interval's percentiles kept — so it shows no
+    false spike either. An interval that begins after the window (only the CPU sample of a
+    worker that stopped late) is left out.
     """
     interval = float(stats.get("interval", 1.0))
-    points = []
+    points: list[TimelinePoint] = []
     for row in stats.get("timeline", []):
         begin = row["index"] * interval
         if window and begin >= window:
             continue
         t = min(begin + interval, window) if window else begin + interval
+        if points and t - begin < interval / 2 and math.isclose(points[-1].t, begin):
+            last = points[-1]
+            successes = last.throughput * interval + row["successes"]
+            last.t, last.requests, last.errors = t, last.requests + row["requests"], last.errors + row["errors"]
+            last.throughput = successes / (t - begin + interval)
+            continue
         stage = next((i for i, end in enumerate(stage_ends) if begin < end), None) if stage_ends else None
         points.append(TimelinePoint(
             t=t, requests=row["requests"], errors=row["errors"], throughput=row["successes"] / max(t - begin, 1e-3),
@@ -52,14 +63,19 @@ def stage_ends(spec: RunSpec) -> list[float]:
 
 
 def stages(spec: RunSpec, total: Totals, percentiles: list[float]) -> list[StageResult]:
-    """Per-stage metrics from the merged per-stage histograms and counts."""
+    """Per-stage metrics from the merged per-stage histograms and counts (and a generative run's
+    per-stage llm/ data: TTFT, TPOT, tokens/s, goodput of the requests scheduled in that stage)."""
     out = []
     start = 0.0
+    llm_stages = (total.get("llm") or {}).get("stages", [])
+    llm_percentiles = llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos))
     for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
         end = start + stage.duration
         prefix = metric_names.protocol_prefix(spec.target.protocol)
         values = metrics.compute(data, percentiles, end - start, prefix)
         values[f"{prefix}/dropped"] = float(data.get("dropped", 0))
+        if index < len(llm_stages):
+            values.update(llm_metrics.compute(llm_stages[index], llm_percentiles, end - start))
         target = {k: float(v) for k, v in (("rate", stage.rate), ("users", stage.users)) if v is not None}
         out.append(StageResult(index=index, start=start, end=end, target=target, metrics=values))
         start = end

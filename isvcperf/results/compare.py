@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from isvcperf.report.render import format_metric, metric_order
 from isvcperf.results.result import Result
 from isvcperf.spec import metric_names
 from isvcperf.util.errors import SpecError
@@ -50,9 +49,19 @@ DEFAULT_TOLERANCES = (
     Tolerance("*/latency-p*", 0.10, True),
     Tolerance("*/throughput", 0.10, True),
     Tolerance("*/error-rate", 0.001, False),
+    Tolerance("llm/*-mean", 0.10, True),
+    Tolerance("llm/*-p*", 0.10, True),
+    Tolerance("llm/*-per-second", 0.10, True),
+    Tolerance("llm/request-throughput", 0.10, True),
+    Tolerance("llm/goodput", 0.10, True),
+    Tolerance("llm/goodput-ratio", 0.05, False),
 )
-"""Latency (mean and percentiles) 10% up, throughput 10% down, error rate 0.1 points up.
-min, max and stddev are too noisy to judge a run by; counts depend on the run's length."""
+"""Latency (mean and percentiles; TTFT, ITL, TPOT, E2E too) 10% up, throughput (requests, tokens,
+goodput) 10% down, error rate 0.1 points and the good share 5 points down. min, max and
+stddev are too noisy to judge a run by; counts, and the token lengths a workload sets, are
+not better either way (direction neutral, so the `llm/*-p*` glob never judges them)."""
+_LLM_HIGHER = ("request-throughput", "output-tokens-per-second", "total-tokens-per-second", "goodput", "goodput-ratio")
+_LLM_TIMES = ("ttft-", "itl-", "tpot-", "e2e-")
 
 _TOLERANCE = re.compile(r"^(?P<pattern>[^=\s]+)=(?P<amount>\d+(?:\.\d+)?)(?P<pct>%?)$")
 
@@ -97,27 +106,9 @@ class Comparison:
     slos: list[SLODelta] = field(default_factory=list)
 
     @property
-    def regressions(self) -> list[str]:
-        """One line per regression, for the verdict."""
-        lines = [f"SLO {s.metric} held for the base and fails for the candidate" for s in self.slos if s.regressed]
-        for delta in self.metrics:
-            if not delta.regressed:
-                continue
-            if delta.candidate is None:
-                lines.append(f"{delta.metric} was not measured for the candidate")
-            else:
-                way = "up" if delta.direction == "lower" else "down"
-                change = abs(delta.change or 0.0)
-                size = f"{abs(delta.relative):.1%}" if delta.relative is not None else f"{change:g}"
-                unit = metric_names.unit(delta.metric)
-                values = f"{format_metric(delta.metric, delta.base)} → {format_metric(delta.metric, delta.candidate)}"
-                lines.append(f"{delta.metric} {way} {size} ({values}{' ' + unit if unit else ''}), "
-                             f"more than the {delta.tolerance} allowed")
-        return lines
-
-    @property
     def regressed(self) -> bool:
-        return bool(self.regressions)
+        """Whether any metric got worse beyond its tolerance or any SLO stopped holding."""
+        return any(s.regressed for s in self.slos) or any(d.regressed for d in self.metrics)
 
 
 def parse_tolerances(texts: list[str]) -> list[Tolerance]:
@@ -137,10 +128,14 @@ def parse_tolerances(texts: list[str]) -> list[Tolerance]:
 
 
 def direction(metric: str) -> Direction:
-    name = metric.partition("/")[2]
-    if name == "throughput":
+    """Higher is better for throughput (llm/: requests, tokens/s, goodput), lower for latencies
+    (llm/: TTFT, ITL, TPOT, E2E) and errors; counts and token lengths are neither."""
+    prefix, _, name = metric.partition("/")
+    if name == "throughput" or (prefix == metric_names.LLM and name in _LLM_HIGHER):
         return "higher"
     if name in ("error-rate", "error-count") or name.startswith(("latency-", "service-time-")):
+        return "lower"
+    if prefix == metric_names.LLM and name.startswith(_LLM_TIMES):
         return "lower"
     return "neutral"
 
@@ -157,7 +152,7 @@ def compare(base: Result, candidate: Result, tolerances: list[Tolerance] | None 
     """Every metric and SLO of either run, side by side, with regressions judged."""
     given = tolerances or []
     comparison = Comparison(base, candidate)
-    for name in sorted(set(base.metrics) | set(candidate.metrics), key=metric_order):
+    for name in sorted(set(base.metrics) | set(candidate.metrics), key=metric_names.order):
         old, new = base.metrics.get(name), candidate.metrics.get(name)
         way = direction(name)
         tolerance = tolerance_for(name, given) if way != "neutral" else None

@@ -40,8 +40,10 @@ def compute(total: Counts | Totals | StageCounts | EndpointCounts, percentiles: 
         "throughput": successes / window_s if window_s > 0 else 0.0,
     }
     values.update(latency_values("latency", total.get("histogram", ""), percentiles))
-    # Open loop only: the raw service time, next to the corrected latency above (a stage has none).
+    # Open loop only: the raw service time, next to the corrected latency above, and how late
+    # the generator sent (intended → really sent: the part of the latency that is the generator's).
     values.update(latency_values("service-time", total.get("service", ""), percentiles))
+    values.update(latency_values("send-lateness", total.get("lateness", ""), percentiles))
     return {metric_names.full_name(prefix, name): float(value) for name, value in values.items()}
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from isvcperf.results.server_view import ServerView
 from isvcperf.spec import schema
 from isvcperf.util.errors import SpecError
 
@@ -114,6 +115,8 @@ class Result:
     workers: list[WorkerSummary] = field(default_factory=list)
     timeline: list[TimelinePoint] = field(default_factory=list)
     stages: list[StageResult] = field(default_factory=list)
+    server: ServerView | None = None
+    """The model server's own metrics over the run (`server` in the spec), beside the client's."""
     spec: dict[str, Any] = field(default_factory=dict)
     llm: dict[str, Any] = field(default_factory=dict)
     """protocol openai: the merged histograms and per-interval tokens and goodput (results.llm_metrics)."""

@@ -1,7 +1,7 @@
 """Iter8 0.13 `--set` flags as spec data: `isvcperf launch --set ...` replaces `iter8 k launch`.
 
 People who followed Iter8's KServe tutorials have their test as a list of Helm `--set`
-flags for the `ready`, `http` (or `grpc`) and `assess` tasks. This module reads those flags the way
+flags for the `ready`, `http` (or `grpc`; or isvcperf's `llm`: spec.iter8_llm) and `assess` tasks. This module reads those flags the way
 Helm builds Iter8's values (same key syntax, list indices, `{a,b}` lists, later flags win)
 and rewrites them as RunSpec file data, adding Iter8's defaults (http: 8 queries per
 second, 4 connections, 100 requests; grpc: ghz's 200 requests from 50 concurrent callers,
@@ -22,19 +22,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isvcperf.kserve.urls import protocol_of
-from isvcperf.spec import metric_names, schema
+from isvcperf.spec import iter8_llm, metric_names, schema
 from isvcperf.spec.model import Ready, RunSpec
 from isvcperf.spec.overrides import Part, join_key, parse_value, set_path, split_override, unescape_text
 from isvcperf.util.errors import SpecError
 
-TASKS = ("ready", "http", "grpc", "assess")
-LOAD_TASKS = ("http", "grpc")
+TASKS = ("ready", "http", "grpc", "llm", "assess")
+LOAD_TASKS = ("http", "grpc", "llm")
 DEFAULT_RATE = 8
 DEFAULT_USERS = 4
 DEFAULT_GRPC_REQUESTS = 200
 DEFAULT_GRPC_USERS = 50
 MODEL_INFER_CALLS = ("inference.GRPCInferenceService.ModelInfer", "inference.GRPCInferenceService/ModelInfer")
 DEFAULT_NAME = "launch"
+
+_TIMING_KEYS: dict[str, tuple[str, ...]] = {
+    "duration": ("load", "duration"),
+    "warmupNumRequests": ("load", "warmup", "requests"),
+    "warmupDuration": ("load", "warmup", "duration"),
+}
+"""The run's length and warm-up, spelled alike in Iter8's `http` and `grpc` tasks."""
+
+_LOAD_KEYS: dict[str, tuple[str, ...]] = {
+    "numRequests": ("load", "requests"),
+    "qps": ("load", "rate"),
+    "connections": ("load", "users"),
+    **_TIMING_KEYS,
+}
+"""The http task's load inputs, which the llm task shares."""
 
 _HTTP_KEYS: dict[str, tuple[str, ...]] = {
     "url": ("target", "url"),
@@ -44,41 +59,28 @@ _HTTP_KEYS: dict[str, tuple[str, ...]] = {
     "payloadStr": ("payload", "inline"),
     "payloadFile": ("payload", "file"),
     "contentType": ("payload", "contentType"),
-    "numRequests": ("load", "requests"),
-    "duration": ("load", "duration"),
-    "qps": ("load", "rate"),
-    "connections": ("load", "users"),
-    "warmupNumRequests": ("load", "warmup", "requests"),
-    "warmupDuration": ("load", "warmup", "duration"),
+    **_LOAD_KEYS,
     "percentiles": ("metrics", "percentiles"),
     "errorRanges": ("metrics", "errorRanges"),
 }
 """Iter8 `http` task input → spec path."""
 
 _HTTP_ENDPOINT_KEYS: dict[str, tuple[str, ...]] = {
-    "url": ("url",),
-    "headers": ("headers",),
-    "method": ("method",),
-    "payloadURL": ("payload", "url"),
-    "payloadStr": ("payload", "inline"),
-    "payloadFile": ("payload", "file"),
-    "contentType": ("payload", "contentType"),
+    name: path[1:] if path[0] == "target" else path for name, path in _HTTP_KEYS.items()
+    if path[0] in ("target", "payload")
 }
-"""Iter8 `http.endpoints.<id>` input → path in that spec endpoint; the top-level http keys are its defaults."""
+"""Iter8 `http.endpoints.<id>` input → path in that spec endpoint (a spec endpoint holds the target's
+fields at its top level, and its payload); the top-level http keys are its defaults."""
 _BODY_KEYS = ("url", "inline", "file")
 
+_GHZ_NAMES = {"host": "url", "metadata": "headers", "data": "payloadStr", "dataURL": "payloadURL",
+              "total": "numRequests", "rps": "qps", "concurrency": "connections"}
+"""Iter8's `grpc` task input (ghz's names) → the `http` task input that means the same."""
+
 _GRPC_KEYS: dict[str, tuple[str, ...]] = {
-    "host": ("target", "url"),
-    "metadata": ("target", "headers"),
+    **{ghz: _HTTP_KEYS[http] for ghz, http in _GHZ_NAMES.items()},
     "timeout": ("target", "timeout"),
-    "data": ("payload", "inline"),
-    "dataURL": ("payload", "url"),
-    "total": ("load", "requests"),
-    "duration": ("load", "duration"),
-    "rps": ("load", "rate"),
-    "concurrency": ("load", "users"),
-    "warmupNumRequests": ("load", "warmup", "requests"),
-    "warmupDuration": ("load", "warmup", "duration"),
+    **_TIMING_KEYS,
 }
 """Iter8 `grpc` task input (ghz's names) → spec path; `call`, `proto` and `protoURL` are checked, not mapped."""
 
@@ -87,6 +89,7 @@ _GRPC_PROTO_KEYS = ("proto", "protoURL")
 _TEXT = {
     "http": frozenset({"url", "headers", "method", "payloadURL", "payloadStr", "payloadFile", "contentType"}),
     "grpc": frozenset({"host", "call", "metadata", "dataURL", "proto", "protoURL"}),
+    "llm": iter8_llm.TEXT,
 }
 """Inputs Iter8 reads as text: kept as typed (a payload of `123` stays "123"), Helm escapes undone."""
 
@@ -106,7 +109,7 @@ _UNSUPPORTED = {
 """Iter8 keys that exist but cannot be honoured here, with what to do instead."""
 
 _SPEC_KEYS = frozenset(schema.file_keys(RunSpec))
-_ITER8_HEADS = frozenset({"tasks", "http", "grpc", "assess", "ready", "runner", "cronjobSchedule"})
+_ITER8_HEADS = frozenset({"tasks", *TASKS, "runner", "cronjobSchedule"})
 """Top-level keys read as Iter8 values; `ready` and `runner` mean the same in both vocabularies."""
 
 
@@ -194,7 +197,7 @@ def _refused(parts: list[Part], at: int, valid: Iterable[str]) -> SpecError:
 def _tasks(values: dict[str, Any]) -> set[str]:
     """The tasks to run: as given in `tasks`, else those whose keys are present (http unless grpc is)."""
     if "tasks" not in values:
-        load = "grpc" if "grpc" in values else "http"
+        load = next((task for task in ("grpc", "llm") if task in values), "http")
         tasks: Any = [load] + [task for task in ("ready", "assess") if task in values]
     else:
         tasks = values["tasks"]
@@ -210,11 +213,11 @@ def _tasks(values: dict[str, Any]) -> set[str]:
             )
     loads = [task for task in LOAD_TASKS if task in tasks]
     if not loads:
-        raise SpecError("tasks", "must include http or grpc (the load test itself), e.g. tasks={ready,http,assess}")
+        raise SpecError("tasks", "must include http or grpc (the load test itself; llm for a generative model), "
+                        "e.g. tasks={ready,http,assess}")
     if len(loads) > 1:
-        raise SpecError("tasks", "has both http and grpc; one run tests one protocol (launch once for each)")
-    other = "http" if loads[0] == "grpc" else "grpc"
-    if other in values:
+        raise SpecError("tasks", f"has {' and '.join(loads)}; one run tests one protocol (launch once for each)")
+    for other in (task for task in LOAD_TASKS if task != loads[0] and task in values):
         key = join_key([other, next(iter(values[other]))]) if isinstance(values[other], dict) else other
         raise SpecError(key, f"is given but the tasks run {loads[0]}; one run tests one protocol")
     for task in ("ready", "assess"):
@@ -231,6 +234,8 @@ def _translate(values: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if "grpc" in values:
         _translate_grpc(_fields(["grpc"], values["grpc"], "host"), data, notes)
+    if "llm" in values:
+        iter8_llm.translate(_fields(["llm"], values["llm"], "url"), data, _LOAD_KEYS)
     for name, value in _fields(["http"], values.get("http", {}), "url").items():
         if name == "endpoints":
             data["endpoints"] = _http_endpoints(value, notes)
@@ -347,6 +352,9 @@ def _add_defaults(data: dict[str, Any], tasks: set[str]) -> None:
     _default(data, ["name"], DEFAULT_NAME)
     if "grpc" in tasks:
         _add_grpc_defaults(data)
+        return
+    if "llm" in tasks:
+        iter8_llm.complete(data)
         return
     target = data.get("target")
     if data.get("endpoints"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 PREFIXES = ("http", "grpc")
 LLM = "llm"
@@ -48,12 +49,31 @@ FIXED = (
     "service-time-stddev",
     "service-time-min",
     "service-time-max",
+    "send-lateness-mean",
+    "send-lateness-stddev",
+    "send-lateness-min",
+    "send-lateness-max",
 )
-"""`service-time-*` exist in open loop only: the time from really sending to the response,
-while `latency-*` there runs from the intended send time (coordinated omission corrected)."""
+"""`service-time-*` and `send-lateness-*` exist in open loop only: service time runs from
+really sending to the response, while `latency-*` there runs from the intended send time
+(coordinated omission corrected); send lateness is how late the request really went out."""
 DEFAULT_PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
-_PERCENTILE = re.compile(r"^(?:latency|service-time)-p(\d+(?:\.\d+)?)$")
-_LATENCY_KINDS = ("latency", "service-time")
+_PERCENTILE = re.compile(r"^(?:latency|service-time|send-lateness)-p(\d+(?:\.\d+)?)$")
+_LATENCY_KINDS = ("latency", "service-time", "send-lateness")
+
+_FIXED_RANK = {
+    "request-count": 0,
+    "error-count": 1,
+    "error-rate": 2,
+    "throughput": 3,
+    "latency-mean": 4,
+    "latency-stddev": 5,
+    "latency-min": 6,
+}
+"""The order a person reads a run's metrics in; percentiles, then max, follow."""
+_PERCENTILE_RANK = 7
+_MAX_RANK = 8
+_OTHER_RANK = 9
 
 UNITS = {
     "request-count": "",
@@ -181,3 +201,22 @@ def unit(name: str) -> str:
     if metric.startswith(("input-length-", "output-length-")):
         return "tokens"
     return UNITS.get(metric, "ms")
+
+
+def order(name: str) -> tuple[Any, ...]:
+    """Sort key: by prefix (known ones first), then counts, rate, throughput, mean,
+    stddev, min, percentiles ascending, max; metrics this version does not know last.
+
+    Part of the vocabulary, not of a report: a comparison lists its deltas in this order too.
+    """
+    prefix, _, metric = name.partition("/")
+    metric = generic(metric)
+    prefix_rank = PREFIXES.index(prefix) if prefix in PREFIXES else len(PREFIXES)
+    percentile = percentile_of(metric)
+    if percentile is not None:
+        rank: tuple[int, float] = (_PERCENTILE_RANK, percentile)
+    elif metric == "latency-max":
+        rank = (_MAX_RANK, 0.0)
+    else:
+        rank = (_FIXED_RANK.get(metric, _OTHER_RANK), 0.0)
+    return (prefix_rank, prefix, rank, metric)

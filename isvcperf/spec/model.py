@@ -149,6 +149,9 @@ class Sweep:
     start: float | None = None
     step: float | None = None
     max: float | None = None
+    goodput_ratio: float | None = None
+    """protocol openai: a step passes only when llm/goodput-ratio ≥ this (0–1), so the capacity is
+    the highest load that keeps goodput at the target (engine.sweep)."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,43 @@ class Notify:
     format: Literal["slack", "github"] = "slack"
     token: str | None = None
     """${VAR} holding a bearer token (GitHub needs one)."""
+
+
+# -- observability: the run's series out to Prometheus, the server's own metrics in -------------
+
+
+@dataclass(frozen=True)
+class PrometheusOutput:
+    """The run's live series: the master serves them at /metrics; remoteWrite also pushes them."""
+
+    remote_write: str | None = None
+    """A Prometheus remote-write URL (`http://prometheus:9090/api/v1/write`): for runs too short to be scraped."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with every push; values may hold ${ENV_VAR}, expanded in the master's environment, never stored."""
+    push_interval: float = duration_field(5.0)
+    pod_monitor: bool = False
+    """On Kubernetes, also create a PodMonitor (Prometheus Operator) that scrapes the master."""
+
+
+@dataclass(frozen=True)
+class Outputs:
+    prometheus: PrometheusOutput = field(default_factory=PrometheusOutput)
+
+
+@dataclass(frozen=True)
+class Server:
+    """The model server's own Prometheus metrics, read before, during and after the run into the report."""
+
+    metrics_url: str | None = None
+    """Its metrics endpoint; default from `runtime` and the target's host (MLServer: port 8082)."""
+    runtime: Literal["auto", "mlserver", "kserve", "vllm"] = "auto"
+    """Which metric names to read; auto recognises them in the first scrape."""
+    prometheus: str | None = None
+    """Read through an existing Prometheus (its base URL) instead of scraping the server."""
+    selector: str = ""
+    """With prometheus: PromQL label matchers for the server's series, e.g. `{namespace="models", pod=~"iris-.*"}`."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with each scrape or query; values may hold ${ENV_VAR}."""
 
 
 @dataclass(frozen=True)
@@ -308,6 +348,8 @@ class RunSpec:
     """protocol openai: the prompts and answer lengths (spec.generative)."""
     goodput: Goodput | None = None
     """protocol openai: per-request limits for llm/goodput and llm/goodput-ratio."""
+    outputs: Outputs = field(default_factory=Outputs)
+    server: Server | None = None
     base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
     """Directory relative paths in the spec are resolved against (the spec file's)."""
 

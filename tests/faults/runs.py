@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,44 @@ def locust_pid(out: Path, role: str) -> int:
         if (role == "master" and "--master " in cmdline) or f"/locust-{role}.log" in cmdline:
             return pid
     raise AssertionError(f"no live {role} process for {out}")
+
+
+def master_stats(out: Path) -> dict[str, Any]:
+    """The run's stats document as the CLI reads it: the master's stats route (its --web-port)."""
+    for cmdline in run_processes(out).values():
+        if "--master " in cmdline:
+            args = cmdline.split()
+            host, port = args[args.index("--web-host") + 1], args[args.index("--web-port") + 1]
+            with urllib.request.urlopen(f"http://{host}:{port}/isvcperf/stats", timeout=5) as response:
+                return dict(json.loads(response.read()))
+    raise AssertionError(f"no live master process for {out}")
+
+
+def wait_for_stats(out: Path, condition: Callable[[dict[str, Any]], bool], what: str,
+                   timeout: float = 60.0) -> dict[str, Any]:
+    """Poll the master's stats route until `condition(stats)` holds: a phase of the run as the
+    run itself reports it, rather than a guess at how long it takes to get there."""
+    seen: list[Any] = [None]
+
+    def holds() -> bool:
+        try:
+            seen[0] = master_stats(out)
+        except (OSError, ValueError, AssertionError) as exc:  # the master is starting, or its route is not up yet
+            seen[0] = exc
+            return False
+        return condition(seen[0])
+
+    try:
+        wait_for(holds, timeout, what, every=0.1)
+    except AssertionError as exc:
+        last = seen[0] if isinstance(seen[0], Exception) else {k: seen[0][k] for k in ("phase", "total", "workers")}
+        raise AssertionError(f"{exc}; last seen: {str(last)[:1500]}") from None
+    return dict(seen[0])
+
+
+def measured(requests: int = 1) -> Callable[[dict[str, Any]], bool]:
+    """A stats condition: the measured window has begun and at least `requests` were recorded in it."""
+    return lambda stats: bool(stats["total"].get("measureStart")) and stats["total"].get("requests", 0) >= requests
 
 
 def assert_nothing_left(out: Path) -> None:

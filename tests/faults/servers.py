@@ -3,18 +3,16 @@ well-behaved framework would: hang after accept, answer after the client gave up
 10 MB, chunk, send bytes that are not UTF-8, speak HTTP/1.0, redirect, reset the
 connection in the middle of an answer.
 
-`FaultServer` runs in a thread of the test process (its tallies are readable directly);
-`python tests/faults/servers.py BEHAVIOUR --port N` runs one as its own process, so a test
-can kill it for real (SIGKILL) and start another on the same port later.
+`FaultServer` runs in a thread of the test process (its tallies are readable directly).
+Only the faults no real server produces on demand live here: a healthy target, a TLS
+server and a target that dies and comes back are nginx (benchmarks/targets.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
 import socket
-import ssl
 import struct
 import threading
 from collections import Counter
@@ -125,13 +123,11 @@ class FaultServer:
     connections. Use as a context manager; `stop()` closes every connection.
     """
 
-    def __init__(self, behaviour: str = "ok", port: int = 0, delay: float = 5.0,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, behaviour: str = "ok", port: int = 0, delay: float = 5.0) -> None:
         if behaviour not in CYCLES and behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.behaviour = behaviour
         self.delay = delay
-        self.tls = tls
         self.served: Counter[str] = Counter()
         self.connections = 0
         self.stopped = threading.Event()
@@ -147,7 +143,7 @@ class FaultServer:
 
     @property
     def base_url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
+        return f"http://{HOST}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -163,9 +159,6 @@ class FaultServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def serve_forever(self) -> None:
-        self._accept()
 
     def stop(self) -> None:
         self.stopped.set()
@@ -196,12 +189,9 @@ class FaultServer:
                 self._conns.add(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    def _serve(self, raw: socket.socket) -> None:
+    def _serve(self, conn: socket.socket) -> None:
         buf = b""
-        conn = raw
         try:
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)  # a failed handshake ends here (OSError)
             while not self.stopped.is_set():
                 request, buf = _read_request(conn, buf)
                 if request is None:
@@ -215,7 +205,7 @@ class FaultServer:
             return
         finally:
             with self._lock:
-                self._conns.discard(raw)
+                self._conns.discard(conn)
             conn.close()
 
 
@@ -254,20 +244,4 @@ def _read_request(conn: socket.socket, buf: bytes) -> tuple[bytes | None, bytes]
             return None, b""
         buf += chunk
     return head, buf[end + length:]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("behaviour", choices=[*BEHAVIOURS, *CYCLES])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--delay", type=float, default=5.0)
-    args = parser.parse_args()
-    server = FaultServer(args.behaviour, args.port, args.delay)
-    print(f"listening {server.port}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
 

@@ -12,18 +12,29 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from runs import CliRun, assert_nothing_left, free_port, locust_pid, record, run_processes, wait_for, write_spec
+from runs import (
+    CliRun,
+    assert_nothing_left,
+    free_port,
+    locust_pid,
+    measured,
+    record,
+    run_processes,
+    wait_for,
+    wait_for_stats,
+    write_spec,
+)
 from servers import FaultServer
+from targets import Nginx
 
 
-def test_worker_killed_mid_run(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
-    server = serve("ok")
+def test_worker_killed_mid_run(tmp_path: Path, healthy: Nginx) -> None:
+    server = healthy
     duration, rate = 10.0, 60
-    spec = write_spec(tmp_path, server.url, load={"duration": f"{duration:g}s", "rate": rate, "users": 4, "workers": 2})
+    spec = write_spec(tmp_path, server.url(), load={"duration": f"{duration:g}s", "rate": rate, "users": 4, "workers": 2})
     out = tmp_path / "out"
     cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
-    wait_for(lambda: server.requests > rate, 60, "the load to start")
-    time.sleep(1)
+    wait_for_stats(out, measured(rate), "a second of measured load, reported by both workers")
     victim = locust_pid(out, "worker-1")
     os.kill(victim, signal.SIGKILL)
     killed_at = time.time()
@@ -55,12 +66,12 @@ def test_worker_killed_mid_run(tmp_path: Path, serve: Callable[..., FaultServer]
            "(workers report every second)")
 
 
-def test_master_killed_mid_run(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
-    server = serve("ok")
-    spec = write_spec(tmp_path, server.url, load={"duration": "30s", "rate": 40, "workers": 2})
+def test_master_killed_mid_run(tmp_path: Path, healthy: Nginx) -> None:
+    server = healthy
+    spec = write_spec(tmp_path, server.url(), load={"duration": "30s", "rate": 40, "workers": 2})
     out = tmp_path / "out"
     cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
-    wait_for(lambda: server.requests > 80, 60, "two seconds of load")
+    wait_for_stats(out, measured(80), "two seconds of measured load")
     os.kill(locust_pid(out, "master"), signal.SIGKILL)
     killed_at = time.time()
     run = cli.wait(out)
@@ -79,10 +90,10 @@ def test_master_killed_mid_run(tmp_path: Path, serve: Callable[..., FaultServer]
            f"exit 3 {run.exited_at - killed_at:.1f}s after the kill")
 
 
-def test_cli_killed_outright_leaves_nothing_running(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
+def test_cli_killed_outright_leaves_nothing_running(tmp_path: Path, healthy: Nginx) -> None:
     """SIGKILL to isvcperf itself: no clean-up can run in it, so its Locust processes notice and quit."""
-    server = serve("ok")
-    spec = write_spec(tmp_path, server.url, load={"duration": "60s", "workers": 2})
+    server = healthy
+    spec = write_spec(tmp_path, server.url(), load={"duration": "60s", "workers": 2})
     out = tmp_path / "out"
     cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
     wait_for(lambda: server.requests > 40, 60, "the load to start")
@@ -93,39 +104,41 @@ def test_cli_killed_outright_leaves_nothing_running(tmp_path: Path, serve: Calla
     wait_for(lambda: not run_processes(out), 15, "the orphaned Locust processes to quit")
     gone_after = time.time() - killed_at
     requests = server.requests
-    time.sleep(1)
+    time.sleep(1)  # not a guess at an event: a second in which a live generator would have sent ~40 requests
     assert server.requests == requests  # and no more load is sent
     record("isvcperf itself killed (SIGKILL)", None,
            f"everything not yet written (nothing can run in a SIGKILLed process); its Locust processes quit "
            f"{gone_after:.1f}s later")
 
 
-def _phase_setup(phase: str, tmp_path: Path, serve: Callable[..., FaultServer]) -> tuple[Path, dict[str, str],
-                                                                                         Callable[[CliRun], None]]:
-    """A spec that stays in `phase` long enough, and how to tell the run is in it."""
+def _phase_setup(phase: str, tmp_path: Path, target: Nginx,
+                 serve: Callable[..., FaultServer]) -> tuple[Path, dict[str, str], Callable[[Path, CliRun], None]]:
+    """A spec that stays in `phase` long enough, and how to tell (from the run itself) that it is in it."""
     if phase == "readiness":  # a port nothing listens on: readiness keeps polling
         spec = write_spec(tmp_path, f"http://127.0.0.1:{free_port()}/v2/models/fault/infer", ready={"timeout": "60s"})
-        return spec, {}, lambda cli: wait_for(lambda: "waiting for the target" in cli.stdout, 30, "readiness")
+        return spec, {}, lambda out, cli: wait_for(lambda: "waiting for the target" in cli.stdout, 30, "readiness")
     if phase == "reporting":
-        target, hook = serve("ok"), serve("hang")
-        spec = write_spec(tmp_path, target.url, load={"duration": "1s"},
+        hook = serve("hang")
+        spec = write_spec(tmp_path, target.url(), load={"duration": "1s"},
                           notify={"url": "${FAULT_HOOK}", "on": "always"})
-        return spec, {"FAULT_HOOK": hook.base_url}, lambda cli: wait_for(lambda: hook.requests > 0, 60, "the webhook")
-    target = serve("ok")
-    warmup = {"duration": "60s"} if phase == "warm-up" else {}
-    spec = write_spec(tmp_path, target.url, load={"duration": "60s", "warmup": warmup, "workers": 2})
-    wanted = 20 if phase == "warm-up" else 80
-    return spec, {}, lambda cli: (wait_for(lambda: target.requests > wanted, 60, phase), time.sleep(1.2))
+        return spec, {"FAULT_HOOK": hook.base_url}, lambda out, cli: wait_for(lambda: hook.requests > 0, 60,
+                                                                              "the webhook")
+    if phase == "warm-up":  # both workers have reported warm-up requests, and the measured window has not begun
+        spec = write_spec(tmp_path, target.url(), load={"duration": "60s", "warmup": {"duration": "60s"}, "workers": 2})
+        return spec, {}, lambda out, cli: wait_for_stats(out, lambda s: not s["total"].get("measureStart") and all(
+            (w.get("warmupRequests") or 0) > 0 for w in s["workers"].values()) and len(s["workers"]) == 2, "warm-up")
+    spec = write_spec(tmp_path, target.url(), load={"duration": "60s", "workers": 2})
+    return spec, {}, lambda out, cli: wait_for_stats(out, measured(80), "two seconds of measured load")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("phase", ["readiness", "warm-up", "measuring", "reporting"])
-def test_signal_in_each_phase(phase: str, sig: signal.Signals, tmp_path: Path,
+def test_signal_in_each_phase(phase: str, sig: signal.Signals, tmp_path: Path, healthy: Nginx,
                               serve: Callable[..., FaultServer]) -> None:
-    spec, env, reached = _phase_setup(phase, tmp_path, serve)
+    spec, env, reached = _phase_setup(phase, tmp_path, healthy, serve)
     out = tmp_path / "out"
     cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)], env)
-    reached(cli)
+    reached(out, cli)
     cli.signal(sig)
     signalled = time.time()
     run = cli.wait(out)
@@ -142,7 +155,7 @@ def test_signal_in_each_phase(phase: str, sig: signal.Signals, tmp_path: Path,
     if phase in ("warm-up", "measuring"):
         sent = int(result["metrics"].get("http/request-count", 0)) + sum(w["warmupRequests"] for w in result["workers"])
         assert (result["metrics"].get("http/request-count", 0) == 0) == (phase == "warm-up")
-        served = serve.servers[0].requests  # type: ignore[attr-defined]
+        served = healthy.requests
         assert 0 <= served - sent <= 2, (served, sent)  # the workers were flushed: only requests in flight are missing
         lost = f"{served - sent} of {served} requests (in flight at the stop)"
     assert_nothing_left(out)
@@ -159,7 +172,8 @@ def test_second_sigint_stops_at_once(tmp_path: Path, serve: Callable[..., FaultS
     cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
     wait_for(lambda: target.connections >= 4, 60, "every user to wait on the hanging target")
     cli.signal(signal.SIGINT)
-    time.sleep(0.3)
+    master_log = out / "locust-master.log"
+    wait_for(lambda: "the orchestrator asked to stop" in master_log.read_text(), 20, "the first SIGINT's clean-up")
     cli.signal(signal.SIGINT)
     signalled = time.time()
     run = cli.wait(out, timeout=20)

@@ -119,3 +119,41 @@ def test_a_generative_spec_renders_valid_manifests(run_cli: Run, tmp_path: Path)
     assert "OpenAIUser" in config["data"]["locustfile.py"]
     loadgen = json.loads(config["data"]["loadgen.json"])
     assert loadgen["llm"] == {"exact": True, "goodput": {"ttft": 0.5, "tpot": 0.05, "e2e": None}}
+
+
+def test_iter8_style_launch_of_a_generative_test(run_cli: Run, tmp_path: Path, llama_server: LlamaServer) -> None:
+    """`isvcperf launch --set llm.*` (isvcperf's own task: Iter8 had none for LLMs) runs the test and
+    gates on the llm/ SLOs given as assess flags; a tightened one exits 1."""
+    flags = ["tasks={ready,llm,assess}", f"llm.baseURL={llama_server.base_url}", "llm.openaiPrefix=/v1",
+             f"llm.model={llama_server.model}", "llm.api=completions", "llm.inputTokensMin=16", "llm.inputTokensMax=48",
+             "llm.outputTokens=32", "llm.exactOutput=true", "llm.numRequests=16", "llm.warmupNumRequests=0",
+             "llm.goodput.ttft=2s", "ready.timeout=60s", "assess.SLOs.upper.llm/ttft-p99=5000",
+             "assess.SLOs.lower.llm/goodput-ratio=0.9", "assess.SLOs.upper.llm/error-count=0", "load.workers=1"]
+    sets = [arg for flag in flags for arg in ("--set", flag)]
+    proc = run_cli("launch", "--out", str(tmp_path / "ok"), *sets)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads((tmp_path / "ok" / "result.json").read_text())
+    metrics = result["metrics"]
+    assert metrics["llm/request-count"] == 16 and metrics["llm/output-length-min"] == 32
+    assert metrics["llm/input-length-min"] > 0 and metrics["llm/goodput-ratio"] >= 0.9
+    assert {v["metric"]: v["satisfied"] for v in result["slos"]} == {
+        "llm/ttft-p99": True, "llm/goodput-ratio": True, "llm/error-count": True}
+    tight = run_cli("launch", "--out", str(tmp_path / "tight"), *sets, "--set", "assess.SLOs.upper.llm/ttft-p99=0.001")
+    assert tight.returncode == 1, tight.stdout + tight.stderr
+    assert "llm/ttft-p99" in tight.stdout
+
+
+def test_each_stage_reports_its_own_llm_metrics(run_cli: Run, tmp_path: Path, sse_cadence: Nginx) -> None:
+    """Two stages on the fixed-cadence stream: every stage has llm/ metrics of the requests scheduled
+    in it, with the stream's TTFT and ITL, and the stages' counts add up to the run's."""
+    code, result, output = run_spec(run_cli, tmp_path, CHAT, f"target.baseUrl={sse_cadence.openai_url()}",
+                                    "target.model=sse-cadence", "load.requests=null", "load.warmup.requests=0",
+                                    "load.stages[0].duration=3s", "load.stages[0].users=1",
+                                    "load.stages[1].duration=3s", "load.stages[1].users=3")
+    assert code == 0, output
+    first, second = (stage["metrics"] for stage in result["stages"])
+    for stage in (first, second):
+        assert stage["llm/request-count"] > 0 and stage["llm/error-count"] == 0
+        assert 49 <= stage["llm/ttft-p50"] <= 60 and 9.5 <= stage["llm/itl-p50"] <= 11.5  # loose: a busy machine
+    assert second["llm/request-count"] > first["llm/request-count"]  # three streams at once against one
+    assert first["llm/request-count"] + second["llm/request-count"] == result["metrics"]["llm/request-count"]

@@ -4,7 +4,6 @@ master and worker processes, and the files a run leaves behind."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from runs import measured, run_processes, wait_for_stats  # tests/faults/runs.py
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = ROOT / "examples" / "payloads" / "sklearn-irisv2-input.json"
@@ -44,21 +44,6 @@ def result_of(out: Path) -> dict[str, Any]:
     return json.loads((out / "result.json").read_text())
 
 
-def locust_processes(out: Path) -> list[str]:
-    """Command lines of live processes started for this run (their logs live in `out`)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "locust" in cmdline and str(out) in cmdline:
-            found.append(cmdline)
-    return found
-
-
 def test_passing_run_writes_everything(iris_server: Any, tmp_path: Path, run_cli: RunCli) -> None:
     spec = write_spec(tmp_path, iris_server.infer_url)
     out = tmp_path / "out"
@@ -79,7 +64,7 @@ def test_passing_run_writes_everything(iris_server: Any, tmp_path: Path, run_cli
     for name in ("report.txt", "report.html", "locust_stats.csv", "locust-master.log"):
         assert (out / name).is_file(), name
     assert "passed" in proc.stdout and "http/latency-p90" in proc.stdout
-    assert not locust_processes(out)
+    assert not run_processes(out)
 
 
 def test_failing_slo_exits_1(iris_server: Any, tmp_path: Path, run_cli: RunCli) -> None:
@@ -175,14 +160,11 @@ def test_sigint_mid_run_writes_partial_result_and_stops_everything(iris_server: 
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "isvcperf", "run", str(spec), "--out", str(out)],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out / "locust_stats_history.csv").exists():
-        time.sleep(0.2)
-    time.sleep(4)
+    wait_for_stats(out, measured(40), "measured requests from both workers")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
     result = result_of(out)
     assert result["status"] == "interrupted"
     assert result["metrics"]["http/request-count"] > 0
-    assert not locust_processes(out)
+    assert not run_processes(out)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 from fake_api import FakeCluster
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = ROOT / "examples" / "payloads" / "sklearn-irisv2-input.json"
@@ -120,6 +122,28 @@ def _running_workers(cluster: FakeCluster) -> list[str]:
             if p.get("status", {}).get("phase") == "Running"]
 
 
+def _wait_measuring(cluster: FakeCluster, requests: int, what: str) -> None:
+    """Wait until the run's master reports at least `requests` measured requests, read as the CLI
+    reads them: its stats route through the API server's service proxy (official client)."""
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=configuration)
+    with client.ApiClient(configuration) as api:
+        core = client.CoreV1Api(api)
+
+        def measuring() -> bool:
+            time.sleep(0.2)  # a poll every ~0.25 s, like the CLI's own, not a busy loop on two cores
+            services = cluster.list("services", "default", "app.kubernetes.io/component=master")
+            try:
+                body = core.connect_get_namespaced_service_proxy_with_path(
+                    f"{services[0]['metadata']['name']}:web", "default", "isvcperf/stats", _preload_content=False).data
+                total = json.loads(body)["total"]
+            except (IndexError, ApiException, OSError, ValueError, KeyError):  # not up yet
+                return False
+            return bool(total.get("measureStart")) and total.get("requests", 0) >= requests
+
+        cluster.wait_for(measuring, timeout=60, what=what)
+
+
 def _start_cli(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "isvcperf", *args], cwd=tmp_path, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -141,7 +165,7 @@ def test_worker_pod_killed_mid_run_is_a_load_shortfall(cluster: FakeCluster, iri
     proc = _start_cli(tmp_path, "run", str(spec), "--out", str(out))
     victim = cluster.wait_for(lambda: (len(_running_workers(cluster)) == 2 and _running_workers(cluster)[0]),
                               timeout=60, what="two running worker pods")
-    time.sleep(4)  # well into the measured window
+    _wait_measuring(cluster, 80, "two seconds of measured load")
     cluster.kill_pod("default", victim)
     stdout, stderr = _finish(proc)
     assert proc.returncode == 1, stdout + stderr
@@ -160,8 +184,7 @@ def test_sigint_mid_run_leaves_nothing(cluster: FakeCluster, iris_server: Any, t
                                       "warmup": {"requests": 0}})
     out = tmp_path / "out"
     proc = _start_cli(tmp_path, "run", str(spec), "--out", str(out))
-    cluster.wait_for(lambda: _running_workers(cluster), timeout=60, what="a running worker pod")
-    time.sleep(3)
+    _wait_measuring(cluster, 10, "a second of measured load")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = _finish(proc, timeout=90)
     assert proc.returncode == 130, stdout + stderr

@@ -192,3 +192,31 @@ def test_bad_kubernetes_settings_name_the_field(override: str, field: str) -> No
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"isvcperf: error: {field}:"), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+USER_LOCUSTFILE = '''"""A user's own locustfile."""
+from isvcperf.loadgen import user
+
+
+class MyUser(user.InferenceUser):
+    """Sends the spec's payload; a real one would override request_bytes()."""
+'''
+
+
+def test_own_locustfile_goes_into_the_configmap_and_the_pod_command_lines(tmp_path: Path) -> None:
+    """load.locustfile rendered: its text is the ConfigMap's locustfile.py, the file every pod's
+    Locust loads (beside the fallback that prints the final stats); a launch ships it too."""
+    mine = tmp_path / "my_locustfile.py"
+    mine.write_text(USER_LOCUSTFILE)
+    objects = rendered(ROOT / "examples" / "sklearn-irisv2-k8s.yaml", f"load.locustfile={mine}")
+    config_map = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert config_map["data"]["locustfile.py"] == USER_LOCUSTFILE
+    mount = f"{manifests.CONFIG_DIR}/locustfile.py,{manifests.CONFIG_DIR}/{manifests.FALLBACK_LOCUSTFILE}"
+    for pod in pod_specs(objects):
+        args = pod["containers"][0]["args"]
+        assert args[args.index("-f") + 1] == mount, args
+        assert str(mine) not in " ".join(args)  # the pods read the ConfigMap's copy, not this machine's path
+    runner = launched("runner=job", f"load.locustfile={mine}")
+    shipped = next(o for o in runner if o["kind"] == "ConfigMap")["data"]
+    assert shipped["locustfile.py"] == USER_LOCUSTFILE
+    assert yaml.safe_load(shipped["spec.yaml"])["load"]["locustfile"] == "locustfile.py"

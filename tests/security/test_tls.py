@@ -1,4 +1,4 @@
-"""TLS against a real TLS server on loopback with a self-signed certificate made here:
+"""TLS against a real TLS server (nginx) on loopback with a self-signed certificate made here:
 verification is on by default (a failure is an error type naming TLS), target.caBundle
 makes the certificate trusted, and target.insecure skips the check but says so in the
 reports."""
@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import ssl
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from runs import run_cli, write_spec
-from servers import FaultServer
+from targets import Nginx
 
 INSECURE = "TLS verification was off (target.insecure: true)"
 
@@ -45,24 +44,24 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def tls_server(certificate: tuple[Path, Path], serve: Callable[..., FaultServer]) -> FaultServer:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*certificate)
-    return serve("ok", tls=context)
+def tls_server(certificate: tuple[Path, Path]) -> Iterator[Nginx]:
+    """nginx terminating TLS with the self-signed certificate."""
+    with Nginx(tls=certificate, count=True) as server:
+        yield server
 
 
-def _run(tmp_path: Path, server: FaultServer, **target: object) -> tuple[int, dict, str]:
-    spec = write_spec(tmp_path, server.url, target={"timeout": "5s", **target},
+def _run(tmp_path: Path, server: Nginx, **target: object) -> tuple[int, dict, str]:
+    spec = write_spec(tmp_path, server.url(), target={"timeout": "5s", **target},
                       load={"requests": 20, "duration": None, "rate": 0})
     run = run_cli(tmp_path, "run", str(spec), "--out", str(tmp_path / "out"))
     return run.returncode, run.result, run.text
 
 
-def test_verification_is_on_by_default(tmp_path: Path, tls_server: FaultServer) -> None:
+def test_verification_is_on_by_default(tmp_path: Path, tls_server: Nginx) -> None:
     code, _, text = _run(tmp_path, tls_server)  # readiness also verifies: it is the one that fails
     assert code == 3, text
     assert "CERTIFICATE_VERIFY_FAILED" in text and "Traceback" not in text
-    spec = write_spec(tmp_path, tls_server.url, ready={"enabled": False},
+    spec = write_spec(tmp_path, tls_server.url(), ready={"enabled": False},
                       load={"requests": 20, "duration": None, "rate": 0})
     run = run_cli(tmp_path, "run", str(spec), "--out", str(tmp_path / "out2"))
     assert run.returncode == 1, run.text
@@ -70,7 +69,7 @@ def test_verification_is_on_by_default(tmp_path: Path, tls_server: FaultServer) 
     assert "self-signed certificate" in run.result["errors"][0]["example"]
 
 
-def test_ca_bundle_makes_the_certificate_trusted(tmp_path: Path, tls_server: FaultServer,
+def test_ca_bundle_makes_the_certificate_trusted(tmp_path: Path, tls_server: Nginx,
                                                  certificate: tuple[Path, Path]) -> None:
     (tmp_path / "ca.pem").write_bytes(certificate[0].read_bytes())
     code, result, text = _run(tmp_path, tls_server, caBundle="ca.pem")  # relative to the spec file
@@ -79,7 +78,7 @@ def test_ca_bundle_makes_the_certificate_trusted(tmp_path: Path, tls_server: Fau
     assert not any("TLS" in w for w in result["warnings"])
 
 
-def test_insecure_skips_verification_and_every_report_says_so(tmp_path: Path, tls_server: FaultServer) -> None:
+def test_insecure_skips_verification_and_every_report_says_so(tmp_path: Path, tls_server: Nginx) -> None:
     code, result, text = _run(tmp_path, tls_server, insecure=True)
     assert code == 0, text
     assert result["metrics"]["http/error-count"] == 0

@@ -7,12 +7,11 @@ import http.cookiejar
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 from runs import CliRun, locust_pid, wait_for, write_spec
-from servers import FaultServer
+from targets import Nginx
 
 from isvcperf.plan.topology import is_loopback
 
@@ -36,9 +35,8 @@ def _listening_on(pid: int, port: int) -> str:
     return bound()[0]
 
 
-def test_web_ui_binds_loopback_by_default(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
-    server = serve("ok")
-    spec = write_spec(tmp_path, server.url, load={"duration": "6s", "rate": 10})
+def test_web_ui_binds_loopback_by_default(tmp_path: Path, healthy: Nginx) -> None:
+    spec = write_spec(tmp_path, healthy.url(), load={"duration": "6s", "rate": 10})
     out = tmp_path / "out"
     cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out), "--ui"])
     port = _ui_port(cli)
@@ -48,9 +46,8 @@ def test_web_ui_binds_loopback_by_default(tmp_path: Path, serve: Callable[..., F
     assert cli.wait(out).returncode == 0
 
 
-def test_exposed_web_ui_requires_a_login(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
-    server = serve("ok")
-    spec = write_spec(tmp_path, server.url, load={"duration": "8s", "rate": 10})
+def test_exposed_web_ui_requires_a_login(tmp_path: Path, healthy: Nginx) -> None:
+    spec = write_spec(tmp_path, healthy.url(), load={"duration": "8s", "rate": 10})
     out = tmp_path / "out"
     cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out), "--ui-host", "0.0.0.0"])
     port = _ui_port(cli)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from leaks import GreenletSampler  # benchmarks/leaks.py, the 30-minute version of this test
 from run import RssSampler  # benchmarks/run.py: the lead's RSS (and descriptor) sampler
 from runs import CliRun, wait_for, write_spec
@@ -32,6 +33,7 @@ def _growth(samples: list[dict[str, Any]], key: str) -> tuple[float, float]:
     return max(early), max(late)
 
 
+@pytest.mark.soak
 def test_no_descriptor_or_greenlet_leak(tmp_path: Path, serve: Callable[..., FaultServer]) -> None:
     server = serve("churn", delay=1.0)
     spec = write_spec(tmp_path, server.url, target={"timeout": "0.5s"}, slos={"http/error-count": {"upper": 10**6}},

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from synthetic_results import staged
 
-from isvcperf.report.comparison import render_comparison
+from isvcperf.report.comparison import regression_lines, render_comparison
 from isvcperf.results.compare import compare, direction, parse_tolerances, tolerance_for
 from isvcperf.results.result import Result, SLOVerdict
 from isvcperf.util.errors import SpecError
@@ -63,14 +63,14 @@ def test_a_metric_missing_from_the_candidate_regresses_only_when_asked_for() -> 
     candidate = {k: v for k, v in BASE.items() if k != "http/latency-p99"}
     assert not compare(run(BASE), run(candidate)).regressed
     found = compare(run(BASE), run(candidate), parse_tolerances(["http/latency-p99=10%"]))
-    assert found.regressions == ["http/latency-p99 was not measured for the candidate"]
+    assert regression_lines(found) == ["http/latency-p99 was not measured for the candidate"]
 
 
 def test_an_slo_that_stops_holding_is_a_regression() -> None:
     base = run(BASE, [SLOVerdict("http/latency-p90", True, 10.0, upper=10.5)])
     candidate = run({**BASE, "http/latency-p90": 10.6}, [SLOVerdict("http/latency-p90", False, 10.6, upper=10.5)])
     found = compare(base, candidate)
-    assert found.regressions == ["SLO http/latency-p90 held for the base and fails for the candidate"]
+    assert regression_lines(found) == ["SLO http/latency-p90 held for the base and fails for the candidate"]
 
 
 @pytest.mark.parametrize(
@@ -129,3 +129,33 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert bad.returncode == 2 and bad.stderr.startswith("isvcperf: error: --max-regression: 'p99' is not METRIC=AMOUNT")
     missing = cli(str(base), str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no result at" in missing.stderr
+
+
+def test_llm_directions() -> None:
+    higher = ["llm/request-throughput", "llm/output-tokens-per-second", "llm/total-tokens-per-second", "llm/goodput",
+              "llm/goodput-ratio"]
+    lower = ["llm/ttft-p99", "llm/itl-p50", "llm/tpot-mean", "llm/e2e-p99.9", "llm/error-rate", "llm/error-count"]
+    neutral = ["llm/output-length-p90", "llm/input-length-mean", "llm/output-tokens", "llm/request-count",
+               "llm/tokens-from-usage", "llm/good-count"]
+    assert {direction(m) for m in higher} == {"higher"}
+    assert {direction(m) for m in lower} == {"lower"}
+    assert {direction(m) for m in neutral} == {"neutral"}
+
+
+def test_generative_runs_regress_the_right_way() -> None:
+    base = {"llm/ttft-p90": 100.0, "llm/tpot-p90": 20.0, "llm/output-tokens-per-second": 1000.0,
+            "llm/goodput-ratio": 0.95, "llm/goodput": 9.5, "llm/output-length-p90": 64.0}
+    faster = {"llm/ttft-p90": 50.0, "llm/tpot-p90": 10.0, "llm/output-tokens-per-second": 2000.0,
+              "llm/goodput-ratio": 1.0, "llm/goodput": 20.0, "llm/output-length-p90": 128.0}
+    assert not any(regressed for *_, regressed in deltas(base, faster).values())
+    slower = {"llm/ttft-p90": 115.0, "llm/tpot-p90": 21.0, "llm/output-tokens-per-second": 850.0,
+              "llm/goodput-ratio": 0.89, "llm/goodput": 9.0, "llm/output-length-p90": 16.0}
+    found = deltas(base, slower)
+    assert {m for m, (*_, regressed) in found.items() if regressed} == {
+        "llm/ttft-p90", "llm/output-tokens-per-second", "llm/goodput-ratio"}
+    lines = regression_lines(compare(run(base), run(slower)))
+    assert "llm/ttft-p90 up 15.0% (100.0 → 115.0 ms), more than the 10% allowed" in lines
+    assert "llm/output-tokens-per-second down 15.0% (1000 → 850.0 tok/s), more than the 10% allowed" in lines
+    assert any(line.startswith("llm/goodput-ratio down") and "more than the 0.05 allowed" in line for line in lines)
+    assert found == deltas(base, slower, "llm/tpot-p90=10%")  # 5% is within a given 10% too
+    assert deltas(base, slower, "llm/tpot-*=2%")["llm/tpot-p90"][2] is True

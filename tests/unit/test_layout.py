@@ -17,10 +17,11 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the layout is the same
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "isvcperf"
 # Presentation: how results look to a person. Domain code produces data and never imports it.
+# isvcperf.outputs is neither: it is the sink layer that renders reports into files and notifications.
 PRESENTATION = ("isvcperf.report", "isvcperf.cli")
 DOMAIN = ("isvcperf.spec", "isvcperf.kserve", "isvcperf.readiness", "isvcperf.plan", "isvcperf.payload",
           "isvcperf.runners", "isvcperf.kube", "isvcperf.loadgen", "isvcperf.results", "isvcperf.util",
-          "isvcperf.grpc_v2", "isvcperf.engine", "isvcperf.outputs")
+          "isvcperf.grpc_v2", "isvcperf.engine")
 MAX_LINES = 400
 
 

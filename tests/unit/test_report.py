@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from isvcperf.report import DEFAULT_FORMATS, render, write_reports
-from isvcperf.report.render import format_measure, format_metric, metric_order
+from isvcperf.results.metric_text import format_measure, format_metric
 from isvcperf.results.result import ErrorGroup, Result, SLOVerdict, WorkerSummary, load_result
+from isvcperf.spec.metric_names import order as metric_order
 from isvcperf.util.errors import SpecError
 
 URL = "http://127.0.0.1:8080/v2/models/iris/infer"

@@ -1,0 +1,56 @@
+"""`isvcperf report` and `isvcperf assert`: commands that read a stored result, and the rule
+that turns a result into the exit code (shared with `run` and the in-cluster `k` family)."""
+
+from __future__ import annotations
+
+import argparse
+
+from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.report.render import FORMATS, render
+from isvcperf.results.assertions import CONDITIONS, check
+from isvcperf.results.result import Result, load_result
+from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `report` and `assert`."""
+    report = sub.add_parser("report", help="render a stored result again", formatter_class=FORMATTER,
+                            epilog=EPILOG)
+    report.add_argument("result", metavar="RESULT_OR_DIR", help="a result.json or a run's output directory")
+    report.add_argument("-o", "--output", choices=FORMATS, default="text", help="format (default text)")
+    report.set_defaults(handler=cmd_report)
+
+    conditions = "".join(f"  {name:<10} {condition.meaning}\n" for name, condition in CONDITIONS.items())
+    check_cmd = sub.add_parser("assert", help="check conditions on a stored result (like iter8 k assert)",
+                               formatter_class=FORMATTER, epilog="conditions:\n" + conditions + "\n" + EPILOG)
+    check_cmd.add_argument("result", metavar="RESULT_OR_DIR")
+    add_condition_option(check_cmd, help="a condition (repeatable)")
+    check_cmd.set_defaults(handler=cmd_assert)
+
+
+def add_condition_option(parser: argparse.ArgumentParser, **kwargs: str) -> None:
+    """`-c/--condition`, repeatable, one of the assert conditions."""
+    parser.add_argument("-c", "--condition", dest="conditions", action="append", required=True,
+                        choices=sorted(CONDITIONS), **kwargs)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    print(render(load_result(args.result), args.output))
+    return EXIT_OK
+
+
+def cmd_assert(args: argparse.Namespace) -> int:
+    return assert_result(load_result(args.result), args.conditions)
+
+
+def assert_result(result: Result, conditions: list[str]) -> int:
+    """Print each condition's verdict; exit 1 when any does not hold."""
+    verdicts = check(result, conditions)
+    for condition, holds in verdicts:
+        print(f"{condition}: {'satisfied' if holds else 'NOT satisfied'}")
+    return EXIT_OK if all(holds for _, holds in verdicts) else EXIT_SLO_FAILED
+
+
+def exit_code(result: Result) -> int:
+    """The verdict as an exit code (could-not-run and interrupted are raised, not returned)."""
+    return EXIT_OK if result.verdict == "passed" else EXIT_SLO_FAILED

@@ -1,0 +1,178 @@
+"""`isvcperf run`, `launch`, `sweep` and `validate`: the commands that take a spec and run
+it (or check it would run).
+
+Here the presentation of a run is chosen: the live view in the terminal (report.live)
+and the report formats written at the end; the engine runs what it is handed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import signal
+from pathlib import Path
+from types import FrameType
+
+from isvcperf import spec
+from isvcperf.cli import kube
+from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.results import exit_code
+from isvcperf.engine.run import check_inputs, default_out_dir, run_test
+from isvcperf.engine.sweep import run_sweep, sweep_loads
+from isvcperf.report.live import LiveView
+from isvcperf.report.render import DEFAULT_FORMATS, FORMATS
+from isvcperf.report.sweep import render_html, render_text, step_line
+from isvcperf.spec import iter8
+from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
+
+RUN_EXAMPLES = """\
+examples:
+  isvcperf run examples/sklearn-irisv2.yaml
+  isvcperf run spec.yaml --set load.users=16 --set load.duration=2m --ui
+  isvcperf run spec.yaml --set 'slos.http/latency-p99.upper=250' --out results/today
+"""
+
+LAUNCH_EXAMPLES = """\
+Iter8 0.13 keys (replace `iter8 k launch` by `isvcperf launch`):
+  tasks={ready,http,assess}      ready.url  ready.timeout
+  http.url  http.payloadURL  http.payloadStr  http.payloadFile  http.contentType
+  http.headers.NAME  http.numRequests  http.duration  http.qps  http.connections
+  http.warmupNumRequests  http.warmupDuration  http.percentiles  http.errorRanges
+  tasks={ready,grpc,assess}      (gRPC: the Open Inference Protocol's ModelInfer)
+  grpc.host=HOST:PORT  grpc.call  grpc.data.*  grpc.dataURL  grpc.protoURL (not read)
+  grpc.metadata.NAME  grpc.total  grpc.duration  grpc.rps  grpc.concurrency  grpc.timeout
+  grpc.warmupNumRequests  grpc.warmupDuration
+  assess.SLOs.upper.METRIC=LIMIT  assess.SLOs.lower.METRIC=LIMIT  runner=local
+Iter8's defaults apply (http: 100 requests, qps 8, 4 connections; grpc: 200 requests,
+concurrency 50, unpaced); any spec field can be set by its dotted path too (e.g. load.workers=2).
+
+example:
+  isvcperf launch --set "tasks={ready,http,assess}" \\
+    --set http.url=http://127.0.0.1:8080/v2/models/sklearn-irisv2/infer \\
+    --set http.payloadFile=examples/payloads/sklearn-irisv2-input.json \\
+    --set assess.SLOs.upper.http/latency-p90=1000 --set assess.SLOs.upper.http/error-count=0
+"""
+
+SWEEP_EXAMPLES = """\
+example:
+  isvcperf sweep examples/sklearn-irisv2-sweep.yaml
+  isvcperf sweep spec.yaml --set load.sweep.parameter=users --set 'load.sweep.values={1,2,4,8,16}'
+  isvcperf sweep examples/tiny-llm-sweep.yaml --set load.sweep.goodputRatio=0.95   # protocol openai
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `run`, `launch`, `sweep` and `validate`."""
+    run = sub.add_parser("run", help="run a test from a spec file", formatter_class=FORMATTER,
+                         description="Check the target is ready, drive load with Locust master and worker "
+                         "processes, evaluate the spec's SLOs and write the reports.",
+                         epilog=RUN_EXAMPLES + "\n" + EPILOG)
+    run.add_argument("spec", metavar="SPEC.yaml", help="the test spec (see examples/)")
+    _add_run_options(run, "override a spec field by its dotted path, e.g. load.users=8 (repeatable)")
+    run.set_defaults(handler=cmd_run)
+
+    launch = sub.add_parser("launch", help="run a test from Iter8-style --set flags", formatter_class=FORMATTER,
+                            description="Run a test described with Iter8 0.13's launch vocabulary.",
+                            epilog=LAUNCH_EXAMPLES + "\n" + EPILOG)
+    _add_run_options(launch, "an Iter8 key (http.url=..., assess.SLOs.upper.http/latency-p90=...) (repeatable)")
+    launch.set_defaults(handler=cmd_launch)
+
+    sweep = sub.add_parser("sweep", help="find the highest load that meets every SLO", formatter_class=FORMATTER,
+                           description="Run the spec at rising load (load.sweep) until an SLO fails or errors "
+                           "appear (protocol openai with load.sweep.goodputRatio: or goodput falls below it); "
+                           "print the latency-versus-throughput table and the capacity, and write sweep.json, "
+                           "sweep.txt and sweep.html. Exit 0 when at least one step met every SLO, 1 when none did.",
+                           epilog=SWEEP_EXAMPLES + "\n" + EPILOG)
+    sweep.add_argument("spec", metavar="SPEC.yaml", help="a spec with load.sweep and load.duration (the step length)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a spec field, e.g. load.sweep.max=800 (repeatable)")
+    sweep.add_argument("--out", metavar="DIR", type=Path, help="output directory (one subdirectory per step)")
+    sweep.set_defaults(handler=cmd_sweep)
+
+    validate = sub.add_parser("validate", help="check a spec without running it", formatter_class=FORMATTER,
+                              epilog=EPILOG)
+    validate.add_argument("spec", metavar="SPEC.yaml")
+    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    validate.set_defaults(handler=cmd_validate)
+
+
+def _bind_address(text: str) -> str:
+    """--ui-host: an IP address this machine can bind (a name would hide which interfaces it opens)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address to bind, e.g. 0.0.0.0 or 127.0.0.1") from None
+
+
+def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
+    """The options of one run shared by `run` and `launch`: overrides, where it writes, the web UI, the
+    reports and the cluster flags."""
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    p.add_argument("--out", metavar="DIR", type=Path,
+                   help="output directory (default ./isvcperf-results/NAME-UTCSTAMP/): result.json, "
+                   "report.txt, report.html, Locust CSV files and logs")
+    p.add_argument("--ui", action="store_true",
+                   help="keep Locust's web UI on 127.0.0.1 during the run and print its address")
+    p.add_argument("--ui-host", metavar="ADDRESS", type=_bind_address,
+                   help="bind the web UI to ADDRESS instead (e.g. 0.0.0.0; implies --ui); off loopback it "
+                   "asks for a login: user isvcperf, password $ISVCPERF_UI_PASSWORD (generated and "
+                   "printed when unset)")
+    p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
+                   help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
+                   f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
+    kube.add_run_flags(p)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(spec.load_file(args.spec, args.overrides + kube.k8s_overrides(args)), args)
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    notes: list[str] = []
+    data = iter8.launch_data(args.overrides + kube.k8s_overrides(args), notes)
+    for note in notes:
+        print(f"isvcperf: note: {note}")
+    return _run(spec.from_data(data, base_dir=os.getcwd()), args)
+
+
+def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
+    out_dir = args.out or default_out_dir(run_spec)
+    with _sigterm_as_interrupt():
+        result = run_test(run_spec, out_dir, LiveView, args.reports or DEFAULT_FORMATS, ui=args.ui,
+                          ui_host=args.ui_host)
+    return exit_code(result)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    run_spec = spec.load_file(args.spec, args.overrides)
+    sweep_loads(run_spec)  # bad sweep settings fail before any step runs
+    out_dir = args.out or default_out_dir(run_spec)
+    with _sigterm_as_interrupt():
+        found = run_sweep(run_spec, out_dir, LiveView, DEFAULT_FORMATS, lambda step: print(step_line(step)))
+    text = render_text(found)
+    (out_dir / "sweep.txt").write_text(text + "\n", encoding="utf-8")
+    (out_dir / "sweep.html").write_text(render_html(found), encoding="utf-8")
+    print(text)
+    return EXIT_OK if found.capacity is not None else EXIT_SLO_FAILED
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    run_spec = spec.load_file(args.spec, args.overrides)
+    check_inputs(run_spec)
+    print(f"{args.spec}: valid ({run_spec.target.protocol} {run_spec.infer_url}, {len(run_spec.slos)} SLOs)")
+    return EXIT_OK
+
+
+class _sigterm_as_interrupt:
+    """Treat SIGTERM like Ctrl-C during a run, so `kill` and CI cancellation clean up too."""
+
+    def __enter__(self) -> None:
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    @staticmethod
+    def _handle(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
