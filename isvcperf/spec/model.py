@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from isvcperf.kserve import urls
 from isvcperf.spec import metric_names, schema
 from isvcperf.spec.generative import Api, Generate, Goodput
 from isvcperf.spec.schema import duration_field
@@ -259,6 +260,13 @@ class Server:
     headers: dict[str, str] = field(default_factory=dict)
     """Sent with each scrape or query; values may hold ${ENV_VAR}."""
 
+    def for_target(self, infer_url: str) -> Server:
+        """This block with metricsUrl resolved for a target at `infer_url`: the runtime's known endpoint on
+        the target's host when neither metricsUrl nor prometheus is given (nothing until the URL is known)."""
+        if self.metrics_url is not None or self.prometheus is not None or self.runtime == "auto" or not infer_url:
+            return self
+        return dataclasses.replace(self, metrics_url=urls.metrics_url(infer_url, self.runtime))
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -367,8 +375,17 @@ class RunSpec:
         return [Endpoint(id="", payload=self.payload, target=self.target, all_checks=self.checks)]
 
     def with_target_url(self, url: str) -> RunSpec:
-        """This spec sending to `url`: the URL an InferenceService's status gives (readiness.isvc)."""
-        return dataclasses.replace(self, target=dataclasses.replace(self.target, url=url))
+        """This spec sending to `url`: the URL an InferenceService's status gives (readiness.isvc), and
+        the server's metrics endpoint that follows from it."""
+        moved = dataclasses.replace(self, target=dataclasses.replace(self.target, url=url))
+        return moved.with_server_resolved()
+
+    def with_server_resolved(self) -> RunSpec:
+        """This spec with `server` resolved for its target (Server.for_target)."""
+        if self.server is None:
+            return self
+        return dataclasses.replace(self, server=self.server.for_target(self.infer_url.split(",")[0].strip()
+                                                                       or self.target.base_url or ""))
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for result.json; header values redacted so tokens never land on disk."""

@@ -5,7 +5,8 @@ URL built from baseUrl and model, the model read from the URL, each endpoint's o
 target, payload and checks, SLOs under their canonical names (an endpoint's under
 `http-<id>/`), the request count of a run without a duration, the users and duration of
 staged load; for protocol openai the api, route prefix and URL, and the generate block's
-defaults (spec.openai_target). Every function returns new values (dataclasses.replace);
+defaults (spec.openai_target); the server's metrics endpoint from its runtime and the target's
+URL (again when an InferenceService gives the URL: RunSpec.with_target_url). Every function returns new values (dataclasses.replace);
 the spec it is given is never changed, and resolving a resolved spec changes nothing.
 """
 
@@ -25,8 +26,9 @@ def resolve(spec: RunSpec, base_dir: str) -> RunSpec:
     """The resolved form of a valid spec whose relative paths are relative to `base_dir`."""
     endpoints = [_endpoint(spec, endpoint) for endpoint in spec.endpoints]
     target = replace(spec.target, protocol=run_protocol(spec)) if endpoints else target_of(spec.target)
-    return replace(spec, base_dir=base_dir, target=target, endpoints=endpoints, checks=_checks(spec.checks),
-                   load=_load(spec.load), slos=all_slos(spec), generate=openai_target.resolve_generate(spec))
+    resolved = replace(spec, base_dir=base_dir, target=target, endpoints=endpoints, checks=_checks(spec.checks),
+                       load=_load(spec.load), slos=all_slos(spec), generate=openai_target.resolve_generate(spec))
+    return resolved.with_server_resolved()
 
 
 def endpoint_target(base: Target, endpoint: Endpoint) -> Target:
