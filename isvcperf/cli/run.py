@@ -181,7 +181,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     run_spec = spec.load_file(args.spec, args.overrides)
-    check_inputs(run_spec)
+    run_spec, _ = check_inputs(run_spec)  # the spec as the run would read it (a gRPC payload's model)
     print(f"{args.spec}: valid ({run_spec.target.protocol} {run_spec.infer_url}, {len(run_spec.slos)} SLOs)")
     return EXIT_OK
 

@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
 from isvcperf.results import llm_metrics, metrics, slo
 from isvcperf.results.metric_text import format_metric, slo_row, with_unit
 from isvcperf.results.result import SLOVerdict
@@ -29,7 +30,6 @@ from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
 
-SLO_ROUTE = "isvcperf/slos"
 PUSH_TIMEOUT_S = 1.0
 LIVE_LLM_METRICS = (*(f"llm/{kind}-p{p}" for kind in ("ttft", "tpot") for p in (50, 90, 99)),
                     "llm/output-tokens-per-second", "llm/goodput", "llm/goodput-ratio")
@@ -49,7 +49,7 @@ class Display(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def __call__(self, stats: dict[str, Any]) -> None: ...
+    def __call__(self, stats: StatsDocument) -> None: ...
 
 
 DisplayFactory = Callable[[RunSpec, Callable[[str], None]], Display]
@@ -64,13 +64,12 @@ class StopEarly(Exception):
         self.reason = reason
 
 
-def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, float], float]:
+def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, float], float]:
     """The run's metrics so far and the measured seconds, computed as for the final Result."""
-    total = stats.get("total") or {}
-    start, end = total.get("measureStart"), total.get("measureEnd")
-    window = (end - start) if start is not None and end is not None and end > start else 0.0
-    if not total or start is None:
+    total = stats.get("total")
+    if not total or total.get("measureStart") is None:
         return {}, 0.0
+    window = metrics.window(total)
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
@@ -85,7 +84,7 @@ class Monitor:
     def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None) -> None:
         self.spec = spec
         self.live = live
-        self.ui_url = ui_url.rstrip("/") + "/" + SLO_ROUTE if ui_url else None
+        self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
 
     def __enter__(self) -> Monitor:
@@ -95,7 +94,7 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(*exc)
 
-    def __call__(self, stats: dict[str, Any]) -> None:
+    def __call__(self, stats: StatsDocument) -> None:
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         if self.ui_url is not None:
@@ -107,20 +106,20 @@ class Monitor:
         if reason is not None:
             raise StopEarly(reason)
 
-    def abort_reason(self, stats: dict[str, Any], window: float) -> str | None:
+    def abort_reason(self, stats: StatsDocument, window: float) -> str | None:
         """Why the run must stop now, or None: the first abortOnFail SLO that fails past its grace period.
 
         A metric not measured yet (no successful response so far) does not abort: it may come.
         """
         if stats.get("phase") != "running":
             return None
-        start = (stats.get("total") or {}).get("measureStart")
+        start = stats["total"].get("measureStart")
         measured = time.time() - start if start else 0.0
         for verdict in self.verdicts:
             rule = self.spec.slos[verdict.metric]
             if not rule.abort_on_fail or verdict.satisfied or verdict.value is None:
                 continue
-            if measured < (rule.grace_period or 0.0):
+            if measured < rule.grace_period:
                 continue
             row = slo_row(verdict)
             grace = f", grace period {format_duration(rule.grace_period)}" if rule.grace_period else ""

@@ -43,21 +43,26 @@ from isvcperf.loadgen import (
 )
 from isvcperf.loadgen.config import CONFIG_ENV, PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
+from isvcperf.loadgen.protocol import (
+    MSG_ASSIGN,
+    MSG_DONE,
+    MSG_HELLO,
+    REPORT_KEY,
+    STATS_ROUTE,
+    Phase,
+    StatsDocument,
+    Totals,
+    WorkerSnapshot,
+    worker_stats,
+)
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
 from isvcperf.loadgen.stages import Schedule
 
 log = logging.getLogger("isvcperf")
 
-MSG_ASSIGN = "isvcperf_assign"
-MSG_DONE = "isvcperf_done"
-MSG_HELLO = "isvcperf_hello"
-STATS_ROUTE = "/isvcperf/stats"
-REPORT_KEY = "isvcperf"
 WATCH_INTERVAL = 1.0
 LOCAL_ID = "local"
 """The one worker of a LocalRunner (the node id Locust gives its locally delivered messages)."""
-WORKER_FIELDS = ("requests", "successes", "errors", "warmupRequests", "dropped", "measureStart", "measureEnd",
-                 "health")
 
 
 @dataclass
@@ -65,7 +70,8 @@ class WorkerTrack:
     """What the master knows of one worker."""
 
     index: int
-    snapshot: dict[str, Any] = field(default_factory=dict)
+    snapshot: WorkerSnapshot | dict[str, Any] = field(default_factory=dict)
+    """The worker's latest snapshot (empty until its first)."""
     done: bool = False
     lost_at: float | None = None
     max_cpu: float = 0.0
@@ -82,9 +88,9 @@ class State:
     controller: Controller | None = None
     workers: dict[str, WorkerTrack] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
-    merged: dict[str, Any] | None = None
+    merged: Totals | None = None
     """The workers' snapshots merged, until the next report changes one."""
-    phase: str = "waiting"
+    phase: Phase = "waiting"
     """waiting → running → finished (master's view)."""
     finish_reason: str = ""
     stop_reason: str = ""
@@ -130,8 +136,18 @@ def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **
 
 
 def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, st: State) -> None:
+    def snapshot(final: bool) -> WorkerSnapshot | None:
+        """What this worker ships, however it is shipped; with ISVCPERF_HEALTH, its descriptors and greenlets too."""
+        if st.controller is None or st.controller.share is None:
+            return None
+        data = st.recorder.snapshot(final)
+        if health.enabled():
+            data["health"] = health.sample()
+        return data
+
     def done() -> None:
-        runner.send_message(MSG_DONE, st.recorder.snapshot(final=True))
+        # The same snapshot as every other: the done one is often the master's last word on this worker.
+        runner.send_message(MSG_DONE, snapshot(True))
 
     st.controller = Controller(st.recorder, done, st.config.schedule("rate"), st.config.arrivals == "poisson",
                                st.config.workers)
@@ -140,15 +156,6 @@ def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, s
         st.controller.assign(Share(**msg.data))  # type: ignore[union-attr]
 
     runner.register_message(MSG_ASSIGN, on_assign)
-
-    def snapshot(final: bool) -> dict[str, Any] | None:
-        """What this worker ships, however it is shipped; with ISVCPERF_HEALTH, its descriptors and greenlets too."""
-        if st.controller is None or st.controller.share is None:
-            return None
-        data = st.recorder.snapshot(final)
-        if health.enabled():
-            data["health"] = health.sample()
-        return data
 
     def identity() -> dict[str, Any]:
         return {"id": runner.client_id, "index": st.controller.share.index, "process": _process_name()}  # type: ignore[union-attr]
@@ -228,10 +235,10 @@ def _init_master(environment: Environment, runner: MasterRunner | LocalRunner, w
             st.stop_reason = web_controls.STOPPED_FROM_UI
             log.info("isvcperf: %s; waiting for the workers' figures", st.stop_reason)
 
-    def take(client_id: str, snapshot: dict[str, Any]) -> WorkerTrack | None:
+    def take(client_id: str, snapshot: WorkerSnapshot) -> WorkerTrack | None:
         track = st.workers.get(client_id)
         if track is not None:
-            st.timeline.add(client_id, snapshot.pop("intervals", {}))
+            st.timeline.add(client_id, snapshot.pop("intervals", {}))  # type: ignore[misc]
             track.snapshot = snapshot
             st.merged = None
         return track
@@ -315,14 +322,14 @@ def _linger(runner: MasterRunner, st: State) -> None:
             runner.environment.web_ui.stop()
 
 
-def _stats_response(runner: MasterRunner | LocalRunner, st: State) -> dict[str, Any]:
+def _stats_response(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
     """The stats route: the document, and a finished run's result counts as fetched."""
     if st.phase == "finished":
         st.fetched = True
     return stats_document(runner, st)
 
 
-def stats_document(runner: MasterRunner | LocalRunner, st: State) -> dict[str, Any]:
+def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
     """Everything the orchestrator needs, merged across workers.
 
     The merge is redone only when a worker has reported since the last one: workers report
@@ -330,38 +337,29 @@ def stats_document(runner: MasterRunner | LocalRunner, st: State) -> dict[str, A
     full-size histograms whose churn would slowly grow the master's heap over a soak.
     """
     if st.merged is None:
-        st.merged = merge([t.snapshot for t in st.workers.values()])
-        llm = llm_recorder.merge([t.snapshot.get("llm") for t in st.workers.values()])
-        if llm is not None:  # a generative run's token-level figures (protocol openai)
-            st.merged["llm"] = llm
-    merged = st.merged
-    return {
-        "phase": st.phase,
-        "finishReason": st.finish_reason,
-        "interrupted": bool(st.stop_reason),
-        "startedAt": st.started_at,
-        "finishedAt": st.finished_at,
-        "users": runner.user_count,
-        "connectedWorkers": len(runner.clients.ready) + len(runner.clients.spawning) + len(runner.clients.running)
+        snapshots = [t.snapshot for t in st.workers.values()]
+        st.merged = llm_recorder.with_llm(merge(snapshots), snapshots)
+    document = StatsDocument(
+        phase=st.phase,
+        finishReason=st.finish_reason,
+        interrupted=bool(st.stop_reason),
+        startedAt=st.started_at,
+        finishedAt=st.finished_at,
+        users=runner.user_count,
+        connectedWorkers=len(runner.clients.ready) + len(runner.clients.spawning) + len(runner.clients.running)
         if isinstance(runner, MasterRunner) else 1,
-        "expectedWorkers": st.config.workers,
-        "workers": {
-            cid: {
-                "index": t.index,
-                "done": t.done,
-                "lostAt": t.lost_at,
-                "maxCpu": t.max_cpu,
-                "process": t.process,
-                **{k: t.snapshot.get(k) for k in WORKER_FIELDS},
-            }
-            for cid, t in st.workers.items()
-        },
-        "total": merged,
-        "interval": st.config.interval,
-        "timeline": st.timeline.summary(),
-        "stages": st.config.stages,
-        **({"health": health.sample()} if health.enabled() else {}),
-    }
+        expectedWorkers=st.config.workers,
+        workers={cid: worker_stats(t.index, t.snapshot, done=t.done, lost_at=t.lost_at, max_cpu=t.max_cpu,
+                                   process=t.process)
+                 for cid, t in st.workers.items()},
+        total=st.merged,
+        interval=st.config.interval,
+        timeline=st.timeline.summary(),
+        stages=st.config.stages,
+    )
+    if health.enabled():
+        document["health"] = health.sample()
+    return document
 
 
 class StagesShape(LoadTestShape):

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
 
+from isvcperf.loadgen import protocol
+
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
@@ -62,9 +64,9 @@ class Counts:
     successes: int = 0
     errors: int = 0
 
-    def to_data(self) -> dict[str, Any]:
-        return {"histogram": encode(self.histogram), "requests": self.requests, "successes": self.successes,
-                "errors": self.errors}
+    def to_data(self) -> protocol.Counts:
+        return protocol.Counts(histogram=encode(self.histogram), requests=self.requests, successes=self.successes,
+                               errors=self.errors)
 
 
 @dataclass
@@ -79,7 +81,7 @@ class Interval:
 class Shipped(Protocol):
     """More measurements a worker ships inside its snapshot (loadgen.llm_recorder.LlmRecorder)."""
 
-    def snapshot(self) -> dict[str, Any]: ...
+    def snapshot(self) -> protocol.LlmStats: ...
 
 
 class Recorder:
@@ -96,7 +98,7 @@ class Recorder:
         self.endpoint_service = [new_histogram() for _ in range(endpoints)] if open_loop else []
         self.warmup_requests = 0
         self.dropped = 0
-        self.error_groups: dict[str, list[Any]] = {}
+        self.error_groups: protocol.ErrorGroups = {}
         """type → [count, first example]."""
         self.measure_start: float | None = None
         """Wall-clock (epoch) time the worker started measuring."""
@@ -178,33 +180,37 @@ class Recorder:
 
     # -- shipping ------------------------------------------------------------------------
 
-    def snapshot(self, final: bool = False) -> dict[str, Any]:
+    def snapshot(self, final: bool = False) -> protocol.WorkerSnapshot:
         """Cumulative totals, plus the intervals closed since the last snapshot (all when final)."""
         current = self.interval_index(time.perf_counter()) if self.measure_start is not None else 0
         # An interval is shipped once, a whole interval after it closed (its CPU sample is in by
         # then), and forgotten here: the master keeps it, so a soak does not grow the worker.
         ready = sorted(i for i in self.intervals if final or i < current - 1)
         shipped = {i: self.intervals.pop(i) for i in ready}
-        return {
+        snapshot = protocol.WorkerSnapshot(
             **self.total.to_data(),
-            "service": encode(self.service) if self.service is not None else "",
-            "lateness": encode(self.lateness) if self.lateness is not None else "",
-            "warmupRequests": self.warmup_requests,
-            "dropped": self.dropped,
-            "errorGroups": self.error_groups,
-            "measureStart": self.measure_start,
-            "measureEnd": self.measure_end,
-            "stages": [{**c.to_data(), "dropped": d} for c, d in zip(self.stages, self.stage_dropped, strict=True)],
-            "endpoints": [
-                {**c.to_data(), "service": encode(self.endpoint_service[i]) if self.endpoint_service else ""}
+            service=encode(self.service) if self.service is not None else "",
+            lateness=encode(self.lateness) if self.lateness is not None else "",
+            warmupRequests=self.warmup_requests,
+            dropped=self.dropped,
+            errorGroups=self.error_groups,
+            measureStart=self.measure_start,
+            measureEnd=self.measure_end,
+            stages=[protocol.StageCounts(**c.to_data(), dropped=d)
+                    for c, d in zip(self.stages, self.stage_dropped, strict=True)],
+            endpoints=[
+                protocol.EndpointCounts(**c.to_data(),
+                                        service=encode(self.endpoint_service[i]) if self.endpoint_service else "")
                 for i, c in enumerate(self.endpoints)
             ],
-            "intervals": {
-                str(i): {**interval.counts.to_data(), "cpu": interval.cpu, "users": interval.users}
+            intervals={
+                str(i): protocol.IntervalCounts(**interval.counts.to_data(), cpu=interval.cpu, users=interval.users)
                 for i, interval in shipped.items()
             },
-            **({"llm": self.llm.snapshot()} if self.llm is not None else {}),
-        }
+        )
+        if self.llm is not None:
+            snapshot["llm"] = self.llm.snapshot()
+        return snapshot
 
 
 SUMMED = ("requests", "successes", "errors", "warmupRequests", "dropped")
@@ -212,7 +218,7 @@ HISTOGRAMS = ("histogram", "service", "lateness")
 """The run-wide histograms of a snapshot: latency, service time and send lateness."""
 
 
-def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+def merge(snapshots: list[protocol.WorkerSnapshot] | list[dict[str, Any]]) -> protocol.Totals:
     """Sum worker snapshots (totals, stages, endpoints) into one run-wide view: exact histogram merge."""
     histograms = {key: new_histogram() for key in HISTOGRAMS}
     total: dict[str, Any] = dict.fromkeys(SUMMED, 0)
@@ -266,7 +272,7 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
         measureStart=min(starts) if starts else None,
         measureEnd=max(ends) if ends else None,
     )
-    return total
+    return total  # type: ignore[return-value]  (built key by key above)
 
 
 class Timeline:
@@ -283,16 +289,16 @@ class Timeline:
     def __init__(self) -> None:
         self._seen: set[tuple[str, str]] = set()
         self._open: dict[int, Interval] = {}
-        self._rows: dict[int, dict[str, Any]] = {}
+        self._rows: dict[int, protocol.TimelineRow] = {}
 
-    def add(self, worker: str, intervals: dict[str, dict[str, Any]]) -> None:
+    def add(self, worker: str, intervals: dict[str, protocol.IntervalCounts]) -> None:
         for key, data in intervals.items():
             if (worker, key) in self._seen:
                 continue
             self._seen.add((worker, key))
             index = int(key)
-            row = self._rows.setdefault(index, {"index": index, "requests": 0, "successes": 0, "errors": 0,
-                                                "p50": None, "p90": None, "p99": None, "cpu": 0.0, "users": 0})
+            row = self._rows.setdefault(index, protocol.TimelineRow(index=index, requests=0, successes=0, errors=0,
+                                                                    p50=None, p90=None, p99=None, cpu=0.0, users=0))
             for name in ("requests", "successes", "errors", "users"):
                 row[name] += data.get(name, 0)
             row["cpu"] = max(row["cpu"], data.get("cpu", 0.0))
@@ -307,6 +313,6 @@ class Timeline:
         for index in [i for i in self._open if i < newest - self.FREEZE_AFTER]:
             del self._open[index]
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self) -> list[protocol.TimelineRow]:
         """Per interval: counts, p50/p90/p99 in ms (None when nothing completed), max CPU, users."""
         return [self._rows[i] for i in sorted(self._rows)]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from isvcperf.kserve import urls
 from isvcperf.readiness import openai
 from isvcperf.readiness.grpc import GrpcProbe
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec, Target
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
@@ -82,7 +83,8 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
 
 def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:
     """Call `check` (the problems seen now) every ready.interval until it finds none or time is up."""
-    timeout = spec.ready.timeout or 60.0
+    limits = budget(spec)
+    timeout = limits.ready
     seen = [""]
 
     def step() -> bool | None:
@@ -97,4 +99,4 @@ def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str
     def expired() -> bool:
         raise CouldNotRun(f"target not ready within {format_duration(timeout)}; last seen: {seen[0]}")
 
-    poll_until(step, deadline_after(timeout), spec.ready.interval or 1.0, expired)
+    poll_until(step, deadline_after(timeout), limits.ready_interval, expired)

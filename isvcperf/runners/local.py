@@ -9,7 +9,6 @@ stopping the master with SIGTERM first so Locust writes its CSV files.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -23,11 +22,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from isvcperf.loadgen import web_login
 from isvcperf.loadgen.config import PARENT_ENV, PROCESS_ENV
-from isvcperf.loadgen.last_words import FINAL_ENV, STOP_ROUTE, STOP_WAIT, stats_from_files
+from isvcperf.loadgen.last_words import FINAL_ENV, STOP_WAIT, stats_from_files
+from isvcperf.loadgen.protocol import STOP_ROUTE, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
 from isvcperf.runners.base import follow, unfinished
@@ -85,7 +85,7 @@ class LocalRunner:
         self._logs: list[IO[bytes]] = []
         self._master_died = False
         self._hurry = False
-        self.last_stats: dict[str, Any] | None = None
+        self.last_stats: StatsDocument | None = None
         self.start_timeout = WORKER_CONNECT_TIMEOUT + 15.0
         self._port_attempts = 1
 
@@ -101,7 +101,7 @@ class LocalRunner:
             ui_host=self.ui_host,
         )
 
-    def run(self, progress: Callable[[dict[str, Any]], None], deadline: float | None) -> Outcome:
+    def run(self, progress: Callable[[StatsDocument], None], deadline: float | None) -> Outcome:
         """Start the processes, wait for the master to finish, return the final stats.
 
         `deadline` (time.monotonic) bounds the whole run; KeyboardInterrupt propagates after
@@ -115,7 +115,7 @@ class LocalRunner:
     def start(self) -> None:
         self._start_all()
 
-    def check(self, stats: dict[str, Any] | None) -> Outcome | None:
+    def check(self, stats: StatsDocument | None) -> Outcome | None:
         """A master that died is fatal, except a port taken between choosing and binding it: start again."""
         try:
             self._check_master_alive()
@@ -128,7 +128,7 @@ class LocalRunner:
             self._start_all()
         return None
 
-    def not_started(self, stats: dict[str, Any] | None) -> str:
+    def not_started(self, stats: StatsDocument | None) -> str:
         if stats is None:
             return "the Locust master never answered; see " + str(self.out_dir / "locust-master.out")
         return self._workers_missing_message(stats)
@@ -162,10 +162,10 @@ class LocalRunner:
 
     def _take_final_files(self) -> None:
         """The master died: the stopped workers' own final counts, when they hold more than the last fetch."""
-        stats = stats_from_files(sorted(self._private.glob("final-*.json")), self.spec.metrics.interval or 1.0)
+        stats = stats_from_files(sorted(self._private.glob("final-*.json")), self.spec.metrics.interval)
         if stats is None:
             return
-        before = (self.last_stats or {}).get("total", {}).get("requests") or 0
+        before = self.last_stats["total"]["requests"] if self.last_stats else 0
         if stats["total"]["requests"] >= before:
             self.last_stats = stats
             self.plan.warnings.append("the Locust master died: the figures are the workers' own final counts, "
@@ -215,10 +215,10 @@ class LocalRunner:
             start_new_session=True,
         )
 
-    def fetch(self) -> dict[str, Any] | None:
+    def fetch(self) -> StatsDocument | None:
         try:
             with urllib.request.urlopen(self.plan.stats_url, timeout=FETCH_TIMEOUT) as response:
-                return json.loads(response.read())
+                return parse_document(response.read())
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
@@ -235,7 +235,7 @@ class LocalRunner:
             until = time.monotonic() + STOP_WAIT
             self.last_stats = self.fetch() or self.last_stats
             while self.last_stats is not None and time.monotonic() < until and not all(
-                    w.get("done") or w.get("lostAt") for w in self.last_stats.get("workers", {}).values()):
+                    w["done"] or w["lostAt"] for w in self.last_stats["workers"].values()):
                 time.sleep(0.1)
                 self.last_stats = self.fetch() or self.last_stats
         except KeyboardInterrupt:
@@ -261,12 +261,12 @@ class LocalRunner:
         raise CouldNotRun(f"the Locust master {how} during the run; the workers were stopped and the result "
                           f"holds what was measured until then (see {self.out_dir / 'locust-master.out'}){last}")
 
-    def _workers_missing_message(self, stats: dict[str, Any]) -> str:
+    def _workers_missing_message(self, stats: StatsDocument) -> str:
         dead = [name for name, p in self._procs.items() if name != "master" and p.poll() is not None]
         detail = f"; exited: {', '.join(dead)} (see {self.out_dir}/locust-{dead[0]}.out)" if dead else ""
         return (
-            f"Locust workers did not connect: {stats.get('connectedWorkers', 0)} of "
-            f"{stats.get('expectedWorkers')} within {WORKER_CONNECT_TIMEOUT}s{detail}"
+            f"Locust workers did not connect: {stats['connectedWorkers']} of "
+            f"{stats['expectedWorkers']} within {WORKER_CONNECT_TIMEOUT}s{detail}"
         )
 
 

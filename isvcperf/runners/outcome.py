@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from isvcperf.loadgen.protocol import StatsDocument
 
 
 @dataclass
 class Outcome:
     """The master's final stats (or the last seen) and whether the run finished."""
 
-    stats: dict[str, Any] | None
+    stats: StatsDocument | None
     finished: bool
     reason: str
     interrupted: bool = False

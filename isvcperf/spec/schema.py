@@ -25,8 +25,8 @@ DURATION = "duration"
 INTERNAL = "internal"
 
 
-def duration_field(default: float | None = None, **kwargs: Any) -> Any:
-    """A float-seconds field that accepts `5m`-style strings in files."""
+def duration_field(default: Any = None, **kwargs: Any) -> Any:
+    """A float-seconds field that accepts `5m`-style strings in files (dataclasses.MISSING: required)."""
     return dataclasses.field(default=default, metadata={DURATION: True}, **kwargs)
 
 
@@ -74,6 +74,8 @@ def load(cls: type[T], data: Any, path: str = "") -> T:
         field = keys.get(key_text)
         if field is None:
             raise SpecError(join(path, key_text), f"unknown field; {suggest(key_text, keys)}")
+        if value is None and not _optional(hints[field.name]):
+            continue  # null is "not given", as in Helm: the field's default applies (or it is required)
         kwargs[field.name] = convert(hints[field.name], value, join(path, key_text), field)
     for key, field in keys.items():
         if (
@@ -83,6 +85,10 @@ def load(cls: type[T], data: Any, path: str = "") -> T:
         ):
             raise SpecError(join(path, key), "is required")
     return cls(**kwargs)
+
+
+def _optional(hint: Any) -> bool:
+    return get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
 
 
 def convert(hint: Any, value: Any, path: str, field: dataclasses.Field | None = None) -> Any:
