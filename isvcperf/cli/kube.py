@@ -25,7 +25,7 @@ from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
 from isvcperf.kube.apply import apply_suspended
 from isvcperf.kube.cluster import COMPONENT_LABEL, INSTANCE_LABEL, Cluster
-from isvcperf.readiness.isvc import infer_url
+from isvcperf.readiness.isvc import target_url
 from isvcperf.report.live import LiveView
 from isvcperf.report.render import DEFAULT_FORMATS, FORMATS, render
 from isvcperf.results.result import Result, load_result
@@ -113,15 +113,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_render(args: argparse.Namespace) -> int:
     from isvcperf.engine.run import check_inputs
 
-    run_spec = spec.load_file(args.spec, args.overrides)
-    payload = check_inputs(run_spec)
+    run_spec, payload = check_inputs(spec.load_file(args.spec, args.overrides))
     namespace = args.namespace or run_spec.kubernetes.namespace or "default"
     if run_spec.target.url is None:
         # No API access here: assume the cluster-local address KServe gives (run reads the status).
         isvc_ns = run_spec.target.namespace or namespace
         status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns, args.deployment_mode)}}
-        run_spec.target.url = infer_url({"status": status}, run_spec.target.protocol,
-                                        run_spec.target.model or str(run_spec.target.isvc), in_cluster=True)
+        run_spec = run_spec.with_target_url(target_url({"status": status}, run_spec.target, in_cluster=True))
     name = manifests.dns_label(args.name) if args.name else manifests.run_name(run_spec)
     print(manifests.to_yaml(manifests.for_run(run_spec, payload, name, namespace).all()), end="")
     return EXIT_OK
@@ -166,8 +164,7 @@ def k_launch(args: argparse.Namespace) -> int:
     if launch.runner not in ("job", "cronjob"):
         raise SpecError("runner", "isvcperf k launch runs the test in the cluster: add --set runner=job "
                         "(or runner=cronjob with cronjobSchedule); for a run from here use isvcperf launch")
-    run_spec = spec.from_data(launch.data, base_dir=os.getcwd())
-    payload = check_inputs(run_spec)
+    run_spec, payload = check_inputs(spec.from_data(launch.data, base_dir=os.getcwd()))
     namespace = args.namespace or run_spec.kubernetes.namespace
     if args.dry:
         m = manifests.for_launch(run_spec, payload, args.group, namespace or "default", launch.schedule)
@@ -229,8 +226,7 @@ def k_job_run(args: argparse.Namespace) -> int:
     """Inside the runner pod: run the spec with local Locust processes, store the result, exit with the verdict."""
     from isvcperf.engine.run import run_test
 
-    run_spec = spec.load_file(args.spec)
-    run_spec.kubernetes.namespace = args.namespace or run_spec.kubernetes.namespace
+    run_spec = spec.load_file(args.spec, [f"kubernetes.namespace={args.namespace}"] if args.namespace else [])
     out_dir = args.out or Path(tempfile.gettempdir()) / "isvcperf-out"
     cluster = Cluster(args.context, run_spec.kubernetes.namespace)
     try:

@@ -70,5 +70,5 @@ def main(argv: list[str] | None = None) -> int:
 
             if not isinstance(exc, Interrupted):
                 raise
-            print("isvcperf: interrupted; partial result written", file=sys.stderr)
+            print(f"isvcperf: {exc.result.reason or 'interrupted'}; partial result written", file=sys.stderr)
             return EXIT_INTERRUPTED

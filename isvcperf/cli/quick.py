@@ -48,7 +48,7 @@ def quick_spec(args: argparse.Namespace, overrides: list[str]) -> spec.RunSpec:
         raise SpecError("--url", "give a spec file, or --url (and --payload) for a run without one, "
                         "e.g. isvcperf run --url http://127.0.0.1:8080/v2/models/m/infer --payload in.json -c 8 -d 30s")
     protocol = urls.protocol_of(args.url)
-    load: dict[str, Any] = {"users": args.concurrency or 1}
+    load: dict[str, Any] = {"users": 1 if args.concurrency is None else args.concurrency}
     if args.requests is not None:
         load["requests"] = args.requests
     else:

@@ -21,6 +21,7 @@ from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, exit_codes
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
 from isvcperf.outputs.formats import DEFAULT_FORMATS, FORMATS
 from isvcperf.report.live import LiveView
+from isvcperf.util.durations import parse_duration
 from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 
 RUN_EXAMPLES = """\
@@ -108,6 +109,21 @@ def _bind_address(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IP address to bind, e.g. 0.0.0.0 or 127.0.0.1") from None
 
 
+def _port(text: str) -> int:
+    """--ui-port: a TCP port number."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535), e.g. 8089")
+    return int(text)
+
+
+def _duration(text: str) -> float:
+    """--ui-linger: a duration such as 90s or 10m."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
     """The options of one run shared by `run` and `launch`: overrides, where it writes, the web UI, the
     reports and the cluster flags."""
@@ -121,6 +137,11 @@ def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
                    help="bind the web UI to ADDRESS instead (e.g. 0.0.0.0; implies --ui); off loopback it "
                    "asks for a login: user isvcperf, password $ISVCPERF_UI_PASSWORD (generated and "
                    "printed when unset)")
+    p.add_argument("--ui-port", metavar="PORT", type=_port,
+                   help="serve the web UI on PORT (Locust's usual is 8089; implies --ui; default: a free port)")
+    p.add_argument("--ui-linger", metavar="DURATION", type=_duration, default=0.0,
+                   help="after the run, keep the web UI open this long (e.g. 10m) to look at the final charts; "
+                   "the result is written first, Ctrl-C ends it early (implies --ui)")
     p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
                    help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
                    f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
@@ -134,8 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     flags = quick.given(args)
     if flags:
         raise SpecError(flags[0], f"{', '.join(flags)} {'describe' if len(flags) > 1 else 'describes'} a run "
-                        f"without a spec file; with "
-                             f"{args.spec} set its fields with --set (e.g. --set load.users=8)")
+                        f"without a spec file; with {args.spec} set its fields with --set (e.g. --set load.users=8)")
     return _run(spec.load_file(args.spec, overrides), args)
 
 
@@ -154,8 +174,9 @@ def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
 
     out_dir = args.out or default_out_dir(run_spec)
     with _sigterm_as_interrupt():
-        result = run_test(run_spec, out_dir, LiveView, args.reports or DEFAULT_FORMATS, ui=args.ui,
-                          ui_host=args.ui_host)
+        result = run_test(run_spec, out_dir, LiveView, args.reports or DEFAULT_FORMATS,
+                          ui=args.ui or args.ui_port is not None or args.ui_linger > 0, ui_host=args.ui_host,
+                          ui_port=args.ui_port, ui_linger=args.ui_linger)
     return exit_code(result)
 
 
@@ -177,7 +198,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     run_spec = spec.load_file(args.spec, args.overrides)
-    check_inputs(run_spec)
+    run_spec, _ = check_inputs(run_spec)  # the spec as the run would read it (a gRPC payload's model)
     target = run_spec.infer_url or f"InferenceService {run_spec.target.isvc}"
     count = len(run_spec.slos)
     print(f"{args.spec}: valid ({run_spec.target.protocol} {target}, {count} SLO{'' if count == 1 else 's'})")

@@ -94,3 +94,18 @@ def cluster_local_base(isvc: str, namespace: str, mode: str = "Serverless") -> s
     """
     host = isvc if mode == "Serverless" else f"{isvc}-predictor"
     return f"http://{host}.{namespace}.svc.cluster.local"
+
+
+METRICS_PORTS = {"mlserver": 8082}
+"""A model server's own metrics port, where it is not the inference port (MLServer's default)."""
+
+
+def metrics_url(url: str, runtime: str) -> str:
+    """Where a `runtime` server whose inference URL is `url` serves its Prometheus metrics: its known
+    metrics port on the same host, else the inference port, path /metrics."""
+    parts = urlsplit(url)
+    scheme = "https" if parts.scheme in ("https", "grpcs") else "http"
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    port = METRICS_PORTS.get(runtime) or parts.port or (443 if scheme == "https" else 80)
+    return f"{scheme}://{host}:{port}/metrics"

@@ -7,16 +7,19 @@ warm-up is exact too. In closed loop a ticket is available at once; in open loop
 arrival greenlet issues tickets at scheduled times that do not depend on responses —
 uniformly spaced, or Poisson — and an arrival finding no idle user is counted as dropped
 rather than delayed (k6's dropped_iterations). Latency in open loop is measured from the
-ticket's intended time, which corrects coordinated omission the way wrk2 does. When the
-arrival greenlet falls behind (a busy generator), it issues the late arrivals at once with
-their original intended times, so the lateness shows in the latency instead of vanishing.
+ticket's intended time, which corrects coordinated omission the way wrk2 does; the arrival
+greenlet waits for each intended time with a precise pacer (loadgen.pacing), so that
+correction no longer carries the generator's own timer delay, and how late each request
+really went out is recorded as its send lateness. When the arrival greenlet falls behind
+(a busy generator), it issues the late arrivals at once with their original intended
+times, so the lateness shows in the latency instead of vanishing.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +27,15 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Queue
 
+from isvcperf.loadgen import pacing
 from isvcperf.loadgen.recorder import Recorder
 from isvcperf.loadgen.stages import Schedule
 
 RATE_STEP = 0.01
 """Integration step (seconds) for arrival times under a changing rate."""
+END_TOLERANCE = 1e-6
+"""An arrival this close to the window's end (seconds) is at the end: arrival times are sums
+of floating-point gaps, so the one due exactly at the end may come out a few ulps early."""
 
 
 @dataclass
@@ -93,6 +100,7 @@ class Controller:
         self._idle = 0
         self._done = False
         self._arrivals: Queue | None = None
+        self._clocks_started = False
         self._slot = 0
         self._warmup_slot = 0
         self._stride = 1
@@ -108,16 +116,30 @@ class Controller:
         self._stride = share.workers
 
     def start(self) -> None:
-        """Called when the test starts on this worker: start the clocks and, in open loop, the arrivals."""
+        """Called when the test starts on this worker, before its users spawn.
+
+        Closed loop: the clocks start now. Open loop: when the first user waits for a
+        ticket (_start_clocks from acquire) — the users Locust spawns together are all
+        waiting by the time the arrival greenlet runs, so the first arrival, due at once,
+        does not find an empty worker and count as a drop.
+        """
         if self.share is None:
             raise RuntimeError("isvcperf: the test started before the master assigned this worker its share")
+        if self.share.rate > 0 or self._schedule is not None:
+            self._arrivals = Queue()
+        else:
+            self._start_clocks()
+
+    def _start_clocks(self) -> None:
+        """Start warm-up and measurement and, in open loop, the arrivals."""
+        assert self.share is not None
+        self._clocks_started = True
         now = time.perf_counter()
         self._warmup_until = now + self.share.warmup_duration
         if self._warmup_left == 0 and self.share.warmup_duration <= 0:
             self._begin_measuring(now)
-        if self.share.rate > 0 or self._schedule is not None:
-            self._arrivals = Queue()
-            gevent.spawn(self._arrive)
+        if self._arrivals is not None:
+            gevent.spawn(self._arrive, now)
 
     # -- tickets -------------------------------------------------------------------------
 
@@ -127,6 +149,8 @@ class Controller:
             return None
         if self._arrivals is None:
             return self._take(time.perf_counter())
+        if not self._clocks_started:
+            self._start_clocks()
         self._idle += 1
         try:
             return self._arrivals.get()
@@ -175,7 +199,8 @@ class Controller:
         self.measuring.set()
         if self.share.duration is not None:
             self._measure_until = now + self.share.duration
-            gevent.spawn_later(self.share.duration, self._exhaust)
+            if self._arrivals is None:  # open loop: the arrival greenlet ends the window (_arrive)
+                gevent.spawn_later(self.share.duration, self._exhaust)
 
     def stop(self) -> None:
         """Hand out no more tickets (the run was interrupted): requests in flight finish and are recorded."""
@@ -206,24 +231,63 @@ class Controller:
         since = now - self._measure_from if self._measure_from is not None else -1.0
         return self._schedule.value_at(since) / self._workers
 
-    def _arrive(self) -> None:
-        """Issue tickets on schedule; an arrival with no idle user is dropped."""
+    def _arrive(self, start: float) -> None:
+        """Issue tickets at their intended times (loadgen.pacing) from `start`, the perf_counter time
+        the clocks started; an arrival with no idle user is dropped.
+
+        Catch-up, stated as Fortio states its own: the schedule never moves. An arrival
+        whose time has already passed when the greenlet gets to it (the generator stalled:
+        a GC pause, a busy CPU) is issued at once, with its original intended time, so its
+        latency and its send lateness both count the stall; late arrivals are never
+        dropped for being late, only when they find no idle user, like any other (between
+        two late ones the greenlet yields once, so users free to take the first have).
+
+        The window ends here, by intended time, not by a wall-clock timer: the first
+        arrival due at or after its end ends it at once, uncounted (it once showed as a
+        spurious drop with a "raise load.users" warning), and arrivals due inside it are
+        all issued or dropped even when a stall near the end makes them late (a timer
+        firing first used to lose them silently).
+        """
         assert self._arrivals is not None
-        rng = random.Random()
-        intended = time.perf_counter()
-        while not self._exhausted:
-            intended = self._next_arrival(intended, rng.expovariate(1.0) if self._poisson else 1.0)
-            delay = intended - time.perf_counter()
-            if delay > 0:
-                gevent.sleep(delay)
-            if self._idle <= self._arrivals.qsize():
-                if self._measure_from is not None:
-                    self.recorder.record_drop(intended)
-                continue
-            ticket = self._take(intended)
-            if ticket is None:
-                break
-            self._arrivals.put(ticket)
+        pacer = pacing.choose()
+        intended = start
+        try:
+            for work in self._work():
+                intended = self._next_arrival(intended, work)
+                if self._measure_until is not None and intended >= self._measure_until - END_TOLERANCE:
+                    self._exhaust()
+                    break
+                late = intended < time.perf_counter()
+                pacer.wait_until(intended)
+                if self._exhausted:
+                    break
+                if late:  # catching up: let users take the tickets already issued before judging this one
+                    gevent.sleep(0)
+                if self._idle <= self._arrivals.qsize():
+                    if self._measure_from is not None:
+                        self.recorder.record_drop(intended)
+                    continue
+                ticket = self._take(intended)
+                if ticket is None:
+                    break
+                self._arrivals.put(ticket)
+        finally:
+            pacer.close()
+
+    def _work(self) -> Iterator[float]:
+        """Expected arrivals from one send to the next, endlessly.
+
+        Uniform: the first arrival at the start, then one each, so a window of D seconds
+        at R req/s holds exactly R·D arrivals (the first used to come 1/R late, and the
+        window's count fell one short). Poisson: Exp(1) each, the first included.
+        """
+        if self._poisson:
+            rng = random.Random()
+            while True:
+                yield rng.expovariate(1.0)
+        yield 0.0
+        while True:
+            yield 1.0
 
     def _next_arrival(self, t: float, work: float) -> float:
         """The time when `work` expected arrivals will have accumulated after `t`.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -55,6 +55,18 @@ def load_payload(spec: RunSpec) -> Bodies:
     ))
 
 
+def with_models(spec: RunSpec, bodies: Bodies) -> RunSpec:
+    """`spec` with the model its gRPC payloads name filled into each target that names none
+    (the readiness check asks for that model, the result names it)."""
+    if spec.target.protocol != "grpc-v2":
+        return spec
+    targets = [e.target if e.target.model else replace(e.target, model=grpc_payload.model_name(sent[0]))
+               for e, sent in zip(spec.all_endpoints(), bodies.endpoints, strict=True)]
+    if not spec.endpoints:
+        return replace(spec, target=targets[0])
+    return replace(spec, endpoints=[replace(e, target=t) for e, t in zip(spec.endpoints, targets, strict=True)])
+
+
 def _bodies(spec: RunSpec, endpoint: Endpoint, where: str) -> list[bytes]:
     payload = endpoint.payload or Payload()
     raw = _read(spec, payload, where)
@@ -64,7 +76,11 @@ def _bodies(spec: RunSpec, endpoint: Endpoint, where: str) -> list[bytes]:
     if not raw:
         return [b""]  # protocol raw without a payload: bodiless requests
     if endpoint.target.protocol == "grpc-v2":
-        return [grpc_payload.encode(endpoint.target, body, field) for field, body in pairs]
+        target, encoded = endpoint.target, []
+        for field, body in pairs:  # the first body to name a model names it for the rest of the set
+            encoded.append(grpc_payload.encode(target, body, field))
+            target = replace(target, model=grpc_payload.model_name(encoded[-1]))
+        return encoded
     if "json" in payload.content_type.lower():
         for field, body, source in raw:
             try:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from isvcperf.kserve import urls
 from isvcperf.readiness import openai
 from isvcperf.readiness.models import missing_model
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec, Target
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
@@ -104,7 +105,8 @@ def wait_ready(spec: RunSpec, progress: Callable[[str], None] | None = None) -> 
 
 def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str], None] | None) -> None:
     """Call `check` (the problems seen now) every ready.interval until it finds none or time is up."""
-    timeout = spec.ready.timeout or 60.0
+    limits = budget(spec)
+    timeout = limits.ready
     seen = [""]
     started = time.monotonic()
     said = [-PROGRESS_EVERY_S]
@@ -124,4 +126,4 @@ def _poll(spec: RunSpec, check: Callable[[], list[str]], progress: Callable[[str
     def expired() -> bool:
         raise CouldNotRun(f"target not ready within {format_duration(timeout)}; last seen: {seen[0]}")
 
-    poll_until(step, deadline_after(timeout), spec.ready.interval or 1.0, expired)
+    poll_until(step, deadline_after(timeout), limits.ready_interval, expired)

@@ -8,9 +8,10 @@ slow model.
 
 from __future__ import annotations
 
+import math
 import statistics
-from typing import Any
 
+from isvcperf.loadgen.protocol import StatsDocument, Totals, WorkerStats
 from isvcperf.results import llm_metrics, metrics
 from isvcperf.results.result import StageResult, TimelinePoint
 from isvcperf.spec import metric_names
@@ -20,21 +21,31 @@ CPU_SATURATED = 90.0
 RATE_TOLERANCE = 0.01
 
 
-def timeline(stats: dict[str, Any], stage_ends: list[float], window: float) -> list[TimelinePoint]:
+def timeline(stats: StatsDocument, stage_ends: list[float], window: float) -> list[TimelinePoint]:
     """The master's per-interval summaries as points, each tagged with its stage.
 
     The last interval usually ends with the window, part-way through: its point sits at
     the window's end and its throughput is over the part that existed, so a chart shows no
-    false drop at the end. An interval that begins after the window (only the CPU sample
-    of a worker that stopped late) is left out.
+    false drop at the end. A last part shorter than half an interval (often only the
+    responses to the final arrivals: one request in the window's last millisecond read as
+    1,000 req/s at an asked 200) is folded into the interval before it — counts summed,
+    throughput over their joint length, that interval's percentiles kept — so it shows no
+    false spike either. An interval that begins after the window (only the CPU sample of a
+    worker that stopped late) is left out.
     """
     interval = float(stats.get("interval", 1.0))
-    points = []
+    points: list[TimelinePoint] = []
     for row in stats.get("timeline", []):
         begin = row["index"] * interval
         if window and begin >= window:
             continue
         t = min(begin + interval, window) if window else begin + interval
+        if points and t - begin < interval / 2 and math.isclose(points[-1].t, begin):
+            last = points[-1]
+            successes = last.throughput * interval + row["successes"]
+            last.t, last.requests, last.errors = t, last.requests + row["requests"], last.errors + row["errors"]
+            last.throughput = successes / (t - begin + interval)
+            continue
         stage = next((i for i, end in enumerate(stage_ends) if begin < end), None) if stage_ends else None
         points.append(TimelinePoint(
             t=t, requests=row["requests"], errors=row["errors"], throughput=row["successes"] / max(t - begin, 1e-3),
@@ -46,12 +57,12 @@ def timeline(stats: dict[str, Any], stage_ends: list[float], window: float) -> l
 def stage_ends(spec: RunSpec) -> list[float]:
     ends, t = [], 0.0
     for stage in spec.load.stages:
-        t += stage.duration or 0.0
+        t += stage.duration
         ends.append(t)
     return ends
 
 
-def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> list[StageResult]:
+def stages(spec: RunSpec, total: Totals, percentiles: list[float]) -> list[StageResult]:
     """Per-stage metrics from the merged per-stage histograms and counts (and a generative run's
     per-stage llm/ data: TTFT, TPOT, tokens/s, goodput of the requests scheduled in that stage)."""
     out = []
@@ -59,7 +70,7 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
     llm_stages = (total.get("llm") or {}).get("stages", [])
     llm_percentiles = llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos))
     for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
-        end = start + (stage.duration or 0.0)
+        end = start + stage.duration
         prefix = metric_names.protocol_prefix(spec.target.protocol)
         values = metrics.compute(data, percentiles, end - start, prefix)
         values[f"{prefix}/dropped"] = float(data.get("dropped", 0))
@@ -71,7 +82,7 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
     return out
 
 
-def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> str:
+def shortfall(spec: RunSpec, total: Totals, workers: dict[str, WorkerStats]) -> str:
     """How much less load than asked for was applied when workers were lost, measured by what
     the lost workers reported against what each remaining worker did (a dead worker's last,
     unreported seconds are not known to anyone, so this is an upper bound)."""
@@ -87,7 +98,7 @@ def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> 
             f"{', '.join(str(n) for n in lost)} requests, the others {each:.0f} each)")
 
 
-def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list[str]:
+def warnings(spec: RunSpec, stats: StatsDocument | None, window: float) -> list[str]:
     """Conditions that make the figures less trustworthy, each with its cause and a remedy."""
     if not stats:
         return []

@@ -49,12 +49,17 @@ FIXED = (
     "service-time-stddev",
     "service-time-min",
     "service-time-max",
+    "send-lateness-mean",
+    "send-lateness-stddev",
+    "send-lateness-min",
+    "send-lateness-max",
 )
-"""`service-time-*` exist in open loop only: the time from really sending to the response,
-while `latency-*` there runs from the intended send time (coordinated omission corrected)."""
+"""`service-time-*` and `send-lateness-*` exist in open loop only: service time runs from
+really sending to the response, while `latency-*` there runs from the intended send time
+(coordinated omission corrected); send lateness is how late the request really went out."""
 DEFAULT_PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
-_PERCENTILE = re.compile(r"^(?:latency|service-time)-p(\d+(?:\.\d+)?)$")
-_LATENCY_KINDS = ("latency", "service-time")
+_PERCENTILE = re.compile(r"^(?:latency|service-time|send-lateness)-p(\d+(?:\.\d+)?)$")
+_LATENCY_KINDS = ("latency", "service-time", "send-lateness")
 
 _FIXED_RANK = {
     "request-count": 0,

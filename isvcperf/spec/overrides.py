@@ -4,7 +4,8 @@ Keys are dotted paths (`load.users=8`); a literal dot inside a key is escaped (`
 a key segment may be single-quoted (`p'97\\.5'`). A segment may end in list indices, as in
 Helm (`metrics.errorRanges[0].lower=500`), so list items can be set one field at a time.
 Values are data, never code, typed by Helm's rules rather than YAML 1.1's: `true`/`false`
-are booleans, `null` is "not given" (the field's default), a whole number without a leading
+are booleans, `null` is null (`--set K=null` means what `K: null` in the file means: the
+one rule is isvcperf.spec.schema's, "not given"), a whole number without a leading
 zero is a number (`010` stays the text "010", as Helm keeps it), and so is a decimal
 (`2.5`, which Helm would keep as text but every spec field with a point is a number); `yes`,
 `on` and everything else stay text. Helm's `{a,b}` list form is read too, and one `--set`
@@ -192,24 +193,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     for text in expand(overrides):
         parts, value = split_override(text)
         check_slo_key(parts, text)
-        parsed = parse_value(value)
-        if parsed is None and isinstance(parts[-1], str):
-            remove_path(result, parts)  # Helm's null: as if never given, so the field's default applies
-        else:
-            set_path(result, parts, parsed, text)
+        set_path(result, parts, parse_value(value), text)  # KEY=null is `KEY: null` in the file (schema's rule)
     return result
-
-
-def remove_path(data: dict[str, Any], parts: list[Part]) -> None:
-    """Delete data[p0][p1]...[last] when it is there; nothing to do when it is not."""
-    node: Any = data
-    for part in parts[:-1]:
-        if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-        else:
-            node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node.pop(parts[-1], None)
 
 
 def check_slo_key(parts: list[Part], text: str) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
@@ -55,6 +56,39 @@ def test_arrivals_finding_every_user_busy_are_dropped_and_explained(nginx: Any, 
     assert found["metrics"]["http/request-count"] < 200
     assert any("users exhausted" in w for w in found["warnings"])
     assert any("achieved" in w and "of the 200 req/s" in w for w in found["warnings"])
+
+
+def test_an_open_loop_result_has_its_send_lateness_and_no_spurious_drop(nginx: Any, tmp_path: Path,
+                                                                        run_cli: RunCli) -> None:
+    # 20 req/s with 4 users against a target answering at once: nothing can be dropped
+    # (finding 4: one arrival was, in most runs, with a false "raise load.users" warning)
+    load = {"users": 4, "workers": 1, "rate": 20, "duration": "2s"}
+    out = tmp_path / "out"
+    proc = run_cli("run", str(spec(tmp_path, nginx.url(), load, slos={"http/send-lateness-p99": {"upper": 60000}})),
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = result(out)
+    assert [w["dropped"] for w in found["workers"]] == [0]
+    assert found["metrics"]["http/request-count"] == 40  # exactly rate × duration: the first arrival at the start
+    assert not any("load.users" in w for w in found["warnings"])
+    metrics = found["metrics"]
+    lateness = [metrics[f"http/send-lateness-{s}"] for s in ("min", "p50", "p99", "max")]
+    assert 0 < lateness[0] <= lateness[1] <= lateness[2] <= lateness[3]
+    # the latency from the intended start holds the lateness and the service time, no less
+    assert metrics["http/latency-max"] >= metrics["http/service-time-min"]
+    report = (out / "report.txt").read_text()
+    assert "http/send-lateness-p50" in report
+    assert found["slos"][0]["metric"] == "http/send-lateness-p99"
+
+
+def test_a_wrong_pacer_name_is_one_line(nginx: Any, tmp_path: Path, run_cli: RunCli,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ISVCPERF_PACER", "turbo")
+    proc = run_cli("run", str(spec(tmp_path, nginx.url(), {"users": 1, "rate": 5, "duration": "1s"})))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "isvcperf: error: ISVCPERF_PACER: 'turbo' is not a pacer; use one of timerfd, spin, sleep "
+        "(or leave it unset for timerfd where the system has it)"]
 
 
 def test_generator_cpu_is_measured_and_saturation_said_out_loud(nginx: Any, tmp_path: Path,

@@ -176,6 +176,12 @@ def test_an_unescaped_dot_in_an_slo_metric_gets_the_escaping_hint(key: str) -> N
 def test_null_drops_what_the_file_set_so_the_default_applies() -> None:
     data = {**MINIMAL_SPEC, "load": {"rate": 5, "users": 2},
             "slos": {"http/latency-mean": {"upper": 5}, "http/error-count": {"upper": 0}}}
-    run_spec = spec.from_data(apply_overrides(data, ["load.rate=null", "slos.http/latency-mean=null", "x.y.z=null"]))
+    run_spec = spec.from_data(apply_overrides(data, ["load.rate=null", "slos.http/latency-mean=null"]))
     assert run_spec.load.rate == spec.from_data(MINIMAL_SPEC).load.rate and run_spec.load.users == 2
     assert list(run_spec.slos) == ["http/error-count"]
+    in_file = {**data, "load": {"rate": None, "users": 2}, "slos": {**data["slos"], "http/latency-mean": None}}
+    assert spec.from_data(in_file) == run_spec  # --set K=null means what `K: null` in the file means
+    with pytest.raises(SpecError) as exc:  # a mistyped key is named, null or not
+        spec.from_data(apply_overrides(data, ["laod.rate=null"]))
+    assert exc.value.field == "laod"
+    assert spec.from_data(apply_overrides(data, ["kubernetes.runAsUser=null"])).kubernetes.run_as_user is None

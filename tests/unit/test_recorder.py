@@ -10,6 +10,7 @@ import pytest
 from isvcperf.loadgen.control import Share
 from isvcperf.loadgen.recorder import Recorder, Timeline, decode_histogram, merge, new_histogram
 from isvcperf.results.metrics import compute
+from isvcperf.spec.metric_names import check
 
 
 @pytest.mark.parametrize(("workers", "requests", "warmup"), [(1, 100, 50), (3, 100, 50), (4, 3, 0), (7, 1001, 13)])
@@ -68,3 +69,32 @@ def test_timeline_keeps_summaries_not_histograms_of_old_intervals() -> None:
     assert [r["index"] for r in rows] == list(range(100))
     assert all(r["requests"] == 1 and r["p50"] is not None for r in rows)
     assert len(timeline._open) <= Timeline.FREEZE_AFTER + 1
+
+
+def test_send_lateness_is_recorded_merged_and_named_like_latency() -> None:
+    # open loop: each worker keeps how late it sent (sent − intended), merged exactly on the master
+    rng = random.Random(11)
+    recorders = [Recorder(open_loop=True) for _ in range(2)]
+    pooled = new_histogram()
+    for i in range(4_000):
+        late = rng.expovariate(1 / 50e-6)  # seconds, ~50 µs mean
+        recorders[i % 2].record(1.0, 1.0 + late, 1.0 + late + 0.001, None if i % 10 else "HTTP 500")
+        pooled.record_value(max(1, round(late * 1e6)))
+    merged = merge([r.snapshot() for r in recorders])
+    lateness = decode_histogram(merged["lateness"])
+    assert lateness.get_total_count() == 4_000  # failed requests were late too: every send counts
+    for pct in (50, 90, 99):
+        assert lateness.get_value_at_percentile(pct) == pooled.get_value_at_percentile(pct)
+    values = compute(merged, [50.0, 99.0], window_s=1.0)
+    assert values["http/send-lateness-p50"] == pytest.approx(pooled.get_value_at_percentile(50) / 1000)
+    assert {"http/send-lateness-mean", "http/send-lateness-max", "http/send-lateness-p99"} <= set(values)
+    assert "grpc/send-lateness/p99" in compute(merged, [99.0], window_s=1.0, prefix="grpc")
+    assert check("http/send-lateness-p99.9") is None and check("grpc/send-lateness/p50") is None
+
+
+def test_closed_loop_has_no_send_lateness() -> None:
+    recorder = Recorder()
+    recorder.record(0.0, 0.0, 0.01, None)
+    merged = merge([recorder.snapshot()])
+    assert merged["lateness"] == ""
+    assert not any("send-lateness" in name for name in compute(merged, [50.0], window_s=1.0))
