@@ -46,8 +46,8 @@ protos: venv
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. $(REMOTE_WRITE_PROTO)
 
 # The image of the Locust pods and the in-cluster runner; its tag is the spec's default
-# kubernetes.image (isvcperf:<package version>). On kind: kind load docker-image isvcperf:VERSION.
-IMAGE_TAG := isvcperf:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' isvcperf/__init__.py)
+# kubernetes.image (docker.io/library/isvcperf:<package version>: docker tags an unqualified name so). On kind: kind load docker-image isvcperf:VERSION.
+IMAGE_TAG := docker.io/library/isvcperf:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' isvcperf/__init__.py)
 image:
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
 		docker build -t $(IMAGE_TAG) . ; \

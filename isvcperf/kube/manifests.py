@@ -41,7 +41,6 @@ CONFIG_DIR = "/etc/isvcperf"
 SCRATCH_DIR = "/scratch"
 CONFIGMAP_LIMIT = 900 * 1024
 """Kubernetes refuses objects over 1 MiB; stay clear of it, with room for metadata."""
-DEFAULT_IMAGE = f"isvcperf:{__version__}"
 ISVC_NAMESPACE = "isvcperf.io/isvc-namespace"
 """Annotation on a launch's runner: where its InferenceService (and the Role to read it) lives."""
 FALLBACK_LOCUSTFILE = "isvcperf_k8s.py"
@@ -135,7 +134,8 @@ def for_run(spec: RunSpec, payload: Bodies, instance: str, namespace: str) -> Ma
         "binary_files": {},
         "active_deadline": limits.master_job,
     }
-    return Manifests("master-job.yaml.j2", ["configmap.yaml.j2", "master-service.yaml.j2", "worker-job.yaml.j2"],
+    policy = ["master-networkpolicy.yaml.j2"] if spec.kubernetes.network_policy.enabled else []
+    return Manifests("master-job.yaml.j2", ["configmap.yaml.j2", "master-service.yaml.j2", *policy, "worker-job.yaml.j2"],
                      context, plan=plan,
                      names={"master": master_name, "workers": workers_name, "config": f"{instance}-config"},
                      render_only=["podmonitor.yaml.j2"] if spec.outputs.prometheus.pod_monitor else [])
@@ -195,7 +195,7 @@ def _base_context(spec: RunSpec, instance: str, namespace: str, config_map: str)
         "instance": instance,
         "namespace": namespace,
         "version": __version__,
-        "image": spec.kubernetes.image or DEFAULT_IMAGE,
+        "image": spec.kubernetes.image,
         "k8s": k8s,
         "config_map": config_map,
         "config_dir": CONFIG_DIR,

@@ -281,7 +281,7 @@ class KubernetesRunner:
 def _image_hint(reason: str, spec: RunSpec) -> str:
     if reason not in diagnosis.PULL_REASONS:
         return ""
-    image = spec.kubernetes.image or manifests.DEFAULT_IMAGE
+    image = spec.kubernetes.image
     return (f" (kubernetes.image is {image}: push it to a registry the cluster can pull from, or set "
             "kubernetes.image and kubernetes.imagePullSecrets; README: the image)")
 

@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from isvcperf import __version__
 from isvcperf.kserve import urls
 from isvcperf.spec import metric_names, schema
 from isvcperf.spec.generative import Api, Generate, Goodput
@@ -22,6 +23,9 @@ from isvcperf.spec.schema import duration_field
 
 Protocol = Literal["v2", "v1", "raw", "grpc-v2", "openai"]
 Method = Literal["GET", "POST", "PUT"]
+
+DEFAULT_IMAGE = f"docker.io/library/isvcperf:{__version__}"
+"""The image `make image` builds (docker tags an unqualified name as docker.io/library/...)."""
 
 
 @dataclass(frozen=True)
@@ -301,14 +305,29 @@ class SecretEnv:
 
 
 @dataclass(frozen=True)
+class NetworkPolicy:
+    """Who may reach the master's ports (`kubernetes.networkPolicy`).
+
+    The web port can stop or reshape the load, so by default only the run's own pods reach
+    it. isvcperf reads a run's progress through the API server's pod proxy, else by
+    port-forward, which a NetworkPolicy does not filter (it enters the pod's own network).
+    """
+
+    enabled: bool = True
+    web_from: list[Any] = field(default_factory=list)
+    """More peers (NetworkPolicyPeer objects) allowed to the web port: the API server's address as an
+    ipBlock, so the proxy path works where policies are enforced; Prometheus' namespace, to scrape /metrics."""
+
+
+@dataclass(frozen=True)
 class Kubernetes:
     """Where and how the pods run (`runner: kubernetes`, `isvcperf k launch`)."""
 
     namespace: str | None = None
     """Default: the kubeconfig context's namespace (in a pod: its own), else `default`."""
     context: str | None = None
-    image: str | None = None
-    """Default `isvcperf:<package version>` (build it with `make image`)."""
+    image: str = DEFAULT_IMAGE
+    """What `make image` builds, fully qualified; not published: push it to your registry and set this."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     image_pull_secrets: list[str] = field(default_factory=list)
     service_account_name: str | None = None
@@ -332,6 +351,7 @@ class Kubernetes:
     """skip: pods opt out of sidecar injection; native: keep the sidecar, as a native (init) sidecar that ends with the pod."""
     run_as_user: int | None = 10001
     """The pods' UID (the image's user); null lets the platform assign one (OpenShift restricted-v2)."""
+    network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
 
 
 @dataclass(frozen=True)
