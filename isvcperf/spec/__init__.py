@@ -1,4 +1,4 @@
-"""The spec stage: a test described as data (model), loaded from YAML and `--set` (load),
+"""The spec stage: a test described as data (model; kubernetes for the pods), loaded from YAML and `--set` (load),
 checked once (validate), and what requests derive from it (request); Iter8's `launch`
 vocabulary (iter8) translates into the same data.
 
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from isvcperf.kserve.urls import protocol_of
+    from isvcperf.spec.kubernetes import Kubernetes
     from isvcperf.spec.load import from_data, load_file, parse_yaml
     from isvcperf.spec.model import (
         SLO,
         Check,
         Endpoint,
-        Kubernetes,
         Load,
         Metrics,
         Notify,
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 _HOMES = {
     "protocol_of": "isvcperf.kserve.urls",
     **dict.fromkeys(("from_data", "load_file", "parse_yaml"), "isvcperf.spec.load"),
-    **dict.fromkeys(("SLO", "Check", "Endpoint", "Kubernetes", "Load", "Metrics", "Notify", "Payload", "Ready",
+    **dict.fromkeys(("SLO", "Check", "Endpoint", "Load", "Metrics", "Notify", "Payload", "Ready",
                      "RunSpec", "Stage", "Target"), "isvcperf.spec.model"),
+    "Kubernetes": "isvcperf.spec.kubernetes",
     **dict.fromkeys(("ca_bundle_path", "request_headers"), "isvcperf.spec.request"),
 }
 """Each public name's defining module, imported on first use: a master pod that reads one spec module
