@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly, warmup_failure
-from isvcperf.loadgen import pacing
 from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload, with_models
@@ -68,6 +67,8 @@ def check_inputs(spec: RunSpec) -> tuple[RunSpec, Bodies]:
 
     Returns the bodies, and the spec with what they tell (the model a gRPC payload names).
     """
+    from isvcperf.loadgen import pacing  # gevent: loaded for this check, not by every command that imports the engine
+
     pacing.configured()
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)

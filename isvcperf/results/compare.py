@@ -145,11 +145,12 @@ def parse_tolerances(texts: list[str]) -> list[Tolerance]:
 
 def direction(metric: str) -> Direction:
     """Higher is better for throughput (llm/: requests, tokens/s, goodput), lower for latencies
-    (llm/: TTFT, ITL, TPOT, E2E) and errors; counts and token lengths are neither."""
+    (service time and send lateness too; llm/: TTFT, ITL, TPOT, E2E) and errors; counts and token
+    lengths are neither."""
     prefix, _, name = metric.partition("/")
     if name == "throughput" or (prefix == metric_names.LLM and name in _LLM_HIGHER):
         return "higher"
-    if name in ("error-rate", "error-count") or name.startswith(("latency-", "service-time-")):
+    if name in ("error-rate", "error-count") or name.startswith(("latency-", "service-time-", "send-lateness-")):
         return "lower"
     if prefix == metric_names.LLM and name.startswith(_LLM_TIMES):
         return "lower"

@@ -86,7 +86,9 @@ def test_bad_tolerances_name_the_flag(text: str, problem: str) -> None:
 
 def test_directions() -> None:
     assert [direction(m) for m in ("http/throughput", "grpc/latency-p99", "http/error-count", "http/request-count",
-                                   "http/service-time-p90")] == ["higher", "lower", "lower", "neutral", "lower"]
+                                   "http/service-time-p90", "http/send-lateness-p99")] == [
+        "higher", "lower", "lower", "neutral", "lower", "lower"]
+    assert tolerance_for("http/send-lateness-p99", []) is None  # shown as "not judged", like service time
 
 
 def test_formats_show_both_runs_side_by_side() -> None:

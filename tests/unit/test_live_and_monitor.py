@@ -11,7 +11,7 @@ import pytest
 from synthetic_results import histogram_of, latencies
 
 from isvcperf import spec
-from isvcperf.engine.monitor import Monitor, StopEarly
+from isvcperf.engine.monitor import Monitor, StopEarly, warmup_failure
 from isvcperf.report.live import LiveView, plain_line, snapshot
 
 URL = "http://127.0.0.1:9/v2/models/iris/infer"
@@ -104,3 +104,20 @@ def test_no_abort_without_the_flag_or_before_a_value() -> None:
     monitor(stats(None, 0))  # warming up
     with pytest.raises(StopEarly):
         monitor(stats(0.5))
+
+
+def test_a_warm_up_that_all_failed_stops_the_run_once_measuring_began() -> None:
+    def warmed(measured_s: float | None, sent: int, failed: int) -> dict[str, Any]:
+        document = stats(measured_s)
+        document["total"].update(warmupRequests=sent, warmupErrors=failed, warmupError="HTTP 500: boom" if failed else "")
+        return document
+
+    assert warmup_failure(warmed(None, 10, 10)) is None  # still warming up
+    assert warmup_failure(warmed(1.0, 10, 9)) is None  # one got through: the target can answer
+    assert warmup_failure(warmed(1.0, 0, 0)) is None  # no warm-up asked for
+    failure = warmup_failure(warmed(1.0, 10, 10))
+    assert failure is not None and failure.exit_code == 3
+    assert "every one of the 10 warm-up requests failed" in str(failure) and "HTTP 500: boom" in str(failure)
+    run = run_spec(load={"duration": "60s"})
+    with pytest.raises(type(failure)):
+        Monitor(run, live=LiveView(run, lambda _: None, terminal=False))(warmed(1.0, 10, 10))

@@ -40,6 +40,27 @@ def test_a_worker_snapshot_and_the_merge_have_their_declared_shape() -> None:
     assert [s["requests"] for s in merged["stages"]] == [20, 20] and len(merged["endpoints"]) == 2
 
 
+def test_warm_up_errors_travel_in_the_declared_fields(tmp_path: Path) -> None:
+    """The warm-up's failures (issue 12: all failed → exit 3) are Totals fields, summed by merge, the first
+    error kept, and each worker's count in its WorkerStats."""
+    failing, passing = recorded(), recorded()
+    for recorder, errors in ((failing, ("HTTP 500", "HTTP 503")), (passing, (None, None))):
+        for error in errors:
+            recorder.record_warmup(error, "Traceback ... ValueError: bad input")
+    snapshots = [passing.snapshot(final=True), failing.snapshot(final=True)]
+    assert all(problems(snapshot, WorkerSnapshot) == [] for snapshot in snapshots)
+    merged = merge(snapshots)
+    assert problems(merged, Totals) == []
+    assert (merged["warmupRequests"], merged["warmupErrors"]) == (4, 2)
+    assert merged["warmupError"] == "HTTP 500: Traceback ... ValueError: bad input"
+    for i, snapshot in enumerate(snapshots):
+        final = {"id": f"client-{i}", "index": i, "process": f"worker-{i} (pid 1)", "snapshot": snapshot}
+        (tmp_path / f"final-worker-{i}.json").write_text(json.dumps(final))
+    document = stats_from_files(sorted(tmp_path.glob("final-*.json")), 1.0)
+    assert document is not None and problems(document, StatsDocument) == []
+    assert sorted(w["warmupErrors"] for w in document["workers"].values()) == [0, 2]
+
+
 def generative() -> Recorder:
     """A worker's recorder of a generative run: three streamed answers, one an error, one from usage."""
     recorder = Recorder(open_loop=False, stage_ends=[], interval=1.0)
