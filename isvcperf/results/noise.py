@@ -7,7 +7,13 @@ interval from the run's own samples, distribution-free:
 
 - a percentile p of n samples: the order statistics at ranks n·p ± 1.96·√(n·p·(1−p)),
   read from the run's merged HdrHistogram (the binomial interval for a quantile);
-- the mean: ± 1.96·stddev/√n.
+- the mean: ± 1.96·stddev/√n;
+- and drift: on a shared machine the whole latency distribution moves while a run goes (and
+  between two runs) by more than sampling explains. The run's own timeline shows how much:
+  the spread of its per-interval p50/p90/p99 over k intervals gives a Student-t 95% half-width
+  t·sd/√k for the figure, combined with the sampling half-width (independent sources add in
+  quadrature). A run too short for two intervals, or one in load stages (whose windows differ
+  on purpose), gets no drift allowance.
 
 `compare` subtracts the combined half-widths from a worsening before it applies the
 tolerance, so only a change beyond both the noise and the tolerance is a regression.
@@ -25,10 +31,36 @@ from isvcperf.spec import metric_names
 
 Z = 1.96
 """Two-sided 95%."""
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+"""Student's t, two-sided 95%, by degrees of freedom (more than 10: Z is close enough)."""
+WINDOWED = {"latency-p50": "p50", "latency-p90": "p90", "latency-p99": "p99", "latency-mean": "p50"}
+"""The timeline field whose window-to-window spread shows a figure's drift (the mean moves with the median)."""
 
 
 def spread(result: Result, metric: str) -> tuple[float, float]:
-    """How far below and above its measured value `metric` may lie (95%), in its unit; (0, 0) when unknown."""
+    """How far below and above its measured value `metric` may lie (95%), in its unit; (0, 0) when unknown:
+    the sampling interval widened by the run's own drift."""
+    low, high = _sampling(result, metric)
+    drift = _drift(result, metric)
+    return math.hypot(low, drift), math.hypot(high, drift)
+
+
+def _drift(result: Result, metric: str) -> float:
+    """The 95% half-width of `metric` from its window-to-window spread in the run's timeline; 0 when unknown."""
+    prefix, _, name = metric.partition("/")
+    field = WINDOWED.get(metric_names.generic(name)) if prefix in metric_names.PREFIXES else None
+    if result.stages:  # the load changes on purpose from stage to stage: that spread is not drift
+        return 0.0
+    values = [v for point in result.timeline if (v := getattr(point, field)) is not None] if field else []
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return T95.get(len(values) - 1, Z) * sd / math.sqrt(len(values))
+
+
+def _sampling(result: Result, metric: str) -> tuple[float, float]:
+    """The 95% interval from the run's own samples (a percentile's order statistics, the mean's standard error)."""
     prefix, _, name = metric.partition("/")
     value = result.metrics.get(metric)
     if value is None or prefix not in metric_names.PREFIXES or not result.histogram:

@@ -14,7 +14,7 @@ from synthetic_results import histogram_of, latencies, staged
 from isvcperf.report.comparison import regression_lines, render_comparison
 from isvcperf.results import metrics
 from isvcperf.results.compare import compare, direction, parse_tolerances, tolerance_for
-from isvcperf.results.result import Result, SLOVerdict
+from isvcperf.results.result import Result, SLOVerdict, TimelinePoint
 from isvcperf.util.errors import SpecError
 
 
@@ -187,6 +187,23 @@ def test_a_real_shift_is_still_a_regression() -> None:
     found = compare(sampled(1), sampled(2, median_ms=5.0))  # +25% everywhere
     assert found.regressed
     assert any(line.startswith("http/latency-p50 up") for line in regression_lines(found))
+
+
+def drifting(result: Result, medians: list[float]) -> Result:
+    """`result` with a timeline whose per-second median moves as on a shared machine."""
+    points = [TimelinePoint(t=i + 1.0, requests=100, throughput=100.0, p50=m, p90=2 * m, p99=3 * m)
+              for i, m in enumerate(medians)]
+    return dataclasses.replace(result, timeline=points)
+
+
+def test_a_shift_within_each_runs_own_drift_is_not_a_regression() -> None:
+    """A whole run moving 25% is a regression when each run's windows agree with each other, and noise
+    when the windows themselves wander that much (the back-to-back runs on a busy machine did)."""
+    base, candidate = sampled(1), sampled(2, median_ms=5.0)
+    steady = compare(drifting(base, [4.0, 4.05, 3.95, 4.0]), drifting(candidate, [5.0, 5.05, 4.95, 5.0]))
+    assert steady.regressed
+    wandering = compare(drifting(base, [3.0, 5.5, 3.5, 5.0]), drifting(candidate, [4.0, 6.5, 4.5, 6.0]))
+    assert not any(line.startswith("http/latency-p50") for line in regression_lines(wandering))
 
 
 def test_p99_9_and_max_are_shown_not_judged_unless_asked() -> None:
