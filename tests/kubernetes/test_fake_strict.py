@@ -73,6 +73,17 @@ HTTP_SERVER = """
 
 
 # ------------------------------------------------------------------------------------- RBAC
+
+def exchange(forward: Any, request: bytes) -> bytes:
+    """One HTTP/1.0 exchange through a port-forward's port 8080: the whole answer, read until the server closes."""
+    sock = forward.socket(8080)
+    sock.settimeout(10)
+    sock.sendall(request)
+    reply = b""
+    while chunk := sock.recv(65536):
+        reply += chunk
+    return reply
+
 def test_edit_and_view_users_have_exactly_the_builtin_roles(fake_cluster: FakeCluster, kube_as: Connect, edit_kubeconfig: Path, view_kubeconfig: Path) -> None:
     edit, view = kube_as(edit_kubeconfig), kube_as(view_kubeconfig)
     assert yaml.safe_load(edit_kubeconfig.read_text())["users"] == [{"name": "alice", "user": {"token": fake_cluster.authorizer.token_for_user("alice")}}]
@@ -301,12 +312,7 @@ def test_unreachable_pod_proxy_answers_503_while_port_forward_works(private_cont
 
     forward = portforward(core.connect_get_namespaced_pod_portforward, "web", NS, ports="8080,9999")
     try:
-        sock = forward.socket(8080)
-        sock.settimeout(10)
-        sock.sendall(b"GET /via-forward HTTP/1.0\r\nHost: web\r\n\r\n")
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
+        reply = exchange(forward, b"GET /via-forward HTTP/1.0\r\nHost: web\r\n\r\n")
         assert reply.startswith(b"HTTP/1.0 200") and reply.endswith(b'{"path": "/via-forward"}')
         cluster.wait_for(lambda: forward.error(9999), 5, "error channel of the closed port")
         assert "error forwarding port 9999 to pod" in forward.error(9999) and "connect: connection refused" in forward.error(9999)
@@ -330,12 +336,6 @@ def test_strict_mtls_resets_the_proxy_and_view_users_cannot_port_forward(strict_
     editor = client.CoreV1Api(kube_as(edit_kubeconfig))
     forward = portforward(editor.connect_get_namespaced_pod_portforward, "web", NS, ports="8080")
     try:
-        sock = forward.socket(8080)
-        sock.settimeout(10)
-        sock.sendall(b"GET /edit HTTP/1.0\r\n\r\n")
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-        assert reply.endswith(b'{"path": "/edit"}')
+        assert exchange(forward, b"GET /edit HTTP/1.0\r\n\r\n").endswith(b'{"path": "/edit"}')
     finally:
         forward.close()
