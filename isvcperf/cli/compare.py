@@ -14,7 +14,8 @@ DESCRIPTION = """\
 Set two stored runs side by side (result.json files or run directories): every metric with
 its absolute and relative change, and each SLO's state in both. Exit 1 when the candidate
 regressed: a metric got worse by more than its tolerance, or an SLO that held for the base
-fails for the candidate."""
+fails for the candidate. Exit 1 too, with no regression verdict, when either run's
+measurement is invalid (its validity checks failed), unless --allow-invalid."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,11 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="how much worse METRIC (or a glob, http/latency-*) may get: 10%% of the base, or an "
                          "absolute amount in the metric's unit (repeatable; overrides the defaults)")
     command.add_argument("-o", "--output", choices=COMPARE_FORMATS, default="text", help="format (default text)")
+    command.add_argument("--allow-invalid", action="store_true",
+                         help="judge regressions even when a run's measurement is invalid (without it: exit 1, "
+                         "no regression verdict)")
     command.set_defaults(handler=cmd_compare)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     tolerances = parse_tolerances(args.tolerances)
     comparison = compare(load_result(args.base), load_result(args.candidate), tolerances)
+    comparison.allow_invalid = args.allow_invalid
     print(render_comparison(comparison, args.output))
-    return EXIT_SLO_FAILED if comparison.regressed else EXIT_OK
+    return EXIT_OK if comparison.verdict == "no regression" else EXIT_SLO_FAILED

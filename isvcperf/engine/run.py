@@ -22,7 +22,7 @@ from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
-from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo
+from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo, validity
 from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
 from isvcperf.runners.base import Runner
 from isvcperf.runners.kubernetes import KubernetesRunner
@@ -197,6 +197,7 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
     if llm:
         result.llm = llm_metrics.block(llm, float((stats or {}).get("interval", 1.0)), window)
     result.slos = slo.evaluate(spec.slos, values)
+    result.validity = validity.judge(spec, result)
     return result
 
 
