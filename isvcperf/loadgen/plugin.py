@@ -112,7 +112,7 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
         runner.send_message(MSG_DONE, st.recorder.snapshot(final=True))
 
     st.controller = Controller(st.recorder, done, st.config.schedule("rate"), st.config.arrivals == "poisson",
-                               st.config.workers)
+                               st.config.workers, queue=st.config.overload == "queue")
 
     def on_assign(msg: Any, **_: Any) -> None:
         st.controller.assign(Share(**msg.data))  # type: ignore[union-attr]
