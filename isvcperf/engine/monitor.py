@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from isvcperf.results import llm_metrics, metrics, slo
 from isvcperf.results.metric_text import format_metric, slo_row, with_unit
-from isvcperf.results.result import SLOVerdict
+from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
@@ -42,6 +42,7 @@ class Display(Protocol):
 
     slos: list[SLOVerdict]
     stopping: bool
+    validity: Validity | None
 
     def __enter__(self) -> Any: ...
 
@@ -80,11 +81,15 @@ def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, flo
 class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
-    def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None) -> None:
+    def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None,
+                 judge: Callable[[dict[str, Any]], Validity | None] | None = None) -> None:
         self.spec = spec
         self.live = live
         self.ui_url = ui_url.rstrip("/") + "/" + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
+        self.judge = judge
+        """The validity checks on the stats so far (engine.run), shown first in the live view and the UI tab."""
+        self.validity: Validity | None = None
 
     def __enter__(self) -> Monitor:
         self.live.__enter__()
@@ -96,6 +101,7 @@ class Monitor:
     def __call__(self, stats: dict[str, Any]) -> None:
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
+        self.validity = self.live.validity = self.judge(stats) if self.judge and values else None
         if self.ui_url is not None:
             self._push(self.verdicts, values)
         reason = self.abort_reason(stats, window)
@@ -130,7 +136,11 @@ class Monitor:
         """Best effort: the web UI's SLO panel shows what was pushed last: the SLOs, then a
         generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows."""
         rows = [slo_row(verdict) for verdict in verdicts]
-        body = [
+        failed = [check.name for check in self.validity.failed] if self.validity else []
+        body = [{"metric": "validity (so far)", "limit": "every check holds", "margin": "", "abort": "",
+                 "value": ", ".join(failed) or "all checks hold", "state": "INVALID" if failed else "valid"}
+                ] if self.validity else []
+        body += [
             {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
              "state": "ok" if row.satisfied else "FAILING",
              "abort": "yes" if self.spec.slos[row.metric].abort_on_fail else ""}

@@ -23,7 +23,7 @@ from isvcperf.payload.bodies import Bodies, load_payload
 from isvcperf.readiness.http import wait_ready
 from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo, validity
-from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
+from isvcperf.results.result import ErrorGroup, Result, Validity, WorkerSummary
 from isvcperf.runners.base import Runner
 from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
@@ -115,7 +115,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
                   else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, live(spec, echo), ui_url) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url, judge=lambda stats: _validity_so_far(spec, stats)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         runner.close()
     except StopEarly as exc:
@@ -129,6 +129,11 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     server_view.finish(watch, result, prefix)
     publish(result)
     return result
+
+
+def _validity_so_far(spec: RunSpec, stats: dict[str, Any]) -> Validity | None:
+    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet)."""
+    return build_result(spec, stats, "interrupted", "", []).validity
 
 
 def _deadline(spec: RunSpec) -> float | None:

@@ -190,7 +190,7 @@ def samples(spec: RunSpec, result: Result) -> ValidityCheck:
             worst = (name, n, beyond, math.ceil(round(need / (1 - q / 100), 6)))
     name, n, beyond, enough = worst  # type: ignore[misc]
     return ValidityCheck("samples", "fail" if beyond < need - 1e-9 else "pass",
-                         f"{name} rests on {beyond:.3g} of {n:.0f} requests beyond it",
+                         f"{name} rests on {beyond:.1f} of {n:.0f} requests beyond it".replace(".0 of", " of"),
                          f"n·(1−q) ≥ {need}, here {enough} requests",
                          f"too few samples for {name}: run at least {enough} requests (load.requests, or a longer "
                          "load.duration) or judge a lower percentile")
@@ -215,10 +215,10 @@ def stability(spec: RunSpec, result: Result) -> ValidityCheck:
     if spec.load.stages:
         return ValidityCheck("stability", "skip", "load stages change the load on purpose", limit)
     points = [p for p in result.timeline if p.requests]
-    per = min(max(1, round((limits.stability_window or interval) / interval)), len(points) // windows)
-    if per < 1:
-        return ValidityCheck("stability", "skip", f"{len(points)} intervals measured, fewer than {windows} windows",
-                             limit, "run longer to judge stability")
+    per = max(1, round((limits.stability_window or interval) / interval))
+    if len(points) < windows * per:  # shorter windows would judge noise, not the run
+        return ValidityCheck("stability", "skip", f"{format_duration(round(len(points) * interval, 3))} measured, "
+                             f"less than {windows} windows of {format_duration(per * interval)}", limit)
     tail = points[-windows * per:]
     groups = [tail[i * per:(i + 1) * per] for i in range(windows)]
     spreads = {"throughput": _spread([_throughput(g) for g in groups])}
@@ -278,12 +278,11 @@ def survivorship(spec: RunSpec, result: Result) -> ValidityCheck:
 
 
 def master_capacity(spec: RunSpec, result: Result) -> ValidityCheck:
-    """Advice only: past the projected limit the master's CPU, not the target, may set the pace of reports."""
+    """Advice only: past the limit the master's CPU, not the target, may set the pace of reports."""
     workers, limit = len(result.workers), spec.validity.max_workers_per_master
-    return ValidityCheck("master-capacity", "warn" if workers > limit else "pass", f"{workers} workers",
-                         f"{limit} per master (benchmarks/README.md, master at scale)",
-                         "more workers than one master is projected to serve at 1 snapshot/s under 50% CPU: "
-                         "watch the master's CPU, or give it a core of its own")
+    return ValidityCheck("master-capacity", "warn" if workers > limit else "pass", f"{workers} worker{'s' if workers != 1 else ''}",
+                         f"{limit} per master", "more workers than one master is trusted to serve (a provisional "
+                         "limit, not yet measured): watch the master's CPU, or give it a core of its own")
 
 
 CHECKS: tuple[Check, ...] = (generator_cpu, send_lateness, drops, achieved_rate, workers_lost, samples, stability,

@@ -18,8 +18,9 @@ CheckName = Literal["generator-cpu", "send-lateness", "drops", "achieved-rate", 
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
 MASTER_WORKERS = 64
-"""Workers one master serves at 1 snapshot/s under 50% of a core: the projection in
-benchmarks/README.md section 6 (master at scale) from the measured per-snapshot cost."""
+"""Workers one master is trusted to serve: the largest count the issue asks to measure (64 worker
+processes). Provisional: the master-at-scale benchmark that projects it from the measured
+per-snapshot cost is not written yet (README: validity table)."""
 
 
 @dataclass
@@ -41,8 +42,9 @@ class Validity:
     """A judged percentile q needs n·(1−q) ≥ this many requests beyond it."""
     stability_windows: int = 3
     stability_window: float | None = duration_field(5.0)
-    stability_tolerance: float = 0.10
-    """Throughput and judged percentiles of the last windows within this share of their mean."""
+    stability_tolerance: float = 0.20
+    """Throughput and judged percentiles of the last windows within ± this share of their mean (README:
+    why looser than perf_analyzer's 10%)."""
     warmup_slowdown: float = 2.0
     """The first measured interval's p50 may be at most this many times the rest's median p50."""
     max_error_rate: float = 0.05

@@ -95,3 +95,24 @@ def test_no_abort_without_the_flag_or_before_a_value() -> None:
     monitor(stats(None, 0))  # warming up
     with pytest.raises(StopEarly):
         monitor(stats(0.5))
+
+
+def test_the_validity_so_far_is_shown_before_the_figures() -> None:
+    # issue 14: the live view (and the UI tab, fed by the same Monitor) says whether the figures hold
+    from isvcperf.engine.run import build_result
+
+    out = io.StringIO()
+    run = run_spec(load={"duration": "60s"}, slos={"http/latency-p99.9": {"upper": 1000}})
+    monitor = Monitor(run, live=LiveView(run, stream=out, terminal=True),
+                      judge=lambda found: build_result(run, found, "interrupted", "", []).validity)
+    with monitor:
+        monitor(stats(10.0))  # 1,000 requests cannot carry a p99.9
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert monitor.validity is not None and [c.name for c in monitor.validity.failed] == ["samples"]
+    assert "validity so far: INVALID (samples)" in screen
+    assert screen.index("validity so far") < screen.index("throughput")
+    lines: list[str] = []
+    plain = LiveView(run, lines.append, terminal=False)
+    plain.validity = monitor.validity
+    plain(stats(10.0))
+    assert lines[0].endswith("validity so far: INVALID (samples)")
