@@ -165,8 +165,8 @@ def _verdict_detail(result: Result) -> str:
         note = "" if result.status == "completed" else f" (run {result.status})"
         return f"{failed} of {total} SLO{'s' if total != 1 else ''} not satisfied{note}"
     if result.verdict == "invalid":
-        return (f"the SLOs held ({total - failed} of {total}), but the measurement is invalid, so they cannot "
-                "be stood behind")
+        held = f"all {total} SLO{'s' if total != 1 else ''} held" if total else "no SLOs were given"
+        return f"{held}, but the measurement is invalid: its figures cannot be stood behind"
     if result.verdict == "passed":
         return f"all {total} SLO{'s' if total != 1 else ''} satisfied" if total else "run completed; no SLOs given"
     if result.verdict == "interrupted":
