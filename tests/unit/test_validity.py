@@ -100,6 +100,10 @@ def test_send_lateness_is_judged_against_the_latency_it_sits_in() -> None:
     assert checks(run, result(send_lateness_p99=8.0, latency_p99=500.0))["send-lateness"].status == "pass"
     assert checks(run, result(send_lateness_p99=3.0, latency_p99=4.0))["send-lateness"].status == "pass"  # < 5 ms
     assert checks(run_spec(duration="10s"), result())["send-lateness"].status == "skip"
+    # 80 sends carry no p99 (their maximum): judged at p50 instead
+    few = checks(run, result(requests=80, send_lateness_p99=8.0, latency_p99=10.0, send_lateness_p50=0.1,
+                             latency_p50=2.0))["send-lateness"]
+    assert few.status == "pass" and few.value.startswith("p50 0.1 ms")
 
 
 def test_instability_over_the_last_windows() -> None:
