@@ -22,9 +22,6 @@ from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
 
 Check = Callable[[RunSpec, Result], ValidityCheck]
-WARMUP_FLOOR_MS = 1.0
-"""A first interval slower by less than this is the scheduler's jitter on a shared machine (0.8 ms
-against 0.4 ms on nginx here), not a server warming up."""
 COLUMNS = (99.0, 90.0, 50.0)
 """The percentiles the timeline keeps per interval: a judged percentile is followed at the
 nearest of these at or below it (p99.9 at p99, p95 at p90, the mean at p50)."""
@@ -262,8 +259,8 @@ def _spread(values: list[float]) -> float:
 def warm_up(spec: RunSpec, result: Result) -> ValidityCheck:
     """The first measured interval much slower than the rest: the server (or its caches, JIT,
     connection pools) was still warming when measurement began."""
-    slowdown = spec.validity.warmup_slowdown
-    limit = f"×{slowdown:g} and +{WARMUP_FLOOR_MS:g} ms"
+    slowdown, floor = spec.validity.warmup_slowdown, (spec.validity.warmup_floor or 0.0) * 1000
+    limit = f"×{slowdown:g} and +{floor:g} ms"
     if spec.load.stages:
         return ValidityCheck("warm-up", "skip", "load stages change the load on purpose", limit)
     points = [p for p in result.timeline if p.p50 is not None]
@@ -271,7 +268,7 @@ def warm_up(spec: RunSpec, result: Result) -> ValidityCheck:
         return ValidityCheck("warm-up", "skip", f"{len(points)} intervals measured, fewer than 3", limit)
     first, rest = points[0].p50 or 0.0, statistics.median(p.p50 or 0.0 for p in points[1:])
     ratio = first / rest if rest > 0 else 1.0
-    slow = ratio > slowdown and first - rest > WARMUP_FLOOR_MS
+    slow = ratio > slowdown and first - rest > floor
     return ValidityCheck("warm-up", "fail" if slow else "pass",
                          f"first interval p50 {first:.3g} ms, ×{ratio:.2f} the rest's median {rest:.3g} ms",
                          limit, "warm-up too short: the first measured interval was much slower than the "

@@ -46,7 +46,10 @@ class Validity:
     """Throughput and judged percentiles of the last windows within ± this share of their mean (README:
     why looser than perf_analyzer's 10%)."""
     warmup_slowdown: float = 2.0
-    """The first measured interval's p50 may be at most this many times the rest's median p50."""
+    """The first measured interval's p50 may be at most this many times the rest's median p50 ..."""
+    warmup_floor: float | None = duration_field(0.001)
+    """... or at most this much above it: below 1 ms it is a shared machine's jitter (0.8 ms against
+    0.4 ms on nginx here), not a server warming up."""
     max_error_rate: float = 0.05
     """Above it, latency percentiles describe only the requests that survived."""
     max_workers_per_master: int = MASTER_WORKERS
