@@ -1,5 +1,5 @@
 # One image for the Locust master, the workers and the in-cluster runner (`isvcperf k launch`).
-# Build: make image (tags isvcperf:<package version>, the spec's default kubernetes.image).
+# Build: make image (tags docker.io/library/isvcperf:<package version>, the spec's default kubernetes.image).
 FROM python:3.12.7-slim-bookworm
 
 # Non-root, with the UID the pods run as by default (kubernetes.runAsUser in isvcperf/spec/model.py).

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint protos image clean
+.PHONY: venv demo serve test lint protos image clean
 
 venv: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/python examples/iris_server.py --workdir .demo -- \
 		$(BIN)/isvcperf run examples/sklearn-irisv2.yaml --set target.url={url} --out .demo/results
+
+# The demo's model server on 127.0.0.1:8080 (the examples' URL) until Ctrl-C, for your own commands.
+serve: venv
+	$(BIN)/python examples/iris_server.py --workdir .demo --serve
 
 # Lint first: it takes a second and catches what would otherwise fail minutes into the tests.
 # The system packages the tests use (chromium, nginx + echo module) are installed when absent;
@@ -42,8 +46,8 @@ protos: venv
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. $(REMOTE_WRITE_PROTO)
 
 # The image of the Locust pods and the in-cluster runner; its tag is the spec's default
-# kubernetes.image (isvcperf:<package version>). On kind: kind load docker-image isvcperf:VERSION.
-IMAGE_TAG := isvcperf:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' isvcperf/__init__.py)
+# kubernetes.image (docker.io/library/isvcperf:<package version>: docker tags an unqualified name so). On kind: kind load docker-image isvcperf:VERSION.
+IMAGE_TAG := docker.io/library/isvcperf:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' isvcperf/__init__.py)
 image:
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
 		docker build -t $(IMAGE_TAG) . ; \

@@ -35,6 +35,8 @@ from run import RESULTS, RssSampler  # noqa: E402
 from servers import FaultServer  # noqa: E402  (tests/faults/servers.py)
 from targets import Nginx  # noqa: E402
 
+from isvcperf.loadgen.protocol import STATS_ROUTE  # noqa: E402
+
 LIMIT = 0.05
 GREENLET_SLACK = 8
 
@@ -51,7 +53,7 @@ class GreenletSampler(PeriodicSampler):
         for proc in psutil.process_iter(["cmdline"]):
             cmd = " ".join(proc.info["cmdline"] or [])
             if "--master " in cmd and self.marker in cmd and (port := re.search(r"--web-port (\d+)", cmd)):
-                return f"http://127.0.0.1:{port.group(1)}/isvcperf/stats"
+                return f"http://127.0.0.1:{port.group(1)}{STATS_ROUTE}"
         return None
 
     def sample(self) -> dict[str, float] | None:

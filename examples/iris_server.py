@@ -11,7 +11,12 @@ Importable (``IrisServer`` is a context manager) and runnable::
     python examples/iris_server.py --workdir DIR -- COMMAND ARGS...
 
 which starts the server, runs COMMAND with ``{url}`` (the infer URL) and ``{base_url}``
-substituted in ARGS, stops the server and exits with COMMAND's exit code.
+substituted in ARGS, stops the server and exits with COMMAND's exit code; or::
+
+    python examples/iris_server.py --workdir DIR --serve      # `make serve`
+
+which keeps the server up on 127.0.0.1:8080 (the port examples/sklearn-irisv2.yaml names)
+until Ctrl-C, for one's own `isvcperf` commands in another terminal.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 40
 # How long the CLI's COMMAND gets to wind down after Ctrl-C before it is killed.
 COMMAND_GRACE_S = 30.0
+SERVE_PORT = 8080
+"""--serve's default HTTP port: the one the example specs name, so they run unchanged."""
 
 
 def train_model(model_dir: Path) -> Path:
@@ -188,6 +195,10 @@ class IrisServer:
             f"{self.log_path} ends with:\n{_log_tail(self.log_path)}"
         )
 
+    def running(self) -> bool:
+        """Whether MLServer is still up (--serve watches it, so a crash does not go unnoticed)."""
+        return self._process is not None and self._process.poll() is None
+
     def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
@@ -237,6 +248,17 @@ def _run_command(command: list[str]) -> int:
         raise
 
 
+def _serve(server: IrisServer) -> int:
+    """Keep serving until Ctrl-C or SIGTERM (which end the process via the caller); exit 1 if MLServer dies."""
+    print(f"serving until Ctrl-C; in another terminal:\n  isvcperf run examples/sklearn-irisv2.yaml "
+          f"--set target.url={server.infer_url}", flush=True)
+    while server.running():
+        time.sleep(1.0)
+    print(f"iris_server.py: mlserver exited; {server.log_path} ends with:\n{_log_tail(server.log_path)}",
+          file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command against a freshly started server; return the command's exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -247,23 +269,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         own_args, command = argv, []
     parser = argparse.ArgumentParser(
         prog="iris_server.py",
-        usage="%(prog)s --workdir DIR [--http-port N] [--grpc-port N] [--metrics] -- COMMAND ARGS...",
+        usage="%(prog)s --workdir DIR [--http-port N] [--grpc-port N] [--metrics] (--serve | -- COMMAND ARGS...)",
         description="Start MLServer with an iris model on 127.0.0.1, run COMMAND with {url} "
-        "(the infer URL), {base_url} and {metrics_url} replaced in ARGS, stop the server, exit with COMMAND's code.",
+        "(the infer URL), {base_url} and {metrics_url} replaced in ARGS, stop the server, exit with COMMAND's code; "
+        "or, with --serve, keep serving until Ctrl-C.",
     )
     parser.add_argument("--workdir", type=Path, required=True, help="where the model, settings and mlserver.log go")
     parser.add_argument("--http-port", type=int, help="HTTP port (default: a free one)")
     parser.add_argument("--grpc-port", type=int, help="gRPC port (default: a free one)")
     parser.add_argument("--metrics", action="store_true", help="serve MLServer's Prometheus metrics on a free port")
+    parser.add_argument("--serve", action="store_true",
+                        help=f"no COMMAND: serve until Ctrl-C (HTTP port {SERVE_PORT} unless --http-port)")
     args = parser.parse_args(own_args)
-    if not command:
-        parser.error("no COMMAND given after --")
+    if args.serve == bool(command):
+        parser.error("give either --serve or a COMMAND after --")
+    if args.serve and args.http_port is None:
+        args.http_port = SERVE_PORT
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         with IrisServer(args.workdir, http_port=args.http_port, grpc_port=args.grpc_port,
                         metrics=args.metrics) as server:
             print(f"MLServer ready at {server.base_url} (infer: {server.infer_url})", flush=True)
+            if args.serve:
+                return _serve(server)
             try:
                 return _run_command(_substitute(command, server))
             except FileNotFoundError:

@@ -1,5 +1,10 @@
-"""What every command's help shares: the exit-code contract and the formatter that keeps
-the epilogs' and examples' line breaks."""
+"""What every command's help shares: the exit codes, worded for what each command does, and
+the formatter that keeps the epilogs' and examples' line breaks.
+
+The codes are the same for every command (README "Commands"); a command's help lists only
+the ones it can return, in its own words, so `validate --help` does not promise a verdict
+on SLOs it never evaluates.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,20 @@ import argparse
 
 FORMATTER = argparse.RawDescriptionHelpFormatter
 
-EPILOG = """\
-exit codes (every command):
-  0    ran, and every SLO holds
-  1    ran, and an SLO (or an assert condition) failed
-  2    bad input: spec, flags, payload
-  3    could not run: target not ready in time, workers did not connect, port taken
-  130  interrupted (what was measured is still written)
-"""
+BAD_INPUT = (2, "bad input: spec, flags, payload")
+NO_CLUSTER = (3, "could not run: the cluster's API unreachable or refused")
+
+
+def exit_codes(*rows: tuple[int, str]) -> str:
+    """An `exit codes:` epilog with one line per code."""
+    return "exit codes:\n" + "".join(f"  {code:<4} {meaning}\n" for code, meaning in rows)
+
+
+EPILOG = exit_codes(
+    (0, "ran, and every SLO holds"),
+    (1, "ran, and an SLO (or an assert condition) failed, or the measurement is invalid (unless --allow-invalid)"),
+    BAD_INPUT,
+    (3, "could not run: target not ready in time, workers did not connect, port taken"),
+    (130, "interrupted (what was measured is still written)"),
+)
+"""The codes of the commands that run a test and judge it."""

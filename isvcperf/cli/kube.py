@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from isvcperf import spec
-from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.cluster_flags import cluster_options
+from isvcperf.cli.commands import help_of
+from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, NO_CLUSTER, exit_codes
 from isvcperf.cli.results import add_condition_option, assert_result, exit_code
 from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
 from isvcperf.kube.apply import apply_suspended
 from isvcperf.kube.cluster import COMPONENT_LABEL, INSTANCE_LABEL, Cluster
-from isvcperf.readiness.isvc import infer_url
+from isvcperf.readiness.isvc import target_url
 from isvcperf.report.live import LiveView
 from isvcperf.report.render import DEFAULT_FORMATS, FORMATS, render
 from isvcperf.results.result import Result, load_result
@@ -48,8 +50,8 @@ examples (Iter8's KServe tutorial, in the cluster):
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `render`, `list`, `delete` and the `k` family."""
-    render_cmd = sub.add_parser("render", help="print the Kubernetes manifests of a run (like helm template)",
-                                formatter_class=FORMATTER, epilog=EPILOG,
+    render_cmd = sub.add_parser("render", help=help_of("render"),
+                                formatter_class=FORMATTER, epilog=exit_codes((0, "printed"), BAD_INPUT),
                                 description="Print the objects `isvcperf run` would create for SPEC with "
                                 "runner kubernetes, unowned and not suspended, for review or GitOps.")
     render_cmd.add_argument("spec", metavar="SPEC.yaml")
@@ -61,18 +63,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "not given (run reads it from the status): <isvc>.<ns> or <isvc>-predictor.<ns>")
     render_cmd.set_defaults(handler=cmd_render)
 
-    list_cmd = sub.add_parser("list", help="list isvcperf runs and launches in a namespace",
-                              formatter_class=FORMATTER, epilog=EPILOG)
-    _cluster_options(list_cmd)
+    cluster_codes = exit_codes((0, "done"), BAD_INPUT, NO_CLUSTER)
+    list_cmd = sub.add_parser("list", help=help_of("list"),
+                              formatter_class=FORMATTER, epilog=cluster_codes,
+                              description="List the runs (`isvcperf run` with runner kubernetes) and launches "
+                              "(`isvcperf k launch`) in a namespace, found by their app.kubernetes.io labels, "
+                              "with their state and age.")
+    cluster_options(list_cmd)
     list_cmd.set_defaults(handler=cmd_list)
 
-    delete_cmd = sub.add_parser("delete", help="delete a run's objects (isvcperf list names them)",
-                                formatter_class=FORMATTER, epilog=EPILOG)
+    delete_cmd = sub.add_parser("delete", help=help_of("delete"),
+                                formatter_class=FORMATTER, epilog=cluster_codes,
+                                description="Delete the objects of one run or launch (Jobs, CronJobs, Services, "
+                                "ConfigMaps labelled app.kubernetes.io/instance=RUN) and nothing else, e.g. one "
+                                "kept with --keep or left by a CLI that crashed.")
     delete_cmd.add_argument("run", metavar="RUN")
-    _cluster_options(delete_cmd)
+    cluster_options(delete_cmd)
     delete_cmd.set_defaults(handler=cmd_delete)
 
-    k = sub.add_parser("k", help="in-cluster tests, like iter8 k: launch, report, assert, log, delete",
+    k = sub.add_parser("k", help=help_of("k"),
                        formatter_class=FORMATTER, epilog=K_EXAMPLES + "\n" + EPILOG)
     ksub = k.add_subparsers(dest="k_command", metavar="COMMAND", required=True, parser_class=type(k))
     launch = ksub.add_parser("launch", help="start a runner Job (or CronJob) in the cluster",
@@ -88,33 +97,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--timeout", default="0s", help="wait this long for a result to be stored (e.g. 5m)")
     log = ksub.add_parser("log", help="print the runner pod's log", formatter_class=FORMATTER)
     delete = ksub.add_parser("delete", help="delete the launch and its stored results", formatter_class=FORMATTER)
-    job_run = ksub.add_parser("job-run", help=argparse.SUPPRESS)
+    job_run = ksub.add_parser("job-run")  # the runner pod's entry point: no help, so not listed
     job_run.add_argument("spec")
     job_run.add_argument("--out", type=Path, default=None)
     handlers = {launch: k_launch, report: k_report, check: k_assert, log: k_log, delete: k_delete, job_run: k_job_run}
     for p, handler in handlers.items():
-        _cluster_options(p)
+        cluster_options(p)
         p.add_argument("-g", "--group", default=DEFAULT_GROUP, help="the launch's name (default: default)")
         p.set_defaults(handler=handler)
-
-
-def k8s_overrides(args: argparse.Namespace) -> list[str]:
-    """`--context`, `-n` and `--keep` of `isvcperf run` as spec overrides (the spec stays the one source)."""
-    out = []
-    if getattr(args, "context", None):
-        out.append(f"kubernetes.context={args.context}")
-    if getattr(args, "namespace", None):
-        out.append(f"kubernetes.namespace={args.namespace}")
-    if getattr(args, "keep", False):
-        out.append("kubernetes.keep=true")
-    return out
-
-
-def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """The cluster flags of `isvcperf run` / `launch` (used with runner kubernetes or target.isvc)."""
-    _cluster_options(p)
-    p.add_argument("--keep", action="store_true",
-                   help="leave the run's pods and objects in the cluster (until their TTL) for inspection")
 
 
 # -- render, list, delete ----------------------------------------------------------------
@@ -123,15 +113,13 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 def cmd_render(args: argparse.Namespace) -> int:
     from isvcperf.engine.run import check_inputs
 
-    run_spec = spec.load_file(args.spec, args.overrides)
-    payload = check_inputs(run_spec)
+    run_spec, payload = check_inputs(spec.load_file(args.spec, args.overrides))
     namespace = args.namespace or run_spec.kubernetes.namespace or "default"
     if run_spec.target.url is None:
         # No API access here: assume the cluster-local address KServe gives (run reads the status).
         isvc_ns = run_spec.target.namespace or namespace
         status = {"address": {"url": urls.cluster_local_base(str(run_spec.target.isvc), isvc_ns, args.deployment_mode)}}
-        run_spec.target.url = infer_url({"status": status}, run_spec.target.protocol,
-                                        run_spec.target.model or str(run_spec.target.isvc), in_cluster=True)
+        run_spec = run_spec.with_target_url(target_url({"status": status}, run_spec.target, in_cluster=True))
     name = manifests.dns_label(args.name) if args.name else manifests.run_name(run_spec)
     print(manifests.to_yaml(manifests.for_run(run_spec, payload, name, namespace).all()), end="")
     return EXIT_OK
@@ -176,8 +164,7 @@ def k_launch(args: argparse.Namespace) -> int:
     if launch.runner not in ("job", "cronjob"):
         raise SpecError("runner", "isvcperf k launch runs the test in the cluster: add --set runner=job "
                         "(or runner=cronjob with cronjobSchedule); for a run from here use isvcperf launch")
-    run_spec = spec.from_data(launch.data, base_dir=os.getcwd())
-    payload = check_inputs(run_spec)
+    run_spec, payload = check_inputs(spec.from_data(launch.data, base_dir=os.getcwd()))
     namespace = args.namespace or run_spec.kubernetes.namespace
     if args.dry:
         m = manifests.for_launch(run_spec, payload, args.group, namespace or "default", launch.schedule)
@@ -239,8 +226,7 @@ def k_job_run(args: argparse.Namespace) -> int:
     """Inside the runner pod: run the spec with local Locust processes, store the result, exit with the verdict."""
     from isvcperf.engine.run import run_test
 
-    run_spec = spec.load_file(args.spec)
-    run_spec.kubernetes.namespace = args.namespace or run_spec.kubernetes.namespace
+    run_spec = spec.load_file(args.spec, [f"kubernetes.namespace={args.namespace}"] if args.namespace else [])
     out_dir = args.out or Path(tempfile.gettempdir()) / "isvcperf-out"
     cluster = Cluster(args.context, run_spec.kubernetes.namespace)
     try:
@@ -253,11 +239,6 @@ def k_job_run(args: argparse.Namespace) -> int:
 
 
 # -- internals ---------------------------------------------------------------------------
-
-
-def _cluster_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--context", help="kubeconfig context (default: the current one)")
-    p.add_argument("-n", "--namespace", help="namespace (default: the context's, in a pod its own)")
 
 
 def _connect(args: argparse.Namespace) -> Cluster:

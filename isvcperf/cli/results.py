@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from isvcperf.cli.help import EPILOG, FORMATTER
+from isvcperf.cli.commands import help_of
+from isvcperf.cli.help import BAD_INPUT, FORMATTER, exit_codes
 from isvcperf.report.render import FORMATS, render
 from isvcperf.results.assertions import CONDITIONS, check
 from isvcperf.results.result import Result, load_result
@@ -14,15 +15,21 @@ from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `report` and `assert`."""
-    report = sub.add_parser("report", help="render a stored result again", formatter_class=FORMATTER,
-                            epilog=EPILOG)
+    report = sub.add_parser("report", help=help_of("report"), formatter_class=FORMATTER,
+                            description="Print a stored run (its result.json, or the run's output directory) "
+                            "in one of the report formats, e.g. to turn yesterday's run into HTML or JUnit.",
+                            epilog=exit_codes((0, "rendered"), (2, "no such result, or not a result.json")))
     report.add_argument("result", metavar="RESULT_OR_DIR", help="a result.json or a run's output directory")
     report.add_argument("-o", "--output", choices=FORMATS, default="text", help="format (default text)")
     report.set_defaults(handler=cmd_report)
 
     conditions = "".join(f"  {name:<10} {condition.meaning}\n" for name, condition in CONDITIONS.items())
-    check_cmd = sub.add_parser("assert", help="check conditions on a stored result (like iter8 k assert)",
-                               formatter_class=FORMATTER, epilog="conditions:\n" + conditions + "\n" + EPILOG)
+    check_cmd = sub.add_parser("assert", help=help_of("assert"),
+                               formatter_class=FORMATTER,
+                               description="Check conditions on a stored run and print each one's state; the "
+                               "exit code says whether all hold, so a pipeline step can gate on a run made earlier.",
+                               epilog="conditions:\n" + conditions + "\n" + exit_codes(
+                                   (0, "every condition holds"), (1, "a condition does not hold"), BAD_INPUT))
     check_cmd.add_argument("result", metavar="RESULT_OR_DIR")
     add_condition_option(check_cmd, help="a condition (repeatable)")
     check_cmd.set_defaults(handler=cmd_assert)

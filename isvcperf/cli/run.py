@@ -15,20 +15,20 @@ from pathlib import Path
 from types import FrameType
 
 from isvcperf import spec
-from isvcperf.cli import kube
-from isvcperf.cli.help import EPILOG, FORMATTER
-from isvcperf.cli.results import exit_code
+from isvcperf.cli import cluster_flags, quick
+from isvcperf.cli.commands import help_of
+from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, exit_codes
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
-from isvcperf.engine.sweep import run_sweep, sweep_loads
+from isvcperf.outputs.formats import DEFAULT_FORMATS, FORMATS
 from isvcperf.report.live import LiveView
-from isvcperf.report.render import DEFAULT_FORMATS, FORMATS
-from isvcperf.report.sweep import render_html, render_text, step_line
-from isvcperf.spec import iter8
-from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED
+from isvcperf.util.durations import parse_duration
+from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 
 RUN_EXAMPLES = """\
 examples:
   isvcperf run examples/sklearn-irisv2.yaml
+  isvcperf run --url http://127.0.0.1:8080/v2/models/sklearn-irisv2/infer \\
+    --payload examples/payloads/sklearn-irisv2-input.json -c 8 -d 30s --slo 'http/latency-p99<=50'
   isvcperf run spec.yaml --set load.users=16 --set load.duration=2m --ui
   isvcperf run spec.yaml --set 'slos.http/latency-p99.upper=250' --out results/today
 """
@@ -64,21 +64,22 @@ example:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `run`, `launch`, `sweep` and `validate`."""
-    run = sub.add_parser("run", help="run a test from a spec file", formatter_class=FORMATTER,
+    run = sub.add_parser("run", help=help_of("run"), formatter_class=FORMATTER,
                          description="Check the target is ready, drive load with Locust master and worker "
                          "processes, evaluate the spec's SLOs and write the reports.",
                          epilog=RUN_EXAMPLES + "\n" + EPILOG)
-    run.add_argument("spec", metavar="SPEC.yaml", help="the test spec (see examples/)")
+    run.add_argument("spec", metavar="SPEC.yaml", nargs="?", help="the test spec (see examples/); or the flags below")
     _add_run_options(run, "override a spec field by its dotted path, e.g. load.users=8 (repeatable)")
+    quick.add_flags(run)
     run.set_defaults(handler=cmd_run)
 
-    launch = sub.add_parser("launch", help="run a test from Iter8-style --set flags", formatter_class=FORMATTER,
+    launch = sub.add_parser("launch", help=help_of("launch"), formatter_class=FORMATTER,
                             description="Run a test described with Iter8 0.13's launch vocabulary.",
                             epilog=LAUNCH_EXAMPLES + "\n" + EPILOG)
     _add_run_options(launch, "an Iter8 key (http.url=..., assess.SLOs.upper.http/latency-p90=...) (repeatable)")
     launch.set_defaults(handler=cmd_launch)
 
-    sweep = sub.add_parser("sweep", help="find the highest load that meets every SLO", formatter_class=FORMATTER,
+    sweep = sub.add_parser("sweep", help=help_of("sweep"), formatter_class=FORMATTER,
                            description="Run the spec at rising load (load.sweep) until an SLO fails or errors "
                            "appear (protocol openai with load.sweep.goodputRatio: or goodput falls below it); "
                            "print the latency-versus-throughput table and the capacity, and write sweep.json, "
@@ -90,8 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", metavar="DIR", type=Path, help="output directory (one subdirectory per step)")
     sweep.set_defaults(handler=cmd_sweep)
 
-    validate = sub.add_parser("validate", help="check a spec without running it", formatter_class=FORMATTER,
-                              epilog=EPILOG)
+    validate = sub.add_parser("validate", help=help_of("validate"), formatter_class=FORMATTER,
+                              description="Check a spec as `run` would before sending load: every field, the "
+                              "--set overrides, the payload files, header variables and the CA bundle. "
+                              "Sends nothing to the target.",
+                              epilog=exit_codes((0, "the spec is valid"), BAD_INPUT))
     validate.add_argument("spec", metavar="SPEC.yaml")
     validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     validate.set_defaults(handler=cmd_validate)
@@ -103,6 +107,21 @@ def _bind_address(text: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IP address to bind, e.g. 0.0.0.0 or 127.0.0.1") from None
+
+
+def _port(text: str) -> int:
+    """--ui-port: a TCP port number."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535), e.g. 8089")
+    return int(text)
+
+
+def _duration(text: str) -> float:
+    """--ui-linger: a duration such as 90s or 10m."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
@@ -118,11 +137,16 @@ def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
                    help="bind the web UI to ADDRESS instead (e.g. 0.0.0.0; implies --ui); off loopback it "
                    "asks for a login: user isvcperf, password $ISVCPERF_UI_PASSWORD (generated and "
                    "printed when unset)")
+    p.add_argument("--ui-port", metavar="PORT", type=_port,
+                   help="serve the web UI on PORT (Locust's usual is 8089; implies --ui; default: a free port)")
+    p.add_argument("--ui-linger", metavar="DURATION", type=_duration, default=0.0,
+                   help="after the run, keep the web UI open this long (e.g. 10m) to look at the final charts; "
+                   "the result is written first, Ctrl-C ends it early (implies --ui)")
     p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
                    help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
                    f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
     add_allow_invalid(p)
-    kube.add_run_flags(p)
+    cluster_flags.add_run_flags(p)
 
 
 def add_allow_invalid(p: argparse.ArgumentParser) -> None:
@@ -133,26 +157,41 @@ def add_allow_invalid(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(spec.load_file(args.spec, args.overrides + kube.k8s_overrides(args)), args)
+    overrides = args.overrides + cluster_flags.k8s_overrides(args)
+    if args.spec is None:
+        return _run(quick.quick_spec(args, overrides), args)
+    flags = quick.given(args)
+    if flags:
+        raise SpecError(flags[0], f"{', '.join(flags)} {'describe' if len(flags) > 1 else 'describes'} a run "
+                        f"without a spec file; with {args.spec} set its fields with --set (e.g. --set load.users=8)")
+    return _run(spec.load_file(args.spec, overrides), args)
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
     notes: list[str] = []
-    data = iter8.launch_data(args.overrides + kube.k8s_overrides(args), notes)
+    from isvcperf.spec import iter8
+
+    data = iter8.launch_data(args.overrides + cluster_flags.k8s_overrides(args), notes)
     for note in notes:
         print(f"isvcperf: note: {note}")
     return _run(spec.from_data(data, base_dir=os.getcwd()), args)
 
 
 def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
+    from isvcperf.cli.results import exit_code  # with the report renderer: needed once the run is over
+
     out_dir = args.out or default_out_dir(run_spec)
     with _sigterm_as_interrupt():
-        result = run_test(run_spec, out_dir, LiveView, args.reports or DEFAULT_FORMATS, ui=args.ui,
-                          ui_host=args.ui_host)
+        result = run_test(run_spec, out_dir, LiveView, args.reports or DEFAULT_FORMATS,
+                          ui=args.ui or args.ui_port is not None or args.ui_linger > 0, ui_host=args.ui_host,
+                          ui_port=args.ui_port, ui_linger=args.ui_linger)
     return exit_code(result, args.allow_invalid)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from isvcperf.engine.sweep import run_sweep, sweep_loads
+    from isvcperf.report.sweep import render_html, render_text, step_line
+
     run_spec = spec.load_file(args.spec, args.overrides)
     sweep_loads(run_spec)  # bad sweep settings fail before any step runs
     out_dir = args.out or default_out_dir(run_spec)
@@ -167,8 +206,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     run_spec = spec.load_file(args.spec, args.overrides)
-    check_inputs(run_spec)
-    print(f"{args.spec}: valid ({run_spec.target.protocol} {run_spec.infer_url}, {len(run_spec.slos)} SLOs)")
+    run_spec, _ = check_inputs(run_spec)  # the spec as the run would read it (a gRPC payload's model)
+    target = run_spec.infer_url or f"InferenceService {run_spec.target.isvc}"
+    count = len(run_spec.slos)
+    print(f"{args.spec}: valid ({run_spec.target.protocol} {target}, {count} SLO{'' if count == 1 else 's'})")
     return EXIT_OK
 
 

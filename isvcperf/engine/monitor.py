@@ -22,18 +22,24 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
 from isvcperf.results import llm_metrics, metrics, slo
 from isvcperf.results.metric_text import format_metric, slo_row, with_unit
 from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
+from isvcperf.util.clip import clip
 from isvcperf.util.durations import format_duration
+from isvcperf.util.errors import CouldNotRun
 
-SLO_ROUTE = "isvcperf/slos"
+WARMUP_ERROR_CHARS = 400
+"""How much of the first warm-up error the one-line message quotes (head and tail: util.clip)."""
 PUSH_TIMEOUT_S = 1.0
 LIVE_LLM_METRICS = (*(f"llm/{kind}-p{p}" for kind in ("ttft", "tpot") for p in (50, 90, 99)),
                     "llm/output-tokens-per-second", "llm/goodput", "llm/goodput-ratio")
 """What the web UI's SLO tab shows of a generative run beside its SLOs (README: watching a run)."""
+MARKS = {True: "🟢", False: "🔴"}
+"""The SLO tab's colour for a held and a failing SLO (the tab shows text only)."""
 
 
 class Display(Protocol):
@@ -48,7 +54,7 @@ class Display(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def __call__(self, stats: dict[str, Any]) -> None: ...
+    def __call__(self, stats: StatsDocument) -> None: ...
 
 
 DisplayFactory = Callable[[RunSpec, Callable[[str], None]], Display]
@@ -63,13 +69,29 @@ class StopEarly(Exception):
         self.reason = reason
 
 
-def current_metrics(spec: RunSpec, stats: dict[str, Any]) -> tuple[dict[str, float], float]:
+def warmup_failure(stats: StatsDocument | None) -> CouldNotRun | None:
+    """The run cannot tell anything when every warm-up request failed: the target or the payload is wrong.
+
+    Judged once measuring has begun (the warm-up is over), so a measured run of failures is
+    stopped at the next poll and never reported as a performance result.
+    """
+    total = stats.get("total") if stats else None
+    if not total or total.get("measureStart") is None:
+        return None
+    sent, failed = total.get("warmupRequests", 0), total.get("warmupErrors", 0)
+    if not sent or failed < sent:
+        return None
+    first = clip(total.get("warmupError") or "no detail", WARMUP_ERROR_CHARS)
+    return CouldNotRun(f"every one of the {sent} warm-up requests failed, so nothing was measured; the first: "
+                       f"{first}; fix the target or the payload")
+
+
+def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, float], float]:
     """The run's metrics so far and the measured seconds, computed as for the final Result."""
-    total = stats.get("total") or {}
-    start, end = total.get("measureStart"), total.get("measureEnd")
-    window = (end - start) if start is not None and end is not None and end > start else 0.0
-    if not total or start is None:
+    total = stats.get("total")
+    if not total or total.get("measureStart") is None:
         return {}, 0.0
+    window = metrics.window(total)
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
@@ -82,10 +104,10 @@ class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
     def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None,
-                 judge: Callable[[dict[str, Any]], Validity | None] | None = None) -> None:
+                 judge: Callable[[StatsDocument], Validity | None] | None = None) -> None:
         self.spec = spec
         self.live = live
-        self.ui_url = ui_url.rstrip("/") + "/" + SLO_ROUTE if ui_url else None
+        self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
         self.judge = judge
         """The validity checks on the stats so far (engine.run), shown first in the live view and the UI tab."""
@@ -98,12 +120,15 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(*exc)
 
-    def __call__(self, stats: dict[str, Any]) -> None:
+    def __call__(self, stats: StatsDocument) -> None:
+        failure = warmup_failure(stats)
+        if failure is not None:
+            raise failure
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         self.validity = self.live.validity = self.judge(stats) if self.judge and values else None
         if self.ui_url is not None:
-            self._push(self.verdicts, values)
+            self._push(self.verdicts, values, stats)
         reason = self.abort_reason(stats, window)
         self.live.slos = self.verdicts
         self.live.stopping = reason is not None
@@ -111,20 +136,20 @@ class Monitor:
         if reason is not None:
             raise StopEarly(reason)
 
-    def abort_reason(self, stats: dict[str, Any], window: float) -> str | None:
+    def abort_reason(self, stats: StatsDocument, window: float) -> str | None:
         """Why the run must stop now, or None: the first abortOnFail SLO that fails past its grace period.
 
         A metric not measured yet (no successful response so far) does not abort: it may come.
         """
         if stats.get("phase") != "running":
             return None
-        start = (stats.get("total") or {}).get("measureStart")
+        start = stats["total"].get("measureStart")
         measured = time.time() - start if start else 0.0
         for verdict in self.verdicts:
             rule = self.spec.slos[verdict.metric]
             if not rule.abort_on_fail or verdict.satisfied or verdict.value is None:
                 continue
-            if measured < (rule.grace_period or 0.0):
+            if measured < rule.grace_period:
                 continue
             row = slo_row(verdict)
             grace = f", grace period {format_duration(rule.grace_period)}" if rule.grace_period else ""
@@ -132,23 +157,9 @@ class Monitor:
                     f"limit {row.limit} (abortOnFail{grace})")
         return None
 
-    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float]) -> None:
-        """Best effort: the web UI's SLO panel shows what was pushed last: the SLOs, then a
-        generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows."""
-        rows = [slo_row(verdict) for verdict in verdicts]
-        failed = [check.name for check in self.validity.failed] if self.validity else []
-        body = [{"metric": "validity (so far)", "limit": "every check holds", "margin": "", "abort": "",
-                 "value": ", ".join(failed) or "all checks hold", "state": "INVALID" if failed else "valid"}
-                ] if self.validity else []
-        body += [
-            {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
-             "state": "ok" if row.satisfied else "FAILING",
-             "abort": "yes" if self.spec.slos[row.metric].abort_on_fail else ""}
-            for row in rows
-        ]
-        body += [{"metric": name, "limit": "", "value": with_unit(format_metric(name, values[name]), metric_names.unit(name)),
-                  "margin": "", "state": "measured", "abort": ""}
-                 for name in LIVE_LLM_METRICS if name in values and name not in self.spec.slos]
+    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float], stats: StatsDocument) -> None:
+        """Best effort: the web UI's SLO panel shows what was pushed last (panel_rows)."""
+        body = panel_rows(self.spec, verdicts, values, stats, self.validity)
         request = urllib.request.Request(self.ui_url or "", json.dumps(body).encode(),
                                          {"Content-Type": "application/json"}, method="POST")
         try:
@@ -156,3 +167,30 @@ class Monitor:
                 response.read()
         except (urllib.error.URLError, OSError, ValueError):
             pass
+
+
+def panel_rows(spec: RunSpec, verdicts: list[SLOVerdict], values: dict[str, float],
+               stats: StatsDocument, validity: Validity | None = None) -> list[dict[str, str]]:
+    """The web UI's SLO tab: first the validity so far (when judged: the failed checks, or that
+    all hold), then the SLOs (with a coloured mark before the state, since the tab shows text
+    only), a generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows, and
+    the warm-up requests, which Locust's own statistics leave out (loadgen.ticket_user)."""
+    rows = [slo_row(verdict) for verdict in verdicts]
+    failed = [check.name for check in validity.failed] if validity else []
+    body = [{"metric": "validity (so far)", "limit": "every check holds", "value": ", ".join(failed) or "all checks hold",
+             "margin": "", "mark": MARKS[not failed], "state": "INVALID" if failed else "valid", "abort": ""}
+            ] if validity else []
+    body += [
+        {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
+         "mark": MARKS[row.satisfied], "state": "ok" if row.satisfied else "FAILING",
+         "abort": "yes" if spec.slos[row.metric].abort_on_fail else "no"}
+        for row in rows
+    ]
+    body += [{"metric": name, "limit": "", "value": with_unit(format_metric(name, values[name]), metric_names.unit(name)),
+              "margin": "", "state": "measured", "abort": ""}
+             for name in LIVE_LLM_METRICS if name in values and name not in spec.slos]
+    warmup = (stats.get("total") or {}).get("warmupRequests")
+    if warmup:
+        body.append({"metric": "warm-up requests", "limit": "", "value": str(warmup), "margin": "",
+                     "state": "not measured", "abort": ""})
+    return body

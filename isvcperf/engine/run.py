@@ -13,28 +13,28 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly
-from isvcperf.kube.cluster import Cluster
+from isvcperf.engine.monitor import DisplayFactory, Monitor, StopEarly, warmup_failure
 from isvcperf.loadgen import pacing
+from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.outputs.publish import Publisher
-from isvcperf.payload.bodies import Bodies, load_payload
+from isvcperf.payload.bodies import Bodies, load_payload, with_models
 from isvcperf.readiness.http import wait_ready
-from isvcperf.readiness.isvc import wait_isvc
 from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo, validity
 from isvcperf.results.result import ErrorGroup, Result, Validity, WorkerSummary
 from isvcperf.runners.base import Runner
-from isvcperf.runners.kubernetes import KubernetesRunner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec import metric_names, observability, schema
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun, SpecError
 
-DEADLINE_GRACE = 120.0
+if TYPE_CHECKING:
+    from isvcperf.kube.cluster import Cluster
 
 
 class Interrupted(Exception):
@@ -62,28 +62,34 @@ def prepare_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-def check_inputs(spec: RunSpec) -> Bodies:
+def check_inputs(spec: RunSpec) -> tuple[RunSpec, Bodies]:
     """Everything that can be checked without the target: payloads, header variables, CA bundle,
-    and the pacer the workers will take from ISVCPERF_PACER."""
+    and the pacer the workers will take from ISVCPERF_PACER.
+
+    Returns the bodies, and the spec with what they tell (the model a gRPC payload names).
+    """
     pacing.configured()
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
     observability.check_environment(spec)
     ca_bundle_path(spec)
-    return load_payload(spec)
+    bodies = load_payload(spec)
+    return with_models(spec, bodies), bodies
 
 
 def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequence[str], ui: bool = False,
-             echo: Callable[[str], None] = print, ui_host: str | None = None) -> Result:
+             echo: Callable[[str], None] = print, ui_host: str | None = None, ui_port: int | None = None,
+             ui_linger: float = 0.0) -> Result:
     """Run the test and write result.json and the reports in `reports` into `out_dir`.
 
     The caller chooses the presentation: `live` makes what shows the run while it goes,
-    `reports` names the report formats written at the end.
+    `reports` names the report formats written at the end. With the web UI, `ui_port` fixes
+    its port and `ui_linger` keeps it open that many seconds after the result is written.
 
     Raises CouldNotRun (result written with status could-not-run) or Interrupted (partial
     result written); otherwise returns the Result, whose verdict decides the exit code.
     """
-    payload = check_inputs(spec)
+    spec, payload = check_inputs(spec)
     prepare_out_dir(out_dir)
     publish = Publisher(out_dir, reports, echo, spec.notify)
     echo(f"isvcperf: {spec.name}: {spec.target.protocol} {spec.infer_url or f'InferenceService {spec.target.isvc}'}")
@@ -103,21 +109,31 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         return result
 
     try:
-        cluster = Cluster(spec.kubernetes.context, spec.kubernetes.namespace) if (
-            spec.runner == "kubernetes" or spec.target.isvc) else None
+        cluster = _cluster(spec)
         if cluster is not None and spec.target.isvc:
+            from isvcperf.readiness.isvc import wait_isvc
+
             in_cluster = spec.runner == "kubernetes" or "KUBERNETES_SERVICE_HOST" in os.environ
-            wait_isvc(spec, cluster, in_cluster, progress=echo)
+            spec = wait_isvc(spec, cluster, in_cluster, progress=echo)
         if spec.runner == "local":  # the pods' network is not this machine's: there the API's Ready decides
             wait_ready(spec, progress=echo)
-        echo(f"isvcperf: target ready ({spec.infer_url}); starting {_load_text(spec)}")
+        echo(f"isvcperf: target ready ({spec.infer_url}); starting {load_text(spec)}")
         watch = server_view.start(spec)
-        runner = (KubernetesRunner(spec, payload, cluster, echo) if cluster is not None and spec.runner == "kubernetes"
-                  else LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host))
+        if cluster is not None and spec.runner == "kubernetes":
+            from isvcperf.runners.kubernetes import KubernetesRunner
+
+            runner = KubernetesRunner(spec, payload, cluster, echo)
+        else:
+            runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port)
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
         with Monitor(spec, live(spec, echo), ui_url, judge=lambda stats: _validity_so_far(spec, stats)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
-        runner.close()
+        failure = warmup_failure(outcome.stats)  # a run too short for the monitor to see it
+        if failure is not None:
+            raise failure
+        linger = ui_linger if ui and spec.runner == "local" else 0.0
+        if not linger:
+            runner.close()
     except StopEarly as exc:
         return partial("interrupted", exc.reason)
     except KeyboardInterrupt:
@@ -128,53 +144,80 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     result = from_outcome(spec, outcome, runner.plan.warnings)
     server_view.finish(watch, result, prefix)
     publish(result)
+    if linger:
+        _keep_ui_open(runner, linger, echo)
+    if outcome.interrupted:  # the web UI's STOP: kept like Ctrl-C, and the same exit code
+        raise Interrupted(result)
     return result
 
 
-def _validity_so_far(spec: RunSpec, stats: dict[str, Any]) -> Validity | None:
+def _validity_so_far(spec: RunSpec, stats: StatsDocument) -> Validity | None:
     """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet)."""
     return build_result(spec, stats, "interrupted", "", []).validity
 
 
+def _cluster(spec: RunSpec) -> Cluster | None:
+    """The cluster's API when the run needs it; the Kubernetes client loads only then (a local run starts faster)."""
+    if spec.runner != "kubernetes" and not spec.target.isvc:
+        return None
+    from isvcperf.kube.cluster import Cluster
+
+    return Cluster(spec.kubernetes.context, spec.kubernetes.namespace)
+
+
+def _keep_ui_open(runner: Runner, seconds: float, echo: Callable[[str], None]) -> None:
+    """--ui-linger: the result is written; leave the web UI up so a person can look at the final
+    charts, until `seconds` pass or Ctrl-C, then stop the processes."""
+    echo(f"isvcperf: the web UI stays open at {runner.plan.web_url} for {format_duration(seconds)}; "
+         "Ctrl-C closes it (the result is written)")
+    with contextlib.suppress(KeyboardInterrupt):
+        time.sleep(seconds)
+    runner.close()
+
+
 def _deadline(spec: RunSpec) -> float | None:
     """A bound on a timed run, so a stuck master can never hang a CI job."""
-    if spec.load.duration is None:
-        return None
-    budget = spec.load.duration + (spec.load.warmup.duration or 0) + (spec.target.timeout or 30) + DEADLINE_GRACE
-    return time.monotonic() + budget
+    load = budget(spec).load
+    return time.monotonic() + load if load is not None else None
 
 
-def _load_text(spec: RunSpec) -> str:
+def load_text(spec: RunSpec) -> str:
     load = spec.load
-    amount = f"{load.requests} requests" if load.requests is not None else f"{format_duration(load.duration or 0)}"
-    pacing = f"at {load.rate:g} req/s" if load.rate else "closed loop"
-    return f"{amount}, {load.users} users, {pacing}"
+    amount = format_duration(load.duration) if load.duration is not None else f"{load.requests} requests"
+    rates = [stage.rate for stage in load.stages if stage.rate is not None]
+    if rates:
+        model = f"open loop in {len(load.stages)} stages up to {max(rates):g} req/s"
+    elif load.stages:
+        model = f"closed loop in {len(load.stages)} stages"
+    else:
+        model = f"open loop at {load.rate:g} req/s" if load.rate else "closed loop"
+    return f"{amount}, {load.users} users, {model}"
 
 
 def from_outcome(spec: RunSpec, outcome: Outcome, warnings: list[str]) -> Result:
     status = "completed" if outcome.finished else "interrupted"
     reason = "" if outcome.finished and outcome.reason == "completed" else outcome.reason
-    workers = (outcome.stats or {}).get("workers", {})
-    lost = sum(1 for w in workers.values() if w.get("lostAt") is not None)
+    workers = outcome.stats["workers"] if outcome.stats else {}
+    lost = sum(1 for w in workers.values() if w["lostAt"] is not None)
     if lost:  # never a silent pass on less load than asked for (README: worker loss)
         reason = f"load shortfall: {lost} of {len(workers)} workers lost"
     return build_result(spec, outcome.stats, status, reason, warnings)
 
 
-def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reason: str,
+def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason: str,
                  plan_warnings: list[str]) -> Result:
     """Turn the master's stats (possibly partial or absent) into a Result with SLO verdicts."""
-    total = (stats or {}).get("total", {})
-    start, end = total.get("measureStart"), total.get("measureEnd")
-    window = (end - start) if start is not None and end is not None and end > start else 0.0
+    total = stats["total"] if stats else None
+    start, end = (total["measureStart"], total["measureEnd"]) if total else (None, None)
+    window = metrics.window(total)
     percentiles = metrics.wanted_percentiles(spec.metrics.percentiles, list(spec.slos))
     prefix = metric_names.protocol_prefix(spec.target.protocol)
     ids = [endpoint.id for endpoint in spec.endpoints]
     values = metrics.with_endpoints(total, ids, percentiles, window, prefix) if total else {}
     # protocol openai: the token-level metrics beside the http/ ones
     values.update(llm_metrics.of_total(total, spec.metrics.percentiles, list(spec.slos), window))
-    llm = total.get("llm")
-    workers_data = (stats or {}).get("workers", {})
+    llm = total.get("llm") if total else None
+    workers_data = stats["workers"] if stats else {}
     result = Result(
         name=spec.name,
         status=status,  # type: ignore[arg-type]
@@ -185,22 +228,22 @@ def build_result(spec: RunSpec, stats: dict[str, Any] | None, status: str, reaso
         target=_target(spec),
         load=_load_applied(spec, len(workers_data) or None),
         metrics=values,
-        histogram=total.get("histogram", ""),
+        histogram=total["histogram"] if total else "",
         errors=[ErrorGroup(type=k, count=c, example=e) for k, (c, e) in sorted(
-            total.get("errorGroups", {}).items(), key=lambda item: -item[1][0])],
+            (total["errorGroups"] if total else {}).items(), key=lambda item: -item[1][0])],
         warnings=[*plan_warnings, *analysis.warnings(spec, stats, window)],
         workers=[
-            WorkerSummary(id=cid, requests=w.get("requests") or 0, errors=w.get("errors") or 0,
-                          warmup_requests=w.get("warmupRequests") or 0, dropped=w.get("dropped") or 0,
-                          lost_at=_iso(w.get("lostAt")), process=w.get("process") or "")
-            for cid, w in sorted(workers_data.items(), key=lambda item: item[1].get("index", 0))
+            WorkerSummary(id=cid, requests=w["requests"] or 0, errors=w["errors"] or 0,
+                          warmup_requests=w["warmupRequests"] or 0, dropped=w["dropped"] or 0,
+                          lost_at=_iso(w["lostAt"]), process=w["process"])
+            for cid, w in sorted(workers_data.items(), key=lambda item: item[1]["index"])
         ],
-        timeline=analysis.timeline(stats or {}, analysis.stage_ends(spec), window),
-        stages=analysis.stages(spec, total, percentiles),
+        timeline=analysis.timeline(stats, analysis.stage_ends(spec), window) if stats else [],
+        stages=analysis.stages(spec, total, percentiles) if total else [],
         spec=spec.to_data(),
     )
     if llm:
-        result.llm = llm_metrics.block(llm, float((stats or {}).get("interval", 1.0)), window)
+        result.llm = llm_metrics.block(llm, stats["interval"] if stats else spec.metrics.interval, window)
     result.slos = slo.evaluate(spec.slos, values)
     result.validity = validity.judge(spec, result)
     return result

@@ -69,6 +69,19 @@ def readiness_urls(url: str, protocol: str, model: str | None) -> list[str]:
     return [f"{base}/"]
 
 
+def model_list_url(url: str, protocol: str) -> tuple[str, str] | None:
+    """(method, URL) of the list of models the server behind an inference URL serves: V2's repository
+    index (`POST /v2/repository/index`, MLServer and Triton), V1's `GET /v1/models` (KServe's
+    model server); None for other protocols."""
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    if protocol == "v2":
+        return "POST", f"{base}{parts.path.split('/v2/models/')[0]}/v2/repository/index"
+    if protocol == "v1":
+        return "GET", f"{base}{parts.path.split('/v1/models/')[0]}/v1/models"
+    return None
+
+
 DEPLOYMENT_MODES = ("Serverless", "RawDeployment")
 
 
@@ -81,3 +94,18 @@ def cluster_local_base(isvc: str, namespace: str, mode: str = "Serverless") -> s
     """
     host = isvc if mode == "Serverless" else f"{isvc}-predictor"
     return f"http://{host}.{namespace}.svc.cluster.local"
+
+
+METRICS_PORTS = {"mlserver": 8082}
+"""A model server's own metrics port, where it is not the inference port (MLServer's default)."""
+
+
+def metrics_url(url: str, runtime: str) -> str:
+    """Where a `runtime` server whose inference URL is `url` serves its Prometheus metrics: its known
+    metrics port on the same host, else the inference port, path /metrics."""
+    parts = urlsplit(url)
+    scheme = "https" if parts.scheme in ("https", "grpcs") else "http"
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    port = METRICS_PORTS.get(runtime) or parts.port or (443 if scheme == "https" else 80)
+    return f"{scheme}://{host}:{port}/metrics"

@@ -60,6 +60,7 @@ KINDS: dict[str, Kind] = {
     "CronJob": Kind("BatchV1Api", "cron_job", "cronjobs"),
     "Role": Kind("RbacAuthorizationV1Api", "role", "roles"),
     "RoleBinding": Kind("RbacAuthorizationV1Api", "role_binding", "rolebindings"),
+    "NetworkPolicy": Kind("NetworkingV1Api", "network_policy", "networkpolicies"),
 }
 """The kinds isvcperf creates or reads."""
 LISTED_KINDS = ("CronJob", "Job", "Service", "ConfigMap")

@@ -28,23 +28,19 @@ import jinja2
 import yaml
 
 from isvcperf import __version__, k8s
+from isvcperf.loadgen.protocol import MASTER_PORT, WEB_PORT
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import Plan, Ports, make_plan
 from isvcperf.spec import schema
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import SpecError
 
 TEMPLATES = Path(k8s.__file__).parent
 CONFIG_DIR = "/etc/isvcperf"
 SCRATCH_DIR = "/scratch"
-MASTER_PORT = 5557
-WEB_PORT = 8089
 CONFIGMAP_LIMIT = 900 * 1024
 """Kubernetes refuses objects over 1 MiB; stay clear of it, with room for metadata."""
-REQUESTS_RUN_BOUND = 3600
-"""A request-count run has no natural end time: bound it in the cluster at one hour."""
-DEADLINE_GRACE = 120
-DEFAULT_IMAGE = f"isvcperf:{__version__}"
 ISVC_NAMESPACE = "isvcperf.io/isvc-namespace"
 """Annotation on a launch's runner: where its InferenceService (and the Role to read it) lives."""
 FALLBACK_LOCUSTFILE = "isvcperf_k8s.py"
@@ -110,15 +106,14 @@ class Manifests:
 
 def for_run(spec: RunSpec, payload: Bodies, instance: str, namespace: str) -> Manifests:
     """The master Job (root), its Service, the worker Job and the ConfigMap for `spec`'s Plan."""
-    k8s = spec.kubernetes
     master_name, workers_name = f"{instance}-master", f"{instance}-workers"
     plan = make_plan(spec, payload, Ports(master=MASTER_PORT, web=WEB_PORT, host="$(POD_IP)"),
                      config_path=f"{CONFIG_DIR}/loadgen.json", csv_prefix=f"{SCRATCH_DIR}/locust",
                      log_dir=SCRATCH_DIR)
-    plan.config.linger = k8s.linger or plan.config.linger
-    start = int(k8s.start_timeout or 300)
+    limits = budget(spec)
     locustfiles = f"{CONFIG_DIR}/locustfile.py,{CONFIG_DIR}/{FALLBACK_LOCUSTFILE}"
-    master_args = _pod_args(plan.master.args, {"-f": locustfiles, "--expect-workers-max-wait": str(start)})
+    master_args = _pod_args(plan.master.args, {"-f": locustfiles,
+                                               "--expect-workers-max-wait": str(int(limits.start))})
     worker_args = _pod_args(plan.workers[0].args, {"-f": locustfiles, "--master-host": master_name})
     files = {
         "loadgen.json": plan.config.to_json(),
@@ -137,9 +132,10 @@ def for_run(spec: RunSpec, payload: Bodies, instance: str, namespace: str) -> Ma
         "web_port": WEB_PORT,
         "files": files,
         "binary_files": {},
-        "active_deadline": start + int(k8s.linger or 0) + _load_bound(spec),
+        "active_deadline": limits.master_job,
     }
-    return Manifests("master-job.yaml.j2", ["configmap.yaml.j2", "master-service.yaml.j2", "worker-job.yaml.j2"],
+    policy = ["master-networkpolicy.yaml.j2"] if spec.kubernetes.network_policy.enabled else []
+    return Manifests("master-job.yaml.j2", ["configmap.yaml.j2", "master-service.yaml.j2", *policy, "worker-job.yaml.j2"],
                      context, plan=plan,
                      names={"master": master_name, "workers": workers_name, "config": f"{instance}-config"},
                      render_only=["podmonitor.yaml.j2"] if spec.outputs.prometheus.pod_monitor else [])
@@ -171,7 +167,7 @@ def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, sched
         "schedule": schedule,
         "files": files,
         "binary_files": binary,
-        "active_deadline": int(spec.ready.timeout or 60) + _load_bound(spec),
+        "active_deadline": budget(spec).launch_job,
     }
     return Manifests("runner-job.yaml.j2", ["configmap.yaml.j2", "runner-rbac.yaml.j2", "runner-isvc-rbac.yaml.j2"],
                      context,
@@ -199,7 +195,7 @@ def _base_context(spec: RunSpec, instance: str, namespace: str, config_map: str)
         "instance": instance,
         "namespace": namespace,
         "version": __version__,
-        "image": spec.kubernetes.image or DEFAULT_IMAGE,
+        "image": spec.kubernetes.image,
         "k8s": k8s,
         "config_map": config_map,
         "config_dir": CONFIG_DIR,
@@ -233,14 +229,6 @@ def _pod_args(args: list[str], replace: dict[str, str]) -> list[str]:
     if missing:
         raise ValueError(f"the Plan has no {', '.join(missing)} option to adapt")  # plan.py and this module disagree
     return out
-
-
-def _load_bound(spec: RunSpec) -> int:
-    """Seconds the load itself may take, for activeDeadlineSeconds (Kubernetes ends the pods after it)."""
-    load = spec.load
-    if load.duration is not None:
-        return int(load.duration + (load.warmup.duration or 0) + (spec.target.timeout or 30) + DEADLINE_GRACE)
-    return REQUESTS_RUN_BOUND
 
 
 def _check_size(files: dict[str, str], binary: dict[str, str], field_path: str) -> None:

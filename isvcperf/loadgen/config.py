@@ -69,6 +69,8 @@ class RemoteWriteConfig:
 class LoadgenConfig:
     """Load parameters for the whole run; each worker gets its share from the master."""
 
+    protocol: str = "v2"
+    """target.protocol: which user class a locustfile offering several runs (locustfiles/kserve.py)."""
     endpoints: list[EndpointConfig] = field(default_factory=list)
     """Where the load goes, split by weight (one entry, id "", for a run with one target)."""
     timeout: float = 30.0

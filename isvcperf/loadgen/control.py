@@ -166,7 +166,7 @@ class Controller:
         record it unless warm-up."""
         self._in_flight -= 1
         if ticket.warmup:
-            self.recorder.warmup_requests += 1
+            self.recorder.record_warmup(error, example)
         else:
             self.recorder.record(ticket.intended, sent, finished, error, example, endpoint)
         if self._exhausted or self._measure_left == 0:

@@ -25,9 +25,9 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from isvcperf.kube.manifests import WEB_PORT
 from isvcperf.loadgen import plugin
 from isvcperf.loadgen.log_result import format_line
+from isvcperf.loadgen.protocol import LOCUST_STATS_ROUTE, WEB_PORT
 
 STARTED_STATES = {"spawning", "running", "cleanup", "stopping", "stopped"}
 """Locust runner states after the test started (the master is `ready` until then)."""
@@ -39,7 +39,7 @@ def _run_under_way(argv: list[str]) -> bool:
         return False
     host = argv[argv.index("--master-host") + 1]
     try:
-        with urllib.request.urlopen(f"http://{host}:{WEB_PORT}/stats/requests", timeout=3) as response:
+        with urllib.request.urlopen(f"http://{host}:{WEB_PORT}{LOCUST_STATS_ROUTE}", timeout=3) as response:
             state = json.load(response).get("state")
     except (OSError, ValueError):
         return False  # no master yet: the normal start

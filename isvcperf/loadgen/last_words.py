@@ -24,20 +24,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from isvcperf.loadgen.llm_recorder import with_llm
+from isvcperf.loadgen.protocol import MSG_SNAPSHOT, MSG_STOP, STOP_ROUTE, StatsDocument, WorkerSnapshot, worker_stats
 from isvcperf.loadgen.recorder import merge
 
 log = logging.getLogger(__name__)
 
-MSG_STOP = "isvcperf_stop"
-MSG_SNAPSHOT = "isvcperf_snapshot"
-STOP_ROUTE = "/isvcperf/stop"
 FINAL_ENV = "ISVCPERF_FINAL_SNAPSHOT"
 STOP_WAIT = 3.0
 """How long the orchestrator waits for the workers' final reports after a stop."""
-COUNTS = ("requests", "successes", "errors", "warmupRequests", "dropped", "measureStart", "measureEnd")
 
 
-def install_worker(environment: Any, runner: Any, snapshot: Callable[[bool], dict[str, Any] | None],
+def install_worker(environment: Any, runner: Any, snapshot: Callable[[bool], WorkerSnapshot | None],
                    identity: Callable[[], dict[str, Any]], stop: Callable[[], None]) -> None:
     """On a stop, send `snapshot(False)` and `stop()` the load; when the worker process ends,
     write `snapshot(True)` (final) to the file FINAL_ENV names."""
@@ -63,7 +61,7 @@ def install_worker(environment: Any, runner: Any, snapshot: Callable[[bool], dic
         partial.replace(path)  # whole or absent, never half a file
 
 
-def report_often(runner: Any, snapshot: Callable[[bool], dict[str, Any] | None], every: float,
+def report_often(runner: Any, snapshot: Callable[[bool], WorkerSnapshot | None], every: float,
                  finished: Callable[[], bool]) -> None:
     """Send `snapshot(False)` every `every` seconds until `finished()` (run in its own greenlet)."""
     import gevent  # inside Locust only; the CLI imports this module for stats_from_files
@@ -75,7 +73,7 @@ def report_often(runner: Any, snapshot: Callable[[bool], dict[str, Any] | None],
             runner.send_message(MSG_SNAPSHOT, data)
 
 
-def install_master(runner: Any, web_ui: Any, take: Callable[[str, dict[str, Any]], Any]) -> None:
+def install_master(runner: Any, web_ui: Any, take: Callable[[str, WorkerSnapshot], Any]) -> None:
     """Merge the snapshots sent on a stop with `take(client_id, snapshot)`; serve the stop route."""
     runner.register_message(MSG_SNAPSHOT, lambda msg, **_: take(msg.node_id, msg.data))
     if web_ui is not None:
@@ -88,7 +86,7 @@ def install_master(runner: Any, web_ui: Any, take: Callable[[str, dict[str, Any]
         web_ui.app.add_url_rule(STOP_ROUTE, "isvcperf_stop", stop, methods=["POST"])
 
 
-def stats_from_files(paths: Iterable[Path], interval: float) -> dict[str, Any] | None:
+def stats_from_files(paths: Iterable[Path], interval: float) -> StatsDocument | None:
     """The master's stats document rebuilt from the workers' final files (no timeline), or None."""
     finals = []
     for path in paths:
@@ -98,15 +96,14 @@ def stats_from_files(paths: Iterable[Path], interval: float) -> dict[str, Any] |
             continue
     if not finals:
         return None
-    return {
-        "phase": "interrupted",
-        "finishReason": "",
-        "workers": {
-            final["id"]: {"index": final["index"], "done": False, "lostAt": None, "process": final["process"],
-                          **{k: final["snapshot"].get(k) for k in COUNTS}}
-            for final in finals
-        },
-        "total": merge([final["snapshot"] for final in finals]),
-        "interval": interval,
-        "timeline": [],
-    }
+    snapshots = [final["snapshot"] for final in finals]
+    return StatsDocument(
+        phase="interrupted", finishReason="", startedAt=None, finishedAt=None, users=0, connectedWorkers=0,
+        expectedWorkers=len(finals),
+        workers={final["id"]: worker_stats(final["index"], final["snapshot"], process=final["process"])
+                 for final in finals},
+        total=with_llm(merge(snapshots), snapshots),
+        interval=interval,
+        timeline=[],
+        stages=[],
+    )

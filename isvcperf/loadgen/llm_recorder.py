@@ -22,11 +22,12 @@ the stages under `stages`); the master merges the latest of every worker exactly
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from isvcperf.loadgen.protocol import LlmSlice, LlmStats, Totals
 from isvcperf.loadgen.recorder import Recorder, encode, new_histogram, to_us
 
 HISTOGRAMS = ("ttft", "itl", "tpot", "e2e", "inputLength", "outputLength")
@@ -84,8 +85,8 @@ class Slice:
             counts["good"] += 1
         return is_good
 
-    def snapshot(self) -> dict[str, Any]:
-        return {**{name: encode(h) for name, h in self.histograms.items()}, **self.counts}
+    def snapshot(self) -> LlmSlice:
+        return LlmSlice(**{name: encode(h) for name, h in self.histograms.items()}, **self.counts)  # type: ignore[typeddict-item]
 
 
 class LlmRecorder:
@@ -118,12 +119,12 @@ class LlmRecorder:
             return False
         return e2e_limit is None or (e2e is not None and e2e <= e2e_limit)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {**self.total.snapshot(), "stages": [stage.snapshot() for stage in self.stages],
-                "intervals": {str(i): row for i, row in self.intervals.items()}}
+    def snapshot(self) -> LlmStats:
+        return LlmStats(**self.total.snapshot(), stages=[stage.snapshot() for stage in self.stages],
+                        intervals={str(i): row for i, row in self.intervals.items()})
 
 
-def _merge_slices(present: list[dict[str, Any]]) -> dict[str, Any]:
+def _merge_slices(present: Sequence[LlmSlice]) -> LlmSlice:
     """Slice snapshots summed, histograms merged exactly."""
     merged: dict[str, Any] = dict.fromkeys(COUNTS, 0)
     for name in HISTOGRAMS:
@@ -135,15 +136,15 @@ def _merge_slices(present: list[dict[str, Any]]) -> dict[str, Any]:
     for snap in present:
         for key in COUNTS:
             merged[key] += snap.get(key, 0)
-    return merged
+    return merged  # type: ignore[return-value]  (built key by key above)
 
 
-def merge(snapshots: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+def merge(snapshots: list[LlmStats | None]) -> LlmStats | None:
     """The workers' `llm` snapshots summed (histograms merged exactly); None when no worker had one."""
     present = [snap for snap in snapshots if snap]
     if not present:
         return None
-    merged = _merge_slices(present)
+    merged: dict[str, Any] = dict(_merge_slices(present))
     stages = max((len(snap.get("stages", [])) for snap in present), default=0)
     merged["stages"] = [_merge_slices([snap["stages"][i] for snap in present if i < len(snap.get("stages", []))])
                         for i in range(stages)]
@@ -154,4 +155,12 @@ def merge(snapshots: list[dict[str, Any] | None]) -> dict[str, Any] | None:
             for i, value in enumerate(row):
                 total[i] += value
     merged["intervals"] = {str(i): intervals[i] for i in sorted(intervals)}
-    return merged
+    return merged  # type: ignore[return-value]
+
+
+def with_llm(total: Totals, snapshots: Iterable[Mapping[str, Any]]) -> Totals:
+    """`total` (the workers' merged Totals) with their merged `llm` figures, when any worker had them."""
+    llm = merge([snap.get("llm") for snap in snapshots])
+    if llm is not None:  # a generative run's token-level figures (protocol openai)
+        total["llm"] = llm
+    return total

@@ -7,22 +7,23 @@ monkey-patching), which the CLI reading the log must never do.
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from isvcperf.loadgen.protocol import StatsDocument, parse_document
 
 RESULT_PREFIX = "ISVCPERF_RESULT "
 
 
-def format_line(document: dict[str, Any]) -> str:
+def format_line(document: StatsDocument) -> str:
     return RESULT_PREFIX + json.dumps(document, separators=(",", ":"))
 
 
-def parse_log(text: str) -> dict[str, Any] | None:
+def parse_log(text: str) -> StatsDocument | None:
     """The last result line in a master log, or None."""
     for line in reversed(text.splitlines()):
         start = line.find(RESULT_PREFIX)
         if start >= 0:
             try:
-                return json.loads(line[start + len(RESULT_PREFIX):])
+                return parse_document(line[start + len(RESULT_PREFIX):])
             except ValueError:
                 return None
     return None

@@ -9,6 +9,10 @@ It extends Locust only through its events, custom messages and web routes:
   (Locust's heartbeat marks them missing), stops the test when every worker is done or
   lost, and serves everything as JSON at `/isvcperf/stats` for the orchestrator to pull.
   A finished master quits by itself after `linger` seconds if nobody fetched the result.
+- both, in one process under Locust's LocalRunner (plain `locust` without --master): the
+  same messages, which Locust delivers locally;
+- the web UI's STOP ends the run (`interrupted` in the stats document) once every worker
+  has handed in what its stopped users measured (web_controls).
 """
 
 from __future__ import annotations
@@ -24,24 +28,41 @@ import gevent
 import psutil
 from locust import LoadTestShape, events
 from locust.env import Environment
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunner
 
-from isvcperf.loadgen import collector, health, last_words, llm_recorder, orphan, prometheus, web_login
-from isvcperf.loadgen.config import PROCESS_ENV, LoadgenConfig, load_from_env
+from isvcperf.loadgen import (
+    collector,
+    health,
+    last_words,
+    llm_recorder,
+    orphan,
+    prometheus,
+    standalone,
+    web_controls,
+    web_login,
+)
+from isvcperf.loadgen.config import CONFIG_ENV, PROCESS_ENV, LoadgenConfig, load_from_env
 from isvcperf.loadgen.control import Controller, Share
+from isvcperf.loadgen.protocol import (
+    MSG_ASSIGN,
+    MSG_DONE,
+    MSG_HELLO,
+    REPORT_KEY,
+    STATS_ROUTE,
+    Phase,
+    StatsDocument,
+    Totals,
+    WorkerSnapshot,
+    worker_stats,
+)
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
 from isvcperf.loadgen.stages import Schedule
 
 log = logging.getLogger("isvcperf")
 
-MSG_ASSIGN = "isvcperf_assign"
-MSG_DONE = "isvcperf_done"
-MSG_HELLO = "isvcperf_hello"
-STATS_ROUTE = "/isvcperf/stats"
-REPORT_KEY = "isvcperf"
 WATCH_INTERVAL = 1.0
-WORKER_FIELDS = ("requests", "successes", "errors", "warmupRequests", "dropped", "measureStart", "measureEnd",
-                 "health")
+LOCAL_ID = "local"
+"""The one worker of a LocalRunner (the node id Locust gives its locally delivered messages)."""
 
 
 @dataclass
@@ -49,7 +70,8 @@ class WorkerTrack:
     """What the master knows of one worker."""
 
     index: int
-    snapshot: dict[str, Any] = field(default_factory=dict)
+    snapshot: WorkerSnapshot | dict[str, Any] = field(default_factory=dict)
+    """The worker's latest snapshot (empty until its first)."""
     done: bool = False
     lost_at: float | None = None
     max_cpu: float = 0.0
@@ -66,11 +88,13 @@ class State:
     controller: Controller | None = None
     workers: dict[str, WorkerTrack] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
-    merged: dict[str, Any] | None = None
+    merged: Totals | None = None
     """The workers' snapshots merged, until the next report changes one."""
-    phase: str = "waiting"
+    phase: Phase = "waiting"
     """waiting → running → finished (master's view)."""
     finish_reason: str = ""
+    stop_reason: str = ""
+    """Why the run was stopped before its end (the web UI's STOP), else empty."""
     started_at: float | None = None
     finished_at: float | None = None
     fetched: bool = False
@@ -89,7 +113,11 @@ def state() -> State:
 @events.init.add_listener
 def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **_: Any) -> None:
     global _state
-    config = load_from_env()
+    workers = getattr(environment.parsed_options, "expect_workers", 1) if isinstance(runner, MasterRunner) else 1
+    config = standalone.config(environment.parsed_options, workers)
+    if config is None and not os.environ.get(CONFIG_ENV):
+        standalone.missing()
+    config = config or load_from_env()
     rates = config.schedule("rate")
     open_loop = config.rate > 0 or rates is not None
     stage_ends = Schedule(tuple(s["duration"] for s in config.stages), (0.0,) * len(config.stages)).ends
@@ -98,18 +126,28 @@ def on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **
     orphan.watch(runner)
     if isinstance(runner, WorkerRunner):
         _init_worker(environment, runner, _state)
-    elif isinstance(runner, MasterRunner):
+    elif isinstance(runner, MasterRunner | LocalRunner):
         _init_master(environment, runner, web_ui, _state)
-    else:
-        raise RuntimeError("isvcperf runs Locust as a master and workers (--master / --worker)")
+        if isinstance(runner, LocalRunner):
+            _init_worker(environment, runner, _state)
 
 
 # -- worker ------------------------------------------------------------------------------
 
 
-def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> None:
+def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, st: State) -> None:
+    def snapshot(final: bool) -> WorkerSnapshot | None:
+        """What this worker ships, however it is shipped; with ISVCPERF_HEALTH, its descriptors and greenlets too."""
+        if st.controller is None or st.controller.share is None:
+            return None
+        data = st.recorder.snapshot(final)
+        if health.enabled():
+            data["health"] = health.sample()
+        return data
+
     def done() -> None:
-        runner.send_message(MSG_DONE, st.recorder.snapshot(final=True))
+        # The same snapshot as every other: the done one is often the master's last word on this worker.
+        runner.send_message(MSG_DONE, snapshot(True))
 
     st.controller = Controller(st.recorder, done, st.config.schedule("rate"), st.config.arrivals == "poisson",
                                st.config.workers, queue=st.config.overload == "queue")
@@ -118,15 +156,6 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
         st.controller.assign(Share(**msg.data))  # type: ignore[union-attr]
 
     runner.register_message(MSG_ASSIGN, on_assign)
-
-    def snapshot(final: bool) -> dict[str, Any] | None:
-        """What this worker ships, however it is shipped; with ISVCPERF_HEALTH, its descriptors and greenlets too."""
-        if st.controller is None or st.controller.share is None:
-            return None
-        data = st.recorder.snapshot(final)
-        if health.enabled():
-            data["health"] = health.sample()
-        return data
 
     def identity() -> dict[str, Any]:
         return {"id": runner.client_id, "index": st.controller.share.index, "process": _process_name()}  # type: ignore[union-attr]
@@ -140,6 +169,18 @@ def _init_worker(environment: Environment, runner: WorkerRunner, st: State) -> N
         gevent.spawn(_sample_intervals, runner, st)
         gevent.spawn(last_words.report_often, runner, snapshot, st.config.interval, st.controller.finished.is_set)  # type: ignore[union-attr]
 
+    @environment.events.test_stop.add_listener
+    def _stopped(**_: Any) -> None:
+        """Locust stopped the users before the share was used up (the web UI's STOP): hand in what
+        was measured; requests that Locust cut off mid-flight are not counted."""
+        controller = st.controller
+        if controller is None or controller.share is None or controller.finished.is_set():
+            return
+        controller.stop()
+        if not controller.finished.is_set():
+            controller.finished.set()
+            done()
+
     @environment.events.report_to_master.add_listener
     def _report(data: dict[str, Any], **_: Any) -> None:
         shipped = snapshot(False)
@@ -152,7 +193,7 @@ def _process_name() -> str:
     return f"{os.environ.get(PROCESS_ENV) or socket.gethostname()} (pid {os.getpid()})"
 
 
-def _sample_intervals(runner: WorkerRunner, st: State) -> None:
+def _sample_intervals(runner: WorkerRunner | LocalRunner, st: State) -> None:
     """At each interval boundary of the measured window, note this process's CPU and users."""
     controller, recorder = st.controller, st.recorder
     assert controller is not None
@@ -170,13 +211,14 @@ def _sample_intervals(runner: WorkerRunner, st: State) -> None:
 # -- master ------------------------------------------------------------------------------
 
 
-def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st: State) -> None:
+def _init_master(environment: Environment, runner: MasterRunner | LocalRunner, web_ui: Any, st: State) -> None:
     config = st.config
     collector.start()
+    environment.host = environment.host or ", ".join(endpoint.url for endpoint in config.endpoints)
 
     @environment.events.test_start.add_listener
     def _assign(**_: Any) -> None:
-        ids = sorted(c.id for c in runner.clients.ready)
+        ids = sorted(c.id for c in runner.clients.ready) if isinstance(runner, MasterRunner) else [LOCAL_ID]
         shares = Share.split(len(ids), config.requests, config.warmup_requests, config.rate, config.duration,
                              config.warmup_duration)
         for client_id, share in zip(ids, shares, strict=True):
@@ -184,12 +226,19 @@ def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st
             runner.send_message(MSG_ASSIGN, asdict(share), client_id=client_id)
         st.phase = "running"
         st.started_at = time.time()
-        gevent.spawn(_watch, runner, st)
+        if isinstance(runner, MasterRunner):
+            gevent.spawn(_watch, runner, st)
 
-    def take(client_id: str, snapshot: dict[str, Any]) -> WorkerTrack | None:
+    @environment.events.test_stopping.add_listener
+    def _stopping(**_: Any) -> None:
+        if st.phase == "running" and web_controls.stop_button_pressed():
+            st.stop_reason = web_controls.STOPPED_FROM_UI
+            log.info("isvcperf: %s; waiting for the workers' figures", st.stop_reason)
+
+    def take(client_id: str, snapshot: WorkerSnapshot) -> WorkerTrack | None:
         track = st.workers.get(client_id)
         if track is not None:
-            st.timeline.add(client_id, snapshot.pop("intervals", {}))
+            st.timeline.add(client_id, snapshot.pop("intervals", {}))  # type: ignore[misc]
             track.snapshot = snapshot
             st.merged = None
         return track
@@ -219,6 +268,10 @@ def _init_master(environment: Environment, runner: MasterRunner, web_ui: Any, st
         if web_ui.web_login:
             web_login.install(web_ui)
         web_ui.app.add_url_rule(STATS_ROUTE, "isvcperf_stats", lambda: _stats_response(runner, st))
+        web_controls.install(web_ui, config.users, config.schedule("users") is None, lambda: st.phase,
+                             lambda: {cid: track.process for cid, track in st.workers.items() if track.process})
+    if standalone.active():
+        standalone.follow(lambda: stats_document(runner, st), config.interval)
     prometheus.install(environment, web_ui, config, lambda: stats_document(runner, st))
     users = config.schedule("users")
     if users is not None:
@@ -242,7 +295,7 @@ def _watch(runner: MasterRunner, st: State) -> None:
         gevent.sleep(WATCH_INTERVAL)
 
 
-def _maybe_finish(runner: MasterRunner, st: State) -> None:
+def _maybe_finish(runner: MasterRunner | LocalRunner, st: State) -> None:
     if st.phase != "running" or not st.workers:
         return
     if not all(t.done or t.lost_at is not None for t in st.workers.values()):
@@ -250,9 +303,10 @@ def _maybe_finish(runner: MasterRunner, st: State) -> None:
     lost = [t for t in st.workers.values() if t.lost_at is not None]
     st.phase = "finished"
     st.finished_at = time.time()
-    st.finish_reason = f"{len(lost)} of {len(st.workers)} workers lost" if lost else "completed"
+    st.finish_reason = st.stop_reason or (f"{len(lost)} of {len(st.workers)} workers lost" if lost else "completed")
     gevent.spawn(runner.stop)
-    gevent.spawn(_linger, runner, st)
+    if not standalone.active():  # under plain Locust the person at the UI decides when it ends
+        gevent.spawn(_linger, runner, st)
 
 
 def _linger(runner: MasterRunner, st: State) -> None:
@@ -268,14 +322,14 @@ def _linger(runner: MasterRunner, st: State) -> None:
             runner.environment.web_ui.stop()
 
 
-def _stats_response(runner: MasterRunner, st: State) -> dict[str, Any]:
+def _stats_response(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
     """The stats route: the document, and a finished run's result counts as fetched."""
     if st.phase == "finished":
         st.fetched = True
     return stats_document(runner, st)
 
 
-def stats_document(runner: MasterRunner, st: State) -> dict[str, Any]:
+def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
     """Everything the orchestrator needs, merged across workers.
 
     The merge is redone only when a worker has reported since the last one: workers report
@@ -283,36 +337,29 @@ def stats_document(runner: MasterRunner, st: State) -> dict[str, Any]:
     full-size histograms whose churn would slowly grow the master's heap over a soak.
     """
     if st.merged is None:
-        st.merged = merge([t.snapshot for t in st.workers.values()])
-        llm = llm_recorder.merge([t.snapshot.get("llm") for t in st.workers.values()])
-        if llm is not None:  # a generative run's token-level figures (protocol openai)
-            st.merged["llm"] = llm
-    merged = st.merged
-    return {
-        "phase": st.phase,
-        "finishReason": st.finish_reason,
-        "startedAt": st.started_at,
-        "finishedAt": st.finished_at,
-        "users": runner.user_count,
-        "connectedWorkers": len(runner.clients.ready) + len(runner.clients.spawning) + len(runner.clients.running),
-        "expectedWorkers": st.config.workers,
-        "workers": {
-            cid: {
-                "index": t.index,
-                "done": t.done,
-                "lostAt": t.lost_at,
-                "maxCpu": t.max_cpu,
-                "process": t.process,
-                **{k: t.snapshot.get(k) for k in WORKER_FIELDS},
-            }
-            for cid, t in st.workers.items()
-        },
-        "total": merged,
-        "interval": st.config.interval,
-        "timeline": st.timeline.summary(),
-        "stages": st.config.stages,
-        **({"health": health.sample()} if health.enabled() else {}),
-    }
+        snapshots = [t.snapshot for t in st.workers.values()]
+        st.merged = llm_recorder.with_llm(merge(snapshots), snapshots)
+    document = StatsDocument(
+        phase=st.phase,
+        finishReason=st.finish_reason,
+        interrupted=bool(st.stop_reason),
+        startedAt=st.started_at,
+        finishedAt=st.finished_at,
+        users=runner.user_count,
+        connectedWorkers=len(runner.clients.ready) + len(runner.clients.spawning) + len(runner.clients.running)
+        if isinstance(runner, MasterRunner) else 1,
+        expectedWorkers=st.config.workers,
+        workers={cid: worker_stats(t.index, t.snapshot, done=t.done, lost_at=t.lost_at, max_cpu=t.max_cpu,
+                                   process=t.process)
+                 for cid, t in st.workers.items()},
+        total=st.merged,
+        interval=st.config.interval,
+        timeline=st.timeline.summary(),
+        stages=st.config.stages,
+    )
+    if health.enabled():
+        document["health"] = health.sample()
+    return document
 
 
 class StagesShape(LoadTestShape):

@@ -31,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from isvcperf.loadgen.config import LoadgenConfig
+from isvcperf.loadgen.protocol import StatsDocument, Totals
 from isvcperf.loadgen.recorder import decode_histogram
 from isvcperf.results import metrics as run_metrics
 from isvcperf.results import slo
@@ -46,7 +47,8 @@ FINAL_SCRAPE_MAX = 8.0
 """The most a quitting master waits for Prometheus's last scrape (the local runner kills it after 10 s)."""
 PHASES = ("waiting", "running", "finished")
 
-Document = Callable[[], dict[str, Any]]
+Document = Callable[[], StatsDocument]
+"""The master's current stats document (loadgen.protocol), read at each scrape."""
 
 
 class RunCollector:
@@ -59,7 +61,7 @@ class RunCollector:
 
     def collect(self) -> Iterator[Metric]:
         doc = self.document()
-        total = doc.get("total") or {}
+        total = doc["total"]
         yield from self._phase(doc)
         yield from self._counts(doc, total)
         yield from self._latencies(total)
@@ -72,7 +74,7 @@ class RunCollector:
             family.add_metric(self.labels, value)
         return family
 
-    def _phase(self, doc: dict[str, Any]) -> Iterator[Metric]:
+    def _phase(self, doc: StatsDocument) -> Iterator[Metric]:
         phase = self._family(GaugeMetricFamily, "isvcperf_run_phase",
                              "1 for the phase the run is in (waiting, running, finished), 0 for the others",
                              extra=("phase",))
@@ -88,7 +90,7 @@ class RunCollector:
         yield self._family(GaugeMetricFamily, "isvcperf_workers_lost", "Workers the master stopped hearing from",
                            sum(1 for w in workers.values() if w.get("lostAt") is not None))
 
-    def _counts(self, doc: dict[str, Any], total: dict[str, Any]) -> Iterator[Metric]:
+    def _counts(self, doc: StatsDocument, total: Totals) -> Iterator[Metric]:
         requests = self._family(CounterMetricFamily, "isvcperf_requests",
                                 "Requests completed or failed: phase=measured (http/request-count) or warmup "
                                 "(sent, excluded from every other metric)", extra=("phase",))
@@ -104,14 +106,14 @@ class RunCollector:
         yield errors
         yield self._family(CounterMetricFamily, "isvcperf_dropped_arrivals",
                            "Open-loop arrivals that found every user busy (not sent)", total.get("dropped") or 0)
-        window = _window(total)
+        window = run_metrics.window(total)
         yield self._family(GaugeMetricFamily, "isvcperf_measured_seconds", "Length of the measured window so far",
                            window)
         yield self._family(GaugeMetricFamily, "isvcperf_throughput",
                            "Successful requests per second over the measured window (http/throughput)",
                            (total.get("successes") or 0) / window if window > 0 else 0.0)
 
-    def _latencies(self, total: dict[str, Any]) -> Iterator[Metric]:
+    def _latencies(self, total: Totals) -> Iterator[Metric]:
         yield self._histogram("isvcperf_latency_seconds", "Latency of measured requests (open loop: from the "
                               "intended start, coordinated-omission corrected)", total.get("histogram") or "")
         if total.get("service"):
@@ -137,7 +139,7 @@ class RunCollector:
         family.add_metric(self.labels, buckets, sum_value=histogram.get_mean_value() * count / 1e6)
         return family
 
-    def _slos(self, total: dict[str, Any]) -> Iterator[Metric]:
+    def _slos(self, total: Totals) -> Iterator[Metric]:
         config = self.config
         satisfied = self._family(GaugeMetricFamily, "isvcperf_slo_satisfied", "1 while the SLO holds, else 0",
                                  extra=("metric",))
@@ -147,7 +149,7 @@ class RunCollector:
                              "or lower (value >= limit)", extra=("metric", "bound"))
         if config.slos:
             ids = [endpoint.id for endpoint in config.endpoints if endpoint.id]
-            values = run_metrics.with_endpoints(total, ids, config.percentiles, _window(total),
+            values = run_metrics.with_endpoints(total, ids, config.percentiles, run_metrics.window(total),
                                                 config.metric_prefix) if total else {}
             verdicts = slo.evaluate({name: SLO(**bounds) for name, bounds in config.slos.items()}, values)
             for verdict in verdicts:
@@ -159,11 +161,6 @@ class RunCollector:
                     if getattr(verdict, bound) is not None:
                         limit.add_metric([*labels, bound], getattr(verdict, bound))
         yield from (satisfied, value, limit)
-
-
-def _window(total: dict[str, Any]) -> float:
-    start, end = total.get("measureStart"), total.get("measureEnd")
-    return end - start if start is not None and end is not None and end > start else 0.0
 
 
 class Exporter:

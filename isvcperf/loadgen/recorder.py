@@ -26,11 +26,15 @@ from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
 
+from isvcperf.loadgen import protocol
+from isvcperf.util.clip import clip
+
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
 INTERVAL_DIGITS = 2
-EXAMPLE_CHARS = 300
+EXAMPLE_CHARS = 1000
+"""An error group keeps its first example's head and tail (util.clip), not just its start."""
 
 
 def new_histogram(digits: int = SIGNIFICANT_DIGITS) -> HdrHistogram:
@@ -62,9 +66,9 @@ class Counts:
     successes: int = 0
     errors: int = 0
 
-    def to_data(self) -> dict[str, Any]:
-        return {"histogram": encode(self.histogram), "requests": self.requests, "successes": self.successes,
-                "errors": self.errors}
+    def to_data(self) -> protocol.Counts:
+        return protocol.Counts(histogram=encode(self.histogram), requests=self.requests, successes=self.successes,
+                               errors=self.errors)
 
 
 @dataclass
@@ -79,7 +83,7 @@ class Interval:
 class Shipped(Protocol):
     """More measurements a worker ships inside its snapshot (loadgen.llm_recorder.LlmRecorder)."""
 
-    def snapshot(self) -> dict[str, Any]: ...
+    def snapshot(self) -> protocol.LlmStats: ...
 
 
 class Recorder:
@@ -95,8 +99,11 @@ class Recorder:
         """Per endpoint index (none for a run with one target: the totals are its figures)."""
         self.endpoint_service = [new_histogram() for _ in range(endpoints)] if open_loop else []
         self.warmup_requests = 0
+        self.warmup_errors = 0
+        self.warmup_error = ""
+        """The first warm-up error, `TYPE: example`: the reason a run whose warm-up all failed is refused."""
         self.dropped = 0
-        self.error_groups: dict[str, list[Any]] = {}
+        self.error_groups: protocol.ErrorGroups = {}
         """type → [count, first example]."""
         self.measure_start: float | None = None
         """Wall-clock (epoch) time the worker started measuring."""
@@ -152,9 +159,16 @@ class Recorder:
         if error is not None:
             group = self.error_groups.get(error)
             if group is None:
-                self.error_groups[error] = [1, example[:EXAMPLE_CHARS]]
+                self.error_groups[error] = [1, clip(example, EXAMPLE_CHARS)]
             else:
                 group[0] += 1
+
+    def record_warmup(self, error: str | None, example: str) -> None:
+        """A warm-up request ended: counted (with its error), never measured."""
+        self.warmup_requests += 1
+        if error is not None:
+            self.warmup_errors += 1
+            self.warmup_error = self.warmup_error or (f"{error}: {clip(example, EXAMPLE_CHARS)}" if example else error)
 
     def record_drop(self, intended: float) -> None:
         """An open-loop arrival that found every user busy."""
@@ -178,41 +192,47 @@ class Recorder:
 
     # -- shipping ------------------------------------------------------------------------
 
-    def snapshot(self, final: bool = False) -> dict[str, Any]:
+    def snapshot(self, final: bool = False) -> protocol.WorkerSnapshot:
         """Cumulative totals, plus the intervals closed since the last snapshot (all when final)."""
         current = self.interval_index(time.perf_counter()) if self.measure_start is not None else 0
         # An interval is shipped once, a whole interval after it closed (its CPU sample is in by
         # then), and forgotten here: the master keeps it, so a soak does not grow the worker.
         ready = sorted(i for i in self.intervals if final or i < current - 1)
         shipped = {i: self.intervals.pop(i) for i in ready}
-        return {
+        snapshot = protocol.WorkerSnapshot(
             **self.total.to_data(),
-            "service": encode(self.service) if self.service is not None else "",
-            "lateness": encode(self.lateness) if self.lateness is not None else "",
-            "warmupRequests": self.warmup_requests,
-            "dropped": self.dropped,
-            "errorGroups": self.error_groups,
-            "measureStart": self.measure_start,
-            "measureEnd": self.measure_end,
-            "stages": [{**c.to_data(), "dropped": d} for c, d in zip(self.stages, self.stage_dropped, strict=True)],
-            "endpoints": [
-                {**c.to_data(), "service": encode(self.endpoint_service[i]) if self.endpoint_service else ""}
+            service=encode(self.service) if self.service is not None else "",
+            lateness=encode(self.lateness) if self.lateness is not None else "",
+            warmupRequests=self.warmup_requests,
+            warmupErrors=self.warmup_errors,
+            warmupError=self.warmup_error,
+            dropped=self.dropped,
+            errorGroups=self.error_groups,
+            measureStart=self.measure_start,
+            measureEnd=self.measure_end,
+            stages=[protocol.StageCounts(**c.to_data(), dropped=d)
+                    for c, d in zip(self.stages, self.stage_dropped, strict=True)],
+            endpoints=[
+                protocol.EndpointCounts(**c.to_data(),
+                                        service=encode(self.endpoint_service[i]) if self.endpoint_service else "")
                 for i, c in enumerate(self.endpoints)
             ],
-            "intervals": {
-                str(i): {**interval.counts.to_data(), "cpu": interval.cpu, "users": interval.users}
+            intervals={
+                str(i): protocol.IntervalCounts(**interval.counts.to_data(), cpu=interval.cpu, users=interval.users)
                 for i, interval in shipped.items()
             },
-            **({"llm": self.llm.snapshot()} if self.llm is not None else {}),
-        }
+        )
+        if self.llm is not None:
+            snapshot["llm"] = self.llm.snapshot()
+        return snapshot
 
 
-SUMMED = ("requests", "successes", "errors", "warmupRequests", "dropped")
+SUMMED = ("requests", "successes", "errors", "warmupRequests", "warmupErrors", "dropped")
 HISTOGRAMS = ("histogram", "service", "lateness")
 """The run-wide histograms of a snapshot: latency, service time and send lateness."""
 
 
-def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+def merge(snapshots: list[protocol.WorkerSnapshot] | list[dict[str, Any]]) -> protocol.Totals:
     """Sum worker snapshots (totals, stages, endpoints) into one run-wide view: exact histogram merge."""
     histograms = {key: new_histogram() for key in HISTOGRAMS}
     total: dict[str, Any] = dict.fromkeys(SUMMED, 0)
@@ -261,12 +281,13 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
     total.update(
         **{key: encode(merged) for key, merged in histograms.items()},
         errorGroups=groups,
+        warmupError=next((snap["warmupError"] for snap in snapshots if snap.get("warmupError")), ""),
         stages=stages,
         endpoints=endpoints,
         measureStart=min(starts) if starts else None,
         measureEnd=max(ends) if ends else None,
     )
-    return total
+    return total  # type: ignore[return-value]  (built key by key above)
 
 
 class Timeline:
@@ -283,16 +304,16 @@ class Timeline:
     def __init__(self) -> None:
         self._seen: set[tuple[str, str]] = set()
         self._open: dict[int, Interval] = {}
-        self._rows: dict[int, dict[str, Any]] = {}
+        self._rows: dict[int, protocol.TimelineRow] = {}
 
-    def add(self, worker: str, intervals: dict[str, dict[str, Any]]) -> None:
+    def add(self, worker: str, intervals: dict[str, protocol.IntervalCounts]) -> None:
         for key, data in intervals.items():
             if (worker, key) in self._seen:
                 continue
             self._seen.add((worker, key))
             index = int(key)
-            row = self._rows.setdefault(index, {"index": index, "requests": 0, "successes": 0, "errors": 0,
-                                                "p50": None, "p90": None, "p99": None, "cpu": 0.0, "users": 0})
+            row = self._rows.setdefault(index, protocol.TimelineRow(index=index, requests=0, successes=0, errors=0,
+                                                                    p50=None, p90=None, p99=None, cpu=0.0, users=0))
             for name in ("requests", "successes", "errors", "users"):
                 row[name] += data.get(name, 0)
             row["cpu"] = max(row["cpu"], data.get("cpu", 0.0))
@@ -307,6 +328,6 @@ class Timeline:
         for index in [i for i in self._open if i < newest - self.FREEZE_AFTER]:
             del self._open[index]
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self) -> list[protocol.TimelineRow]:
         """Per interval: counts, p50/p90/p99 in ms (None when nothing completed), max CPU, users."""
         return [self._rows[i] for i in sorted(self._rows)]

@@ -18,10 +18,11 @@ from flask import Response, jsonify, request
 from locust import events
 from locust.env import Environment
 
-ROUTE = "/isvcperf/slos"
+from isvcperf.loadgen.protocol import LOCUST_STATS_ROUTE, SLO_ROUTE
+
 TAB = "isvcperf-slos"
 COLUMNS = (("metric", "SLO"), ("value", "Current value"), ("limit", "Limit"), ("margin", "Margin"),
-           ("state", "State"), ("abort", "Stops the run"))
+           ("mark", ""), ("state", "State"), ("abort", "Stops the run"))
 _FIELDS = tuple(key for key, _ in COLUMNS)
 _rows: list[dict[str, str]] = []
 
@@ -33,7 +34,7 @@ def _add_panel(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     web_ui.template_args["extended_tabs"] = [{"title": "SLOs", "key": TAB}]
     web_ui.template_args["extended_tables"] = [
         {"key": TAB, "structure": [{"key": key, "title": title} for key, title in COLUMNS]}]
-    web_ui.app.add_url_rule(ROUTE, "isvcperf_slos", _slos, methods=["GET", "POST"])
+    web_ui.app.add_url_rule(SLO_ROUTE, "isvcperf_slos", _slos, methods=["GET", "POST"])
     web_ui.app.after_request(_extend_stats)
 
 
@@ -42,13 +43,18 @@ def _slos() -> Any:
         data = request.get_json(silent=True)
         if not isinstance(data, list):
             return jsonify({"error": "expected a JSON list of SLO rows"}), 400
-        _rows[:] = [{key: str(row.get(key, "")) for key in _FIELDS} for row in data if isinstance(row, dict)]
+        show(data)
     return jsonify(_rows)
+
+
+def show(rows: list[Any]) -> None:
+    """Make `rows` the tab's content (POSTed by the orchestrator, or set by a master that runs a spec itself)."""
+    _rows[:] = [{key: str(row.get(key, "")) for key in _FIELDS} for row in rows if isinstance(row, dict)]
 
 
 def _extend_stats(response: Response) -> Response:
     """Add the SLO rows to the stats the UI polls, as the extend_web_ui example does."""
-    if request.path != "/stats/requests" or not response.is_json:
+    if request.path != LOCUST_STATS_ROUTE or not response.is_json:
         return response
     data = response.get_json()
     data["extended_stats"] = [{"key": TAB, "data": _rows}]

@@ -3,7 +3,8 @@
 A user asks the worker's Controller for a ticket, lets the ticket's run-wide number pick
 the endpoint (by weight, loadgen.routing) and the body of that endpoint's payload set,
 sends it, and reports the outcome twice: to the Recorder through the controller (the
-numbers isvcperf judges by) and to Locust's `request` event (its web UI and CSV files).
+numbers isvcperf judges by) and, unless it is warm-up, to Locust's `request` event (its web
+UI and CSV files, which therefore count the same measured requests as the report).
 Subclasses say only how one request goes over their wire (`send`) and which endpoints
 they hold; HTTP and gRPC users therefore count, warm up, pace and name errors identically.
 """
@@ -105,9 +106,11 @@ class TicketUser(User):
                 error = target.prefix + error_type(exc)
                 example = str(exc) or error
             controller.complete(ticket, started, ended if responded else None, error, example, index)
+            if ticket.warmup:  # sent, measured nowhere: Locust's statistics, UI and CSV hold what the report holds
+                continue
             fire(
                 request_type=target.request_type,
-                name="warmup" if ticket.warmup else target.name,
+                name=target.name,
                 response_time=(ended - started) * 1000.0,
                 response_length=length,
                 exception=exception,

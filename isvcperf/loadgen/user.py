@@ -18,9 +18,11 @@ from isvcperf.loadgen.checks import ResponseChecks, compile_checks
 from isvcperf.loadgen.config import EndpointConfig, LoadgenConfig
 from isvcperf.loadgen.http1 import Connection, Endpoint, encode_request, host_header, sni_name
 from isvcperf.loadgen.ticket_user import Sent, TicketUser
+from isvcperf.util.clip import clip_bytes
 from isvcperf.util.tls import client_context
 
-EXAMPLE_BYTES = 300
+EXAMPLE_BYTES = 1000
+"""An error body's example: its head and its tail (a server's traceback ends with the exception)."""
 
 
 class UserEndpoint:
@@ -64,7 +66,7 @@ class InferenceUser(TicketUser):
         ended = time.perf_counter()
         if self._is_error(status):
             error = f"{target.prefix}HTTP {status}"
-            example = body[:EXAMPLE_BYTES].decode("utf-8", "replace")
+            example = clip_bytes(body, EXAMPLE_BYTES)
             return ended, True, error, example, len(body), RuntimeError(f"{error}: {example}")
         if target.checks is not None:
             failed = target.checks(status, body)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from isvcperf.outputs.formats import DEFAULT_FORMATS
 from isvcperf.outputs.notify import Webhook
-from isvcperf.report.render import DEFAULT_FORMATS, render, write_reports
 from isvcperf.results.result import Result
 from isvcperf.spec.model import Notify
 
@@ -33,6 +33,8 @@ class Publisher:
         self.webhook = Webhook.resolve(notify) if notify else None
 
     def __call__(self, result: Result) -> dict[str, Path]:
+        from isvcperf.report.render import render, write_reports  # the templates load when a run ends, not before
+
         paths = write_reports(result, self.out_dir, self.formats)
         if self.webhook is not None and self.webhook.wanted(result):
             problem = self.webhook.send(result, str(paths.get("html", paths["json"]).resolve()))

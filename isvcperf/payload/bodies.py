@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from isvcperf.payload import grpc as grpc_payload
 from isvcperf.payload import openai as openai_payload
@@ -37,6 +38,15 @@ class Bodies:
         return None
 
 
+class Raw(NamedTuple):
+    """One body as read, with the spec field it came from and the file or URL it was read from
+    ('' for inline), so an error names both: with `payload.files` the field alone says too little."""
+
+    field: str
+    body: bytes
+    source: str = ""
+
+
 def load_payload(spec: RunSpec) -> Bodies:
     """The exact bytes to send, for every endpoint."""
     return Bodies(tuple(
@@ -45,47 +55,66 @@ def load_payload(spec: RunSpec) -> Bodies:
     ))
 
 
+def with_models(spec: RunSpec, bodies: Bodies) -> RunSpec:
+    """`spec` with the model its gRPC payloads name filled into each target that names none
+    (the readiness check asks for that model, the result names it)."""
+    if spec.target.protocol != "grpc-v2":
+        return spec
+    targets = [e.target if e.target.model else replace(e.target, model=grpc_payload.model_name(sent[0]))
+               for e, sent in zip(spec.all_endpoints(), bodies.endpoints, strict=True)]
+    if not spec.endpoints:
+        return replace(spec, target=targets[0])
+    return replace(spec, endpoints=[replace(e, target=t) for e, t in zip(spec.endpoints, targets, strict=True)])
+
+
 def _bodies(spec: RunSpec, endpoint: Endpoint, where: str) -> list[bytes]:
     payload = endpoint.payload or Payload()
     raw = _read(spec, payload, where)
+    pairs = [(field, body) for field, body, _ in raw]
     if endpoint.target.protocol == "openai":
-        return openai_payload.bodies(spec, raw)
+        return openai_payload.bodies(spec, pairs)
     if not raw:
         return [b""]  # protocol raw without a payload: bodiless requests
     if endpoint.target.protocol == "grpc-v2":
-        return [grpc_payload.encode(endpoint.target, body, field) for field, body in raw]
+        target, encoded = endpoint.target, []
+        for field, body in pairs:  # the first body to name a model names it for the rest of the set
+            encoded.append(grpc_payload.encode(target, body, field))
+            target = replace(target, model=grpc_payload.model_name(encoded[-1]))
+        return encoded
     if "json" in payload.content_type.lower():
-        for field, body in raw:
+        for field, body, source in raw:
             try:
                 json.loads(body)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise SpecError(
                     field,
-                    f"is not valid JSON ({exc}); fix the payload or set {where}.contentType to what it is",
+                    f"is not valid JSON{f' in {source!r}' if source else ''} ({exc}); fix the payload or set "
+                    f"{where}.contentType to what it is",
                 ) from None
-    return [body for _, body in raw]
+    return [body for _, body in pairs]
 
 
-def _read(spec: RunSpec, payload: Payload, where: str) -> list[tuple[str, bytes]]:
-    """(field, body) for each body the payload gives, unchecked; none when it gives none."""
+def _read(spec: RunSpec, payload: Payload, where: str) -> list[Raw]:
+    """Each body the payload gives, unchecked; none when it gives none."""
     if payload.file is not None:
-        return [(f"{where}.file", _read_file(Path(spec.base_dir, payload.file), payload.file, f"{where}.file"))]
+        return [Raw(f"{where}.file", _read_file(Path(spec.base_dir, payload.file), payload.file, f"{where}.file"),
+                    payload.file)]
     if payload.url is not None:
-        return [(f"{where}.url", _fetch(payload.url, f"{where}.url"))]
+        return [Raw(f"{where}.url", _fetch(payload.url, f"{where}.url"), payload.url)]
     if payload.inline is not None:
         inline = payload.inline
         body = inline.encode("utf-8") if isinstance(inline, str) else json.dumps(inline).encode("utf-8")
-        return [(f"{where}.inline", body)]
+        return [Raw(f"{where}.inline", body)]
     if payload.files:
-        return [(f"{where}.files[{i}]", _read_file(Path(spec.base_dir, name), name, f"{where}.files[{i}]"))
+        return [Raw(f"{where}.files[{i}]", _read_file(Path(spec.base_dir, name), name, f"{where}.files[{i}]"), name)
                 for i, name in enumerate(payload.files)]
     if payload.jsonl is not None:
         return _jsonl(_read_file(Path(spec.base_dir, payload.jsonl), payload.jsonl, f"{where}.jsonl"),
-                      f"{where}.jsonl")
+                      f"{where}.jsonl", payload.jsonl)
     return []
 
 
-def _jsonl(text: bytes, field: str) -> list[tuple[str, bytes]]:
+def _jsonl(text: bytes, field: str, source: str) -> list[Raw]:
     """One JSON body per non-blank line; a line that is not JSON is named by its number."""
     bodies = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -95,8 +124,9 @@ def _jsonl(text: bytes, field: str) -> list[tuple[str, bytes]]:
         try:
             json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SpecError(field, f"line {number} is not valid JSON ({exc}); write one JSON payload per line") from None
-        bodies.append((f"{field} line {number}", line))
+            raise SpecError(field, f"line {number} is not valid JSON in {source!r} ({exc}); write one JSON payload "
+                            "per line") from None
+        bodies.append(Raw(f"{field} line {number}", line, source))
     if not bodies:
         raise SpecError(field, "holds no payloads; write one JSON payload per line")
     return bodies

@@ -45,8 +45,8 @@ CONTENTS_FIELD = {
 def encode(target: Target, body: bytes, field: str) -> bytes:
     """The serialised ModelInferRequest for `body` (read from payload `field`) sent to `target`.
 
-    Fills in the model: the payload's `model_name` and `target.model` must agree when both
-    are given; either alone names the model for both (and for the readiness check).
+    The payload's `model_name` and `target.model` must agree when both are given; either
+    alone names the model of the request (model_name tells it back, see bodies.with_models).
     """
     try:
         data = json.loads(body)
@@ -60,8 +60,12 @@ def encode(target: Target, body: bytes, field: str) -> bytes:
     if not request.model_name and not model:
         raise SpecError("target.model", "is required: the gRPC payload has no model_name")
     request.model_name = request.model_name or model  # type: ignore[assignment]
-    target.model = request.model_name
     return request.SerializeToString()
+
+
+def model_name(encoded: bytes) -> str:
+    """The model an encoded ModelInferRequest is for."""
+    return ModelInferRequest.FromString(encoded).model_name
 
 
 def to_request(data: Any, field: str) -> ModelInferRequest:

@@ -56,13 +56,25 @@ def draw(lengths: Lengths, rng: random.Random) -> int:
     return int(max(low, min(high, round(value))))
 
 
+def _generate(spec: RunSpec) -> Generate:
+    """The generate block of a resolved openai spec (spec.resolve fills in its defaults)."""
+    assert spec.generate is not None, "spec.resolve gives a protocol-openai spec its generate block"
+    return spec.generate
+
+
+def _api(spec: RunSpec) -> str:
+    """The api of a resolved openai target (spec.resolve reads it from the URL or defaults it)."""
+    assert spec.target.api is not None, "spec.resolve gives an openai target its api"
+    return spec.target.api
+
+
 def _text(rng: random.Random, words: int, serial: int) -> str:
     return f"{serial}. " + " ".join(rng.choice(WORDS) for _ in range(max(1, words - 1)))
 
 
 def _complete(body: dict[str, Any], spec: RunSpec, rng: random.Random) -> bytes:
     """Fill in the model, max_tokens and streaming options a body does not set itself."""
-    generate: Generate = spec.generate or Generate()
+    generate = _generate(spec)
     body.setdefault("model", spec.target.model)
     if spec.target.api != "embeddings":
         tokens = body.setdefault("max_tokens", draw(generate.output, rng))
@@ -87,9 +99,9 @@ def _request(api: str, text: str, system: str | None) -> dict[str, Any]:
 
 
 def synthetic(spec: RunSpec) -> list[bytes]:
-    generate = spec.generate or Generate()
+    generate = _generate(spec)
     rng = random.Random(generate.seed)
-    api = spec.target.api or "chat"
+    api = _api(spec)
     prefix = generate.shared_prefix
     systems = [_text(rng, prefix.tokens, group) for group in range(prefix.groups)] if prefix else []
     bodies = []
@@ -111,7 +123,7 @@ def _from_payload(spec: RunSpec, field: str, raw: bytes) -> dict[str, Any]:
         data = {"prompt": data}
     if not isinstance(data, dict):
         raise SpecError(field, "must be a JSON object (an OpenAI request) or a JSON string (a prompt)")
-    api = spec.target.api or "chat"
+    api = _api(spec)
     if api == "chat" and "messages" not in data and isinstance(data.get("prompt"), str):
         data["messages"] = [{"role": "user", "content": data.pop("prompt")}]
     if api == "embeddings" and "input" not in data and "prompt" in data:
@@ -124,7 +136,7 @@ def _from_payload(spec: RunSpec, field: str, raw: bytes) -> dict[str, Any]:
 
 def sharegpt(spec: RunSpec, field: str, raw: bytes) -> list[bytes]:
     """The first human turn of each conversation (up to generate.prompts of them) as a prompt."""
-    generate = spec.generate or Generate()
+    generate = _generate(spec)
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -138,7 +150,7 @@ def sharegpt(spec: RunSpec, field: str, raw: bytes) -> list[bytes]:
         turns = entry.get("conversations") if isinstance(entry, dict) else None
         human = next((t.get("value") for t in turns or [] if isinstance(t, dict) and t.get("from") == "human"), None)
         if isinstance(human, str) and human.strip():
-            bodies.append(_complete(_request(spec.target.api or "chat", human, None), spec, rng))
+            bodies.append(_complete(_request(_api(spec), human, None), spec, rng))
         if len(bodies) == generate.prompts:
             break
     if not bodies:
@@ -148,10 +160,10 @@ def sharegpt(spec: RunSpec, field: str, raw: bytes) -> list[bytes]:
 
 def bodies(spec: RunSpec, raw: list[tuple[str, bytes]]) -> list[bytes]:
     """The run's request bodies from its generate block and (field, body) pairs of its payload."""
-    source = (spec.generate or Generate()).source
+    source = _generate(spec).source
     if source == "synthetic":
         return synthetic(spec)
     if source == "sharegpt":
         return sharegpt(spec, *raw[0])
-    rng = random.Random((spec.generate or Generate()).seed)
+    rng = random.Random(_generate(spec).seed)
     return [_complete(_from_payload(spec, field, body), spec, rng) for field, body in raw]

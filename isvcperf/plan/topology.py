@@ -17,9 +17,11 @@ from typing import Any
 
 from isvcperf import locustfiles
 from isvcperf.loadgen.config import CONFIG_ENV, EndpointConfig, LoadgenConfig, RemoteWriteConfig
+from isvcperf.loadgen.protocol import STATS_ROUTE
 from isvcperf.payload.bodies import Bodies
 from isvcperf.results.metrics import wanted_percentiles
 from isvcperf.spec import metric_names, schema
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
 from isvcperf.util.cpus import available_cpus
@@ -64,7 +66,7 @@ class Plan:
 
     @property
     def stats_url(self) -> str:
-        return f"http://{self.ports.host}:{self.ports.web}/isvcperf/stats"
+        return f"http://{self.ports.host}:{self.ports.web}{STATS_ROUTE}"
 
     @property
     def web_url(self) -> str:
@@ -110,10 +112,11 @@ def endpoint_configs(spec: RunSpec, payload: Bodies) -> list[EndpointConfig]:
 
 def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfig:
     """The part of the spec the Locust processes need, with the payloads inlined."""
-    load = spec.load
+    load, limits = spec.load, budget(spec)
     return LoadgenConfig(
+        protocol=spec.target.protocol,
         endpoints=endpoint_configs(spec, payload),
-        timeout=spec.target.timeout or 30.0,
+        timeout=limits.request,
         error_ranges=[(r.lower, r.upper) for r in spec.metrics.error_ranges],
         users=load.users,
         workers=workers,
@@ -121,14 +124,15 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
         duration=load.duration,
         rate=load.rate,
         warmup_requests=load.warmup.requests,
-        warmup_duration=load.warmup.duration or 0.0,
+        warmup_duration=load.warmup.duration,
         arrivals=load.arrivals,
         overload=load.overload,
         stages=[{k: v for k, v in (("duration", st.duration), ("rate", st.rate), ("users", st.users)) if v is not None}
                 for st in load.stages],
-        interval=spec.metrics.interval or 1.0,
+        interval=spec.metrics.interval,
         insecure=spec.target.insecure,
         ca_bundle=ca_bundle_path(spec),
+        linger=limits.linger,
         llm=llm_settings(spec),
         **observability_config(spec),
     )
@@ -153,7 +157,7 @@ def observability_config(spec: RunSpec) -> dict[str, Any]:
         "slos": {name: {"upper": s.upper, "lower": s.lower} for name, s in spec.slos.items()},
         "percentiles": wanted_percentiles(spec.metrics.percentiles, list(spec.slos)),
         "metric_prefix": metric_names.protocol_prefix(spec.target.protocol),
-        "remote_write": RemoteWriteConfig(remote, dict(prometheus.headers), prometheus.push_interval or 5.0)
+        "remote_write": RemoteWriteConfig(remote, dict(prometheus.headers), prometheus.push_interval)
         if remote else None,
     }
 

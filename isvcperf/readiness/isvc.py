@@ -16,7 +16,8 @@ from typing import Any
 
 from isvcperf.kserve import openai, urls
 from isvcperf.kube.cluster import Cluster
-from isvcperf.spec.model import RunSpec
+from isvcperf.spec.budget import budget
+from isvcperf.spec.model import RunSpec, Target
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun
 from isvcperf.util.polling import deadline_after, poll_until
@@ -50,12 +51,14 @@ def infer_url(isvc: dict[str, Any], protocol: str, model: str, in_cluster: bool)
 
 
 def wait_isvc(spec: RunSpec, cluster: Cluster, in_cluster: bool,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Wait for target.isvc to be Ready (unless ready.enabled is false), fill target.url, return the object."""
+              progress: Callable[[str], None] | None = None) -> RunSpec:
+    """Wait for target.isvc to be Ready (unless ready.enabled is false); return the spec with its URL
+    (the spec's own, or the one the InferenceService's status gives)."""
     name = spec.target.isvc
     assert name is not None, "wait_isvc needs target.isvc"  # run.py calls it only then
     namespace = spec.target.namespace or cluster.namespace
-    timeout = spec.ready.timeout or 60.0
+    limits = budget(spec)
+    timeout = limits.ready
     seen = [""]
 
     def step() -> dict[str, Any] | None:
@@ -72,10 +75,17 @@ def wait_isvc(spec: RunSpec, cluster: Cluster, in_cluster: bool,
         raise CouldNotRun(f"InferenceService {namespace}/{name} not Ready within {format_duration(timeout)}; "
                           f"last seen: {seen[0]}")
 
-    isvc = poll_until(step, deadline_after(timeout), spec.ready.interval or 1.0, expired)
-    if spec.target.url is None and spec.target.protocol == "openai":  # the status's base + the OpenAI route
-        base = infer_url(isvc, "raw", spec.target.model or name, in_cluster)
-        spec.target.url = openai.api_url(base, spec.target.openai_prefix or "", spec.target.api or "chat")
-    elif spec.target.url is None:
-        spec.target.url = infer_url(isvc, spec.target.protocol, spec.target.model or name, in_cluster)
-    return isvc
+    isvc = poll_until(step, deadline_after(timeout), limits.ready_interval, expired)
+    if spec.target.url is None:
+        return spec.with_target_url(target_url(isvc, spec.target, in_cluster))
+    return spec
+
+
+def target_url(isvc: dict[str, Any], target: Target, in_cluster: bool) -> str:
+    """The request URL of `target` (a resolved target without a URL) from its InferenceService's status:
+    the protocol's inference URL, or for protocol openai the status's base + the OpenAI route."""
+    model = target.model or target.isvc or ""
+    if target.protocol == "openai":
+        base = infer_url(isvc, "raw", model, in_cluster)
+        return openai.api_url(base, target.openai_prefix or "", target.api or "chat")
+    return infer_url(isvc, target.protocol, model, in_cluster)

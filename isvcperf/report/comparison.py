@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from isvcperf.outputs.formats import COMPARE_FORMATS
 from isvcperf.report import charts
-from isvcperf.report.render import environment, html_assets
+from isvcperf.report.render import environment, html_assets, load_text
 from isvcperf.results.compare import Comparison, MetricDelta
 from isvcperf.results.metric_text import format_metric, with_unit
 from isvcperf.results.result import Result
 from isvcperf.spec import metric_names
 from isvcperf.util.errors import SpecError
 
-COMPARE_FORMATS = ("text", "html", "markdown")
 _TEMPLATES = {"text": "compare.txt.j2", "html": "compare.html.j2", "markdown": "compare.md.j2"}
 SAME = 0.005
 """Relative changes under half a percent are shown as `same`."""
@@ -37,6 +37,7 @@ class RunRow(NamedTuple):
     name: str
     verdict: str
     started: str
+    load: str
     requests: str
     target: str
 
@@ -61,6 +62,7 @@ def view(comparison: Comparison) -> dict[str, Any]:
         "regressed": comparison.regressed,
         "verdict": comparison.verdict,
         "regressions": [*comparison.invalid, *regression_lines(comparison)],
+        "warnings": comparison.warnings,
         "metrics": [_delta_row(d) for d in comparison.metrics],
         "slos": [SLORow(s.metric, _held(s.base), _held(s.candidate), s.regressed) for s in comparison.slos],
     }
@@ -85,7 +87,8 @@ def regression_lines(comparison: Comparison) -> list[str]:
 
 def _run(role: str, result: Result) -> RunRow:
     counts = [v for k, v in result.metrics.items() if k.endswith("/request-count")]
-    return RunRow(role, result.name, result.verdict, result.started_at or "-", str(round(max(counts))) if counts else "-",
+    return RunRow(role, result.name, result.verdict, result.started_at or "-", load_text(result.load) or "-",
+                  str(round(max(counts))) if counts else "-",
                   str(result.target.get("url", "")))
 
 
@@ -111,6 +114,8 @@ def _delta_row(delta: MetricDelta) -> DeltaRow:
 def _judgement(delta: MetricDelta) -> str:
     if delta.regressed:
         return f"REGRESSED (tolerance {delta.tolerance})"
+    if delta.change is not None and delta.tolerance is None and delta.direction != "neutral":
+        return "not judged"  # p99.9, max: too few requests to judge a run by, unless asked for
     if delta.direction == "neutral" or delta.change is None:
         return ""
     relative = delta.relative
@@ -119,7 +124,9 @@ def _judgement(delta: MetricDelta) -> str:
     better = delta.change < 0 if delta.direction == "lower" else delta.change > 0
     if better:
         return "better"
-    return f"worse, within {delta.tolerance}" if delta.tolerance else "worse"
+    noise = f" and noise ±{with_unit(format_metric(delta.metric, delta.noise), metric_names.unit(delta.metric))}" \
+        if delta.noise else ""
+    return f"worse, within {delta.tolerance}{noise}" if delta.tolerance else "worse"
 
 
 def _spectrum_overlay(comparison: Comparison) -> list[charts.Chart]:

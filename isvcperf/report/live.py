@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.results import llm_metrics, metrics
 from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
@@ -52,7 +53,7 @@ class Snapshot:
         return self.llm.get(f"llm/{kind}-p{pct:g}")
 
 
-def snapshot(spec: RunSpec, stats: dict[str, Any], now: float | None = None, stopping: bool = False) -> Snapshot:
+def snapshot(spec: RunSpec, stats: StatsDocument, now: float | None = None, stopping: bool = False) -> Snapshot:
     total = stats.get("total", {})
     start = total.get("measureStart")
     elapsed = max(0.0, (now or time.time()) - start) if start else 0.0
@@ -77,7 +78,7 @@ def snapshot(spec: RunSpec, stats: dict[str, Any], now: float | None = None, sto
         requests=requests,
         errors=int(total.get("errors", 0)),
         throughput=throughput,
-        percentiles={p: values.get(f"{prefix}/{metric_names.percentile_name(p)}") for p in PERCENTILES},
+        percentiles={p: values.get(metric_names.full_name(prefix, metric_names.percentile_name(p))) for p in PERCENTILES},
         users=int(stats.get("users", 0)),
         workers=int(stats.get("connectedWorkers", 0)),
         expected_workers=stats.get("expectedWorkers"),
@@ -154,7 +155,7 @@ class LiveView:
             self._live.__exit__(None, None, None)
             self._live = None
 
-    def __call__(self, stats: dict[str, Any]) -> None:
+    def __call__(self, stats: StatsDocument) -> None:
         snap = snapshot(self.spec, stats, stopping=self.stopping)
         if self._live is not None:
             self._live.update(self.panel(snap))

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import jinja2
 
 from isvcperf import __version__
+from isvcperf.outputs.formats import DEFAULT_FORMATS, FILES, FORMATS
 from isvcperf.report import charts
 from isvcperf.report.generative import generative_view
 from isvcperf.report.junit import render_junit
@@ -32,10 +33,6 @@ from isvcperf.spec import metric_names
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import SpecError
 
-FORMATS = ("text", "html", "json", "markdown", "junit")
-DEFAULT_FORMATS = ("text", "html", "json")
-FILES = {"json": "result.json", "text": "report.txt", "html": "report.html", "markdown": "report.md",
-         "junit": "junit.xml"}
 TEXT_WIDTH = 100
 """The text report fits a 100-column terminal (long URLs and tokens excepted)."""
 EXAMPLE_CHARS = 200
@@ -169,6 +166,8 @@ def _verdict_detail(result: Result) -> str:
         return f"{held}, but the measurement is invalid: its figures cannot be stood behind"
     if result.verdict == "passed":
         return f"all {total} SLO{'s' if total != 1 else ''} satisfied" if total else "run completed; no SLOs given"
+    if result.verdict == "interrupted" and not result.measured_seconds:
+        return "interrupted before any load was measured"
     if result.verdict == "interrupted":
         return "the run stopped early; metrics cover only what was measured before it stopped"
     return "no load was measured"
@@ -185,7 +184,7 @@ def _summary(result: Result) -> list[tuple[str, str]]:
         rows.append(("Protocol", " ".join(filter(None, [str(protocol or ""), f"(model {model})" if model else ""]))))
     rows.extend((key.capitalize(), str(value)) for key, value in target.items() if value is not None)
     if result.load:
-        rows.append(("Load", _load_text(result.load)))
+        rows.append(("Load", load_text(result.load)))
     if result.measured_seconds > 0:
         rows.append(("Measured", format_duration(round(result.measured_seconds, 3))))
     if result.started_at:
@@ -198,7 +197,7 @@ def _summary(result: Result) -> list[tuple[str, str]]:
     return rows
 
 
-def _load_text(load: dict[str, Any]) -> str:
+def load_text(load: dict[str, Any]) -> str:
     """The applied load as one phrase: `8 users, 2 workers, open loop at 100 req/s, for 5m`."""
     parts = []
     if load.get("users") is not None:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any
 
+from isvcperf.loadgen.protocol import StatsDocument, Totals, WorkerStats
 from isvcperf.results import llm_metrics, metrics
 from isvcperf.results.result import StageResult, TimelinePoint
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 
 
-def timeline(stats: dict[str, Any], stage_ends: list[float], window: float) -> list[TimelinePoint]:
+def timeline(stats: StatsDocument, stage_ends: list[float], window: float) -> list[TimelinePoint]:
     """The master's per-interval summaries as points, each tagged with its stage.
 
     The last interval usually ends with the window, part-way through: its point sits at
@@ -53,12 +53,12 @@ def timeline(stats: dict[str, Any], stage_ends: list[float], window: float) -> l
 def stage_ends(spec: RunSpec) -> list[float]:
     ends, t = [], 0.0
     for stage in spec.load.stages:
-        t += stage.duration or 0.0
+        t += stage.duration
         ends.append(t)
     return ends
 
 
-def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> list[StageResult]:
+def stages(spec: RunSpec, total: Totals, percentiles: list[float]) -> list[StageResult]:
     """Per-stage metrics from the merged per-stage histograms and counts (and a generative run's
     per-stage llm/ data: TTFT, TPOT, tokens/s, goodput of the requests scheduled in that stage)."""
     out = []
@@ -66,7 +66,7 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
     llm_stages = (total.get("llm") or {}).get("stages", [])
     llm_percentiles = llm_metrics.percentiles(spec.metrics.percentiles, list(spec.slos))
     for index, (stage, data) in enumerate(zip(spec.load.stages, total.get("stages", []), strict=False)):
-        end = start + (stage.duration or 0.0)
+        end = start + stage.duration
         prefix = metric_names.protocol_prefix(spec.target.protocol)
         values = metrics.compute(data, percentiles, end - start, prefix)
         values[f"{prefix}/dropped"] = float(data.get("dropped", 0))
@@ -78,7 +78,7 @@ def stages(spec: RunSpec, total: dict[str, Any], percentiles: list[float]) -> li
     return out
 
 
-def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> str:
+def shortfall(spec: RunSpec, total: Totals, workers: dict[str, WorkerStats]) -> str:
     """How much less load than asked for was applied when workers were lost, measured by what
     the lost workers reported against what each remaining worker did (a dead worker's last,
     unreported seconds are not known to anyone, so this is an upper bound)."""
@@ -94,7 +94,7 @@ def shortfall(spec: RunSpec, total: dict[str, Any], workers: dict[str, Any]) -> 
             f"{', '.join(str(n) for n in lost)} requests, the others {each:.0f} each)")
 
 
-def warnings(spec: RunSpec, stats: dict[str, Any] | None, window: float) -> list[str]:
+def warnings(spec: RunSpec, stats: StatsDocument | None, window: float) -> list[str]:
     """What the master saw that the checks of results.validity cannot: which workers were lost, when,
     and how much load that cost (the generator's CPU, drops and the achieved rate are checks there)."""
     if not stats:

@@ -2,10 +2,15 @@
 
 Every metric of both results is set side by side with its absolute and relative change.
 A change counts as a regression when it goes the bad way for that metric (latency and
-errors up, throughput down) by more than its tolerance; SLOs that held for the base and
-fail for the candidate are regressions too. Tolerances have defaults and are set per
-metric, or per glob of metrics, with `--max-regression METRIC=10%` (relative) or
-`METRIC=5` (absolute, in the metric's unit).
+errors up, throughput down) by more than its tolerance *after the sampling noise of both
+runs is allowed for* (results.noise), and, for latencies, by more than an absolute floor;
+SLOs that held for the base and fail for the candidate are regressions too. Tolerances
+have defaults and are set per metric, or per glob of metrics, with `--max-regression
+METRIC=10%` (relative) or `METRIC=5` (absolute, in the metric's unit). Percentiles above
+p99 and max rest on a handful of requests: reported, judged only when asked for.
+
+Two runs at different loads are not comparable (latency rises with load); load_changes
+names what differs, for the command to refuse or warn.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from isvcperf.results.noise import spread
 from isvcperf.results.result import Result
 from isvcperf.spec import metric_names
 from isvcperf.util.errors import SpecError
@@ -63,6 +69,13 @@ not better either way (direction neutral, so the `llm/*-p*` glob never judges th
 _LLM_HIGHER = ("request-throughput", "output-tokens-per-second", "total-tokens-per-second", "goodput", "goodput-ratio")
 _LLM_TIMES = ("ttft-", "itl-", "tpot-", "e2e-")
 
+LATENCY_FLOOR_MS = 0.5
+"""A latency that got worse by less than this is never a regression: timer and scheduler jitter."""
+JUDGED_UP_TO = 99.0
+"""By default percentiles above this (p99.9) are reported, not judged: too few requests reach them."""
+LOAD_KEYS = ("users", "rate", "arrivals", "stages")
+"""What sets the load level; duration, request count and worker count only change how long or how."""
+
 _TOLERANCE = re.compile(r"^(?P<pattern>[^=\s]+)=(?P<amount>\d+(?:\.\d+)?)(?P<pct>%?)$")
 
 
@@ -74,6 +87,8 @@ class MetricDelta:
     direction: Direction
     tolerance: Tolerance | None
     regressed: bool
+    noise: float = 0.0
+    """How much of a worsening the two runs' sampling noise explains (95%), in the metric's unit."""
 
     @property
     def change(self) -> float | None:
@@ -104,6 +119,7 @@ class Comparison:
     candidate: Result
     metrics: list[MetricDelta] = field(default_factory=list)
     slos: list[SLODelta] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     allow_invalid: bool = False
     """Judge regressions even between invalid measurements (--allow-invalid)."""
@@ -163,6 +179,10 @@ def tolerance_for(metric: str, given: list[Tolerance]) -> Tolerance | None:
     for tolerance in reversed(given):
         if fnmatch.fnmatchcase(metric, tolerance.pattern):
             return tolerance
+    prefix, _, name = metric.partition("/")
+    pct = metric_names.percentile_of(name) if prefix != metric_names.LLM else metric_names.llm_percentile_of(name)
+    if pct is not None and pct > JUDGED_UP_TO:
+        return None
     return next((t for t in DEFAULT_TOLERANCES if fnmatch.fnmatchcase(metric, t.pattern)), None)
 
 
@@ -175,7 +195,9 @@ def compare(base: Result, candidate: Result, tolerances: list[Tolerance] | None 
         way = direction(name)
         tolerance = tolerance_for(name, given) if way != "neutral" else None
         explicit = any(fnmatch.fnmatchcase(name, t.pattern) for t in given)
-        comparison.metrics.append(MetricDelta(name, old, new, way, tolerance, _regressed(old, new, way, tolerance, explicit)))
+        noise = _noise(base, candidate, name, way)
+        comparison.metrics.append(MetricDelta(name, old, new, way, tolerance,
+                                              _regressed(name, old, new, way, tolerance, explicit, noise), noise))
     base_slos = {v.metric: v.satisfied for v in base.slos}
     candidate_slos = {v.metric: v.satisfied for v in candidate.slos}
     for name in dict.fromkeys([*base_slos, *candidate_slos]):
@@ -184,12 +206,31 @@ def compare(base: Result, candidate: Result, tolerances: list[Tolerance] | None 
     return comparison
 
 
-def _regressed(old: float | None, new: float | None, way: Direction, tolerance: Tolerance | None,
-               explicit: bool) -> bool:
+def load_changes(base: Result, candidate: Result) -> list[str]:
+    """What differs between the loads the two runs applied (`users 4 → 8`); empty when they match."""
+    return [f"{key} {_shown(base.load.get(key))} → {_shown(candidate.load.get(key))}" for key in LOAD_KEYS
+            if base.load.get(key) != candidate.load.get(key)]
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _noise(base: Result, candidate: Result, metric: str, way: Direction) -> float:
+    """The combined 95% half-widths in the direction of a worsening: for a latency the base's upward
+    (it may really be higher) and the candidate's downward (it may really be lower)."""
+    (base_low, base_high), (candidate_low, candidate_high) = spread(base, metric), spread(candidate, metric)
+    return math.hypot(base_high, candidate_low) if way == "lower" else math.hypot(base_low, candidate_high)
+
+
+def _regressed(metric: str, old: float | None, new: float | None, way: Direction, tolerance: Tolerance | None,
+               explicit: bool, noise: float) -> bool:
     if tolerance is None:
         return False
     if old is None or new is None or not (math.isfinite(old) and math.isfinite(new)):
         # Only a tolerance the user asked for makes a metric that vanished a regression.
         return explicit and old is not None
     worse = new - old if way == "lower" else old - new
-    return not tolerance.allows(old, worse)
+    if metric_names.unit(metric) == "ms" and worse < LATENCY_FLOOR_MS:
+        return False
+    return not tolerance.allows(old, worse - noise)

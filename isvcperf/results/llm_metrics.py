@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from isvcperf.loadgen.protocol import LlmSlice, LlmStats, Totals
 from isvcperf.results.metrics import latency_values
 from isvcperf.spec import metric_names
 
@@ -35,14 +36,16 @@ def percentiles(configured: list[float], slo_metrics: list[str]) -> list[float]:
     return sorted(set(configured) | {p for p in extra if p is not None})
 
 
-def of_total(total: dict[str, Any], configured: list[float], slo_metrics: list[str], window_s: float) -> dict[str, float]:
-    """The `llm/...` metrics of a merged stats total (nothing when the run is not generative), with the
-    configured percentiles and those the SLOs name: the final Result's and the live monitor's alike."""
-    llm = total.get("llm")
+def of_total(total: Totals | None, configured: list[float], slo_metrics: list[str],
+             window_s: float) -> dict[str, float]:
+    """The `llm/...` metrics of a merged stats total (nothing when the run is not generative, or nothing
+    was measured), with the configured percentiles and those the SLOs name: the final Result's and the
+    live monitor's alike."""
+    llm = total.get("llm") if total else None
     return compute(llm, percentiles(configured, slo_metrics), window_s) if llm else {}
 
 
-def compute(llm: dict[str, Any], pcts: list[float], window_s: float) -> dict[str, float]:
+def compute(llm: LlmSlice, pcts: list[float], window_s: float) -> dict[str, float]:
     """`llm/...` metrics from the merged data (loadgen.llm_recorder.merge)."""
     requests, errors, good = llm.get("requests", 0), llm.get("errors", 0), llm.get("good", 0)
     inputs, outputs = llm.get("inputTokens", 0), llm.get("outputTokens", 0)
@@ -69,7 +72,7 @@ def compute(llm: dict[str, Any], pcts: list[float], window_s: float) -> dict[str
     return {f"{metric_names.LLM}/{name}": float(value) for name, value in values.items()}
 
 
-def block(llm: dict[str, Any], interval: float, window_s: float) -> dict[str, Any]:
+def block(llm: LlmStats, interval: float, window_s: float) -> dict[str, Any]:
     """The Result's `llm` block: histograms and the per-interval tokens/s and goodput."""
     timeline = []
     for index, (requests, good, tokens) in sorted((int(i), row) for i, row in llm.get("intervals", {}).items()):

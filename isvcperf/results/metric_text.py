@@ -45,8 +45,9 @@ def format_metric(name: str, value: float | None) -> str:
     if metric.endswith("-count"):
         return str(round(value))
     if metric == "error-rate":
-        # A fraction, like the SLO limits written against it (upper: 0.01).
-        return f"{value:.6f}".rstrip("0").rstrip(".")
+        # A fraction, like the SLO limits written against it (upper: 0.01), to four significant
+        # digits and never in exponent form: 1/61 reads 0.01639, one error in 10^5 0.00001.
+        return f"{float(f'{value:.4g}'):.12f}".rstrip("0").rstrip(".")
     return format_measure(value)
 
 

@@ -8,8 +8,7 @@ worker starting to measure to the last measured response.
 
 from __future__ import annotations
 
-from typing import Any
-
+from isvcperf.loadgen.protocol import Counts, EndpointCounts, StageCounts, Totals
 from isvcperf.loadgen.recorder import decode_histogram
 from isvcperf.spec import metric_names
 
@@ -17,8 +16,17 @@ PREFIX = "http"
 """The prefix of metrics measured over HTTP; gRPC runs pass `grpc` to compute()."""
 
 
-def compute(total: dict[str, Any], percentiles: list[float], window_s: float, prefix: str = PREFIX) -> dict[str, float]:
-    """Iter8-named metrics from a merged snapshot (see isvcperf.loadgen.recorder.merge).
+def window(total: Totals | None) -> float:
+    """The measured seconds: from the first worker starting to measure to the last measured response."""
+    if not total:
+        return 0.0
+    start, end = total.get("measureStart"), total.get("measureEnd")
+    return end - start if start is not None and end is not None and end > start else 0.0
+
+
+def compute(total: Counts | Totals | StageCounts | EndpointCounts, percentiles: list[float], window_s: float,
+            prefix: str = PREFIX) -> dict[str, float]:
+    """Iter8-named metrics from merged counts (the run's Totals, a stage's or an endpoint's).
 
     `prefix` is the protocol's (metric_names.protocol_prefix): `http/latency-p90`, `grpc/latency/p90`.
     """
@@ -39,7 +47,7 @@ def compute(total: dict[str, Any], percentiles: list[float], window_s: float, pr
     return {metric_names.full_name(prefix, name): float(value) for name, value in values.items()}
 
 
-def with_endpoints(total: dict[str, Any], endpoints: list[str], percentiles: list[float], window_s: float,
+def with_endpoints(total: Totals, endpoints: list[str], percentiles: list[float], window_s: float,
                    prefix: str = PREFIX) -> dict[str, float]:
     """The run's metrics, and each endpoint's under `<prefix>-<id>/` from its own counts and histograms.
 

@@ -168,6 +168,8 @@ class Result:
         load shortfall) or the status."""
         if self.status == "could-not-run":
             return "could-not-run"
+        if self.status == "interrupted" and not self.measured_seconds:
+            return "interrupted"  # nothing was measured, so no SLO was broken
         if not self.slos_satisfied or self.workers_lost:
             return "failed"
         return "passed" if self.status == "completed" else self.status

@@ -25,11 +25,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from isvcperf.spec.model import RunSpec, Server
+from isvcperf.spec.model import Server
 from isvcperf.util.env import expand_env
 
 FETCH_TIMEOUT = 10.0
@@ -65,8 +64,6 @@ class Profile:
     """A histogram's base name: the request's time inside the server."""
     parts: tuple[tuple[str, Family], ...] = ()
     """Histograms or summaries (base names): their mean time is shown."""
-    port: int | None = None
-    """Its default metrics port; None: the target's own port, path /metrics."""
 
 
 _INFER = (("path", ".*/infer"),)
@@ -76,8 +73,7 @@ PROFILES = {
         requests=(Family("rest_server_requests_total", _INFER),
                   Family("grpc_server_handled_total", (("grpc_method", "ModelInfer"),))),
         latency=Family("rest_server_request_duration_seconds", _INFER),
-        parts=(("inference", Family("model_infer_request_duration")),),
-        port=8082),
+        parts=(("inference", Family("model_infer_request_duration")),)),
     "kserve": Profile(
         "kserve", requests=(Family("request_predict_seconds_count"),), latency=Family("request_predict_seconds"),
         parts=(("preprocess", Family("request_preprocess_seconds")),
@@ -221,19 +217,10 @@ class PrometheusQuery:
         return False
 
 
-def default_metrics_url(spec: RunSpec, profile: Profile) -> str:
-    """The runtime's known endpoint on the target's host: MLServer's metrics port, else the target's /metrics."""
-    parts = urlsplit(spec.infer_url.split(",")[0].strip() or spec.target.base_url or "")
-    scheme = "https" if parts.scheme in ("https", "grpcs") else "http"
-    host = parts.hostname or "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    port = profile.port or parts.port or (443 if scheme == "https" else 80)
-    return f"{scheme}://{host}:{port}/metrics"
-
-
-def source_for(spec: RunSpec, server: Server) -> Scrape | PrometheusQuery:
+def source_for(server: Server) -> Scrape | PrometheusQuery:
+    """Where the readings come from: the resolved metricsUrl, or a Prometheus queried with the selector."""
     headers = {k: expand_env(v, f"server.headers.{k}") for k, v in server.headers.items()}
     if server.prometheus:
         return PrometheusQuery(server.prometheus, server.selector, headers)
-    url = server.metrics_url or default_metrics_url(spec, PROFILES[server.runtime])
-    return Scrape(url, headers)
+    assert server.metrics_url is not None, "validated: metricsUrl, a runtime or prometheus; resolved: metricsUrl"
+    return Scrape(server.metrics_url, headers)

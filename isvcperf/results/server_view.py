@@ -54,9 +54,9 @@ class ServerWatch:
     def __init__(self, spec: RunSpec) -> None:
         assert spec.server is not None
         self.spec = spec
-        self.source = sm.source_for(spec, spec.server)
+        self.source = sm.source_for(spec.server)
         self.profile = None if spec.server.runtime == "auto" else sm.PROFILES[spec.server.runtime]
-        self.interval = spec.metrics.interval or 1.0
+        self.interval = spec.metrics.interval
         self.readings: list[sm.Reading] = []
         self.notes: list[str] = []
         self._stop = threading.Event()

@@ -81,7 +81,7 @@ def generator_cpu(spec: RunSpec, result: Result) -> ValidityCheck:
 def send_lateness(spec: RunSpec, result: Result) -> ValidityCheck:
     """The generator's delay inside the latency, at the highest of p99/p90/p50 the run has the samples
     for (a p99 of 80 sends is their maximum: one preempted process, not the generator's habit)."""
-    cap, share = spec.validity.max_send_lateness_p99 or 0.0, spec.validity.max_lateness_share
+    cap, share = spec.validity.max_send_lateness_p99, spec.validity.max_lateness_share
     n = _metric(spec, result, "request-count") or 0.0
     q = next((c for c in COLUMNS if n * (1 - c / 100) >= spec.validity.min_tail_samples), 50.0)
     late, latency = _metric(spec, result, f"send-lateness-p{q:g}"), _metric(spec, result, f"latency-p{q:g}")
@@ -112,13 +112,20 @@ def drops(spec: RunSpec, result: Result) -> ValidityCheck:
 def _scheduled(spec: RunSpec) -> float:
     """Arrivals a timed run asks for: rate × duration, or the area under the rate stages."""
     if not spec.load.stages:
-        return spec.load.rate * (spec.load.duration or 0.0)
+        return spec.load.rate * _span(spec)
     total, previous = 0.0, spec.load.rate
     for stage in spec.load.stages:
         target = stage.rate if stage.rate is not None else previous
-        total += (previous + target) / 2 * (stage.duration or 0.0)
+        total += (previous + target) / 2 * stage.duration
         previous = target
     return total
+
+
+def _span(spec: RunSpec) -> float:
+    """A timed run's window (resolved: with stages, their sum; spec.resolve)."""
+    if spec.load.duration is None:
+        raise ValueError("a run of load.requests has no scheduled span")
+    return spec.load.duration
 
 
 def achieved_rate(spec: RunSpec, result: Result) -> ValidityCheck:
@@ -134,7 +141,7 @@ def achieved_rate(spec: RunSpec, result: Result) -> ValidityCheck:
         expected, achieved, asked = float(load.requests), sent / result.measured_seconds, load.rate
     else:
         expected = _scheduled(spec)
-        span = load.duration or sum(stage.duration or 0.0 for stage in load.stages)
+        span = _span(spec)
         achieved, asked = sent / span, expected / span
     if expected <= 0:
         return ValidityCheck("achieved-rate", "skip", "no arrivals were scheduled", "-")
@@ -214,12 +221,12 @@ def stability(spec: RunSpec, result: Result) -> ValidityCheck:
     """perf_analyzer's rule: the last N windows agree, in throughput and in each judged percentile,
     within a share of their mean."""
     limits = spec.validity
-    windows, interval = limits.stability_windows, spec.metrics.interval or 1.0
+    windows, interval = limits.stability_windows, spec.metrics.interval
     limit = f"±{_pct(limits.stability_tolerance)} over the last {windows} windows"
     if spec.load.stages:
         return ValidityCheck("stability", "skip", "load stages change the load on purpose", limit)
     points = [p for p in result.timeline if p.requests]
-    per = max(1, round((limits.stability_window or interval) / interval))
+    per = max(1, round(limits.stability_window / interval))
     if len(points) < windows * per:  # shorter windows would judge noise, not the run
         return ValidityCheck("stability", "skip", f"{format_duration(round(len(points) * interval, 3))} measured, "
                              f"less than {windows} windows of {format_duration(per * interval)}", limit)
@@ -259,7 +266,7 @@ def _spread(values: list[float]) -> float:
 def warm_up(spec: RunSpec, result: Result) -> ValidityCheck:
     """The first measured interval much slower than the rest: the server (or its caches, JIT,
     connection pools) was still warming when measurement began."""
-    slowdown, floor = spec.validity.warmup_slowdown, (spec.validity.warmup_floor or 0.0) * 1000
+    slowdown, floor = spec.validity.warmup_slowdown, spec.validity.warmup_floor * 1000
     limit = f"×{slowdown:g} and +{floor:g} ms"
     if spec.load.stages:
         return ValidityCheck("warm-up", "skip", "load stages change the load on purpose", limit)

@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
+from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.plan.topology import Plan
 from isvcperf.runners.outcome import Outcome
 from isvcperf.util.errors import CouldNotRun
 from isvcperf.util.polling import poll_until
 
 POLL_INTERVAL = 1.0
-Progress = Callable[[dict[str, Any]], None]
+Progress = Callable[[StatsDocument], None]
 
 
 class Runner(Protocol):
     """What the engine needs from a runner: run it, then always close it."""
 
     plan: Plan
-    last_stats: dict[str, Any] | None
+    last_stats: StatsDocument | None
 
     def run(self, progress: Progress, deadline: float | None) -> Outcome:
         """Start, follow until the master finished (or `deadline`, time.monotonic), return the final stats."""
@@ -39,20 +40,20 @@ class Runner(Protocol):
 class Followed(Protocol):
     """The runner-specific steps `follow` calls."""
 
-    last_stats: dict[str, Any] | None
+    last_stats: StatsDocument | None
     start_timeout: float
     """Seconds the master and every worker may take to connect."""
 
     def start(self) -> None:
         """Start the master and the workers."""
 
-    def fetch(self) -> dict[str, Any] | None:
+    def fetch(self) -> StatsDocument | None:
         """The master's stats document now, or None when it cannot be read yet."""
 
-    def check(self, stats: dict[str, Any] | None) -> Outcome | None:
+    def check(self, stats: StatsDocument | None) -> Outcome | None:
         """Raise CouldNotRun for what waiting cannot fix; an Outcome when the run ended another way."""
 
-    def not_started(self, stats: dict[str, Any] | None) -> str | None:
+    def not_started(self, stats: StatsDocument | None) -> str | None:
         """Why the run has not started, when the start timeout ran out (None: keep following)."""
 
     def refresh_quietly(self) -> None:
@@ -62,7 +63,7 @@ class Followed(Protocol):
         """The deadline passed before the master finished (`unfinished` unless the runner knows more)."""
 
 
-def unfinished(last_stats: dict[str, Any] | None) -> Outcome:
+def unfinished(last_stats: StatsDocument | None) -> Outcome:
     """The Outcome of a run stopped at its deadline: the last figures seen, not finished."""
     return Outcome(stats=last_stats, finished=False, reason="the run did not finish in time")
 
@@ -77,12 +78,14 @@ def follow(runner: Followed, progress: Progress, deadline: float | None) -> Outc
         if stats is not None:
             runner.last_stats = stats
             progress(stats)
-            if stats.get("phase") == "finished":
-                return Outcome(stats=stats, finished=True, reason=stats.get("finishReason") or "completed")
+            if stats["phase"] == "finished":
+                stopped = bool(stats.get("interrupted"))
+                return Outcome(stats=stats, finished=not stopped, reason=stats["finishReason"] or "completed",
+                               interrupted=stopped)
         ended = runner.check(stats)
         if ended is not None:
             return ended
-        if (stats is None or stats.get("phase") == "waiting") and time.monotonic() > connect_by:
+        if (stats is None or stats["phase"] == "waiting") and time.monotonic() > connect_by:
             message = runner.not_started(stats)
             if message is not None:
                 raise CouldNotRun(message)

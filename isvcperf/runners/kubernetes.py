@@ -13,7 +13,6 @@ warning naming what is left, never a lost result.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,15 +21,18 @@ from isvcperf.kube.apply import apply_suspended
 from isvcperf.kube.cluster import COMPONENT_LABEL, Cluster, instance_selector
 from isvcperf.kube.portforward import ProxyUnavailable
 from isvcperf.loadgen.log_result import parse_log
+from isvcperf.loadgen.protocol import STATS_ROUTE, WEB_PORT, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import Plan
 from isvcperf.runners.base import Progress, follow, unfinished
 from isvcperf.runners.outcome import Outcome
+from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import CouldNotRun
 from isvcperf.util.polling import deadline_after, poll_until
 
-STATS_PATH = "isvcperf/stats"
+STATS_PATH = STATS_ROUTE.lstrip("/")
+"""The stats route as a path under the API server's service proxy and a port-forward."""
 DELETE_WAIT = 30.0
 LOG_TAIL = 3
 """Lines of the master's log read for its result line while the stats route cannot be reached."""
@@ -51,8 +53,8 @@ class KubernetesRunner:
         self.manifests = manifests.for_run(spec, payload, self.instance, cluster.namespace)
         assert self.manifests.plan is not None
         self.plan: Plan = self.manifests.plan
-        self.start_timeout = spec.kubernetes.start_timeout or 300.0
-        self.last_stats: dict[str, Any] | None = None
+        self.start_timeout = budget(spec).start
+        self.last_stats: StatsDocument | None = None
         self.created: list[str] = []
         self.deleted: list[str] = []
         self._pods: dict[str, list[dict[str, Any]]] = {}
@@ -80,7 +82,7 @@ class KubernetesRunner:
         self.echo(f"isvcperf: run {self.instance} in namespace {self.cluster.namespace}: "
                   f"1 master + {len(self.plan.workers)} worker pod(s)")
 
-    def fetch(self) -> dict[str, Any] | None:
+    def fetch(self) -> StatsDocument | None:
         """The master's stats: service proxy, else port-forward, else its log's result line."""
         self._pods = self._list_pods()
         master = next((p for p in self._pods.get("master", []) if _phase(p) == "Running"), None)
@@ -92,7 +94,7 @@ class KubernetesRunner:
                 problems.append(f"service proxy: {exc}")
         if master is not None:
             try:
-                stats = _json(self.cluster.port_forward_get(master["metadata"]["name"], manifests.WEB_PORT, STATS_PATH))
+                stats = _json(self.cluster.port_forward_get(master["metadata"]["name"], WEB_PORT, STATS_PATH))
             except ProxyUnavailable as exc:
                 problems.append(str(exc))
             else:
@@ -102,23 +104,23 @@ class KubernetesRunner:
                               "following the run through a port-forward")
                 return stats
             stats = parse_log(self.cluster.pod_log(master["metadata"]["name"], "master", tail_lines=LOG_TAIL))
-            if stats is not None and stats.get("phase") == "finished":
+            if stats is not None and stats["phase"] == "finished":
                 self.echo(f"isvcperf: final stats read from the log of pod {master['metadata']['name']}")
                 return stats
         self._unreachable = "; ".join(problems)
         return None
 
-    def check(self, stats: dict[str, Any] | None) -> Outcome | None:
+    def check(self, stats: StatsDocument | None) -> Outcome | None:
         self._warn_sidecars()
         self._watch_workers(stats)
         ended = [p for p in self._pods.get("master", []) if _phase(p) in ("Succeeded", "Failed")]
         if ended:
             return self._from_master_log(ended[0])
-        if stats is None or stats.get("phase") == "waiting":
+        if stats is None or stats["phase"] == "waiting":
             self._fail_fast()
         return None
 
-    def not_started(self, stats: dict[str, Any] | None) -> str | None:
+    def not_started(self, stats: StatsDocument | None) -> str | None:
         pods = [p for group in self._pods.values() for p in group]
         running = len(pods) == 1 + len(self.plan.workers) and all(_phase(p) == "Running" for p in pods)
         if stats is None and running:
@@ -128,7 +130,7 @@ class KubernetesRunner:
                           "following the run through the master's log until it ends")
             return None
         problems = [f"{p['metadata']['name']} {diagnosis.pod_state(p)}" for p in pods if _phase(p) != "Running"]
-        connected = (stats or {}).get("connectedWorkers", 0)
+        connected = stats["connectedWorkers"] if stats else 0
         detail = "; ".join(problems) or ("pods missing: " + ", ".join(self._job_refusals() or ["none created yet"])
                                          if not running else "all pods running; check the worker logs "
                                          f"(kubectl logs -l app.kubernetes.io/instance={self.instance} -c worker)")
@@ -201,10 +203,10 @@ class KubernetesRunner:
         name = pod["metadata"]["name"]
         log = self.cluster.pod_log(name, "master")
         stats = parse_log(log)
-        if stats is not None and stats.get("phase") == "finished":
+        if stats is not None and stats["phase"] == "finished":
             self.echo(f"isvcperf: final stats read from the log of pod {name}")
             self.last_stats = stats
-            return Outcome(stats=stats, finished=True, reason=stats.get("finishReason") or "completed")
+            return Outcome(stats=stats, finished=True, reason=stats["finishReason"] or "completed")
         if self._blind:
             raise PodUnreachable(self._unreachable_message())
         tail = "\n".join(log.strip().splitlines()[-5:])
@@ -227,7 +229,7 @@ class KubernetesRunner:
                 self.plan.warnings.append(note)
                 self.echo(f"isvcperf: warning: {note}")
 
-    def _watch_workers(self, stats: dict[str, Any] | None) -> None:
+    def _watch_workers(self, stats: StatsDocument | None) -> None:
         """Record worker pods that failed or vanished after they had been running."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         present = {p["metadata"]["name"]: p for p in self._pods.get("worker", [])}
@@ -236,7 +238,7 @@ class KubernetesRunner:
                 self._seen_running.add(name)
             elif _phase(pod) == "Failed" and name in self._seen_running and name not in self._lost:
                 self._lose(name, f"failed ({diagnosis.pod_state(pod)})", now)
-        finished = stats is not None and stats.get("phase") == "finished"
+        finished = stats is not None and stats["phase"] == "finished"
         for name in self._seen_running - set(present) - set(self._lost):
             if not finished:
                 self._lose(name, "disappeared", now)
@@ -279,7 +281,7 @@ class KubernetesRunner:
 def _image_hint(reason: str, spec: RunSpec) -> str:
     if reason not in diagnosis.PULL_REASONS:
         return ""
-    image = spec.kubernetes.image or manifests.DEFAULT_IMAGE
+    image = spec.kubernetes.image
     return (f" (kubernetes.image is {image}: push it to a registry the cluster can pull from, or set "
             "kubernetes.image and kubernetes.imagePullSecrets; README: the image)")
 
@@ -288,8 +290,9 @@ def _phase(pod: dict[str, Any]) -> str:
     return str(pod.get("status", {}).get("phase", "Pending"))
 
 
-def _json(body: bytes) -> dict[str, Any] | None:
+def _json(body: bytes) -> StatsDocument | None:
+    """The stats document in `body`, or None when it is not one (a proxy's error page, a cut answer)."""
     try:
-        return json.loads(body)
+        return parse_document(body)
     except ValueError:
         return None

@@ -9,7 +9,6 @@ stopping the master with SIGTERM first so Locust writes its CSV files.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -23,11 +22,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from isvcperf.loadgen import web_login
 from isvcperf.loadgen.config import PARENT_ENV, PROCESS_ENV
-from isvcperf.loadgen.last_words import FINAL_ENV, STOP_ROUTE, STOP_WAIT, stats_from_files
+from isvcperf.loadgen.last_words import FINAL_ENV, STOP_WAIT, stats_from_files
+from isvcperf.loadgen.protocol import STOP_ROUTE, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
 from isvcperf.runners.base import follow, unfinished
@@ -38,6 +38,17 @@ from isvcperf.util.errors import CouldNotRun
 STOP_GRACE = 10.0
 FETCH_TIMEOUT = 5.0
 PORT_ATTEMPTS = 3
+
+
+def _check_free(host: str, port: int) -> None:
+    """--ui-port: fail before any load when something already listens there."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds: only a listener blocks it
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CouldNotRun(f"--ui-port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                              "choose another port, or stop what listens there") from None
 
 
 def free_port(host: str = LOCALHOST) -> int:
@@ -51,12 +62,15 @@ class LocalRunner:
     """Runs one test as local processes and returns what the master measured."""
 
     def __init__(self, spec: RunSpec, payload: Bodies, out_dir: Path, ui: bool = False,
-                 ui_host: str | None = None) -> None:
+                 ui_host: str | None = None, ui_port: int | None = None) -> None:
         self.spec = spec
         self.payload = payload
-        self.out_dir = out_dir
-        self.ui = ui or ui_host is not None
+        self.out_dir = out_dir.resolve()  # Locust runs with cwd=out_dir: a relative --csv would nest it twice
+        self.ui = ui or ui_host is not None or ui_port is not None
         self.ui_host = ui_host
+        self.ui_port = ui_port
+        if ui_port is not None:
+            _check_free(ui_host or LOCALHOST, ui_port)
         self._private = Path(tempfile.mkdtemp(prefix="isvcperf-"))
         self._config_path = self._private / "loadgen.json"
         self.plan: Plan = self._make_plan()
@@ -71,7 +85,7 @@ class LocalRunner:
         self._logs: list[IO[bytes]] = []
         self._master_died = False
         self._hurry = False
-        self.last_stats: dict[str, Any] | None = None
+        self.last_stats: StatsDocument | None = None
         self.start_timeout = WORKER_CONNECT_TIMEOUT + 15.0
         self._port_attempts = 1
 
@@ -80,14 +94,14 @@ class LocalRunner:
         return make_plan(
             self.spec,
             self.payload,
-            Ports(master=free_port(), web=free_port()),
+            Ports(master=free_port(), web=self.ui_port or free_port()),
             config_path=str(self._config_path),
             csv_prefix=str(self.out_dir / "locust"),
             log_dir=str(self.out_dir),
             ui_host=self.ui_host,
         )
 
-    def run(self, progress: Callable[[dict[str, Any]], None], deadline: float | None) -> Outcome:
+    def run(self, progress: Callable[[StatsDocument], None], deadline: float | None) -> Outcome:
         """Start the processes, wait for the master to finish, return the final stats.
 
         `deadline` (time.monotonic) bounds the whole run; KeyboardInterrupt propagates after
@@ -101,7 +115,7 @@ class LocalRunner:
     def start(self) -> None:
         self._start_all()
 
-    def check(self, stats: dict[str, Any] | None) -> Outcome | None:
+    def check(self, stats: StatsDocument | None) -> Outcome | None:
         """A master that died is fatal, except a port taken between choosing and binding it: start again."""
         try:
             self._check_master_alive()
@@ -114,7 +128,7 @@ class LocalRunner:
             self._start_all()
         return None
 
-    def not_started(self, stats: dict[str, Any] | None) -> str:
+    def not_started(self, stats: StatsDocument | None) -> str:
         if stats is None:
             return "the Locust master never answered; see " + str(self.out_dir / "locust-master.out")
         return self._workers_missing_message(stats)
@@ -148,10 +162,10 @@ class LocalRunner:
 
     def _take_final_files(self) -> None:
         """The master died: the stopped workers' own final counts, when they hold more than the last fetch."""
-        stats = stats_from_files(sorted(self._private.glob("final-*.json")), self.spec.metrics.interval or 1.0)
+        stats = stats_from_files(sorted(self._private.glob("final-*.json")), self.spec.metrics.interval)
         if stats is None:
             return
-        before = (self.last_stats or {}).get("total", {}).get("requests") or 0
+        before = self.last_stats["total"]["requests"] if self.last_stats else 0
         if stats["total"]["requests"] >= before:
             self.last_stats = stats
             self.plan.warnings.append("the Locust master died: the figures are the workers' own final counts, "
@@ -201,10 +215,10 @@ class LocalRunner:
             start_new_session=True,
         )
 
-    def fetch(self) -> dict[str, Any] | None:
+    def fetch(self) -> StatsDocument | None:
         try:
             with urllib.request.urlopen(self.plan.stats_url, timeout=FETCH_TIMEOUT) as response:
-                return json.loads(response.read())
+                return parse_document(response.read())
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
@@ -221,7 +235,7 @@ class LocalRunner:
             until = time.monotonic() + STOP_WAIT
             self.last_stats = self.fetch() or self.last_stats
             while self.last_stats is not None and time.monotonic() < until and not all(
-                    w.get("done") or w.get("lostAt") for w in self.last_stats.get("workers", {}).values()):
+                    w["done"] or w["lostAt"] for w in self.last_stats["workers"].values()):
                 time.sleep(0.1)
                 self.last_stats = self.fetch() or self.last_stats
         except KeyboardInterrupt:
@@ -247,12 +261,12 @@ class LocalRunner:
         raise CouldNotRun(f"the Locust master {how} during the run; the workers were stopped and the result "
                           f"holds what was measured until then (see {self.out_dir / 'locust-master.out'}){last}")
 
-    def _workers_missing_message(self, stats: dict[str, Any]) -> str:
+    def _workers_missing_message(self, stats: StatsDocument) -> str:
         dead = [name for name, p in self._procs.items() if name != "master" and p.poll() is not None]
         detail = f"; exited: {', '.join(dead)} (see {self.out_dir}/locust-{dead[0]}.out)" if dead else ""
         return (
-            f"Locust workers did not connect: {stats.get('connectedWorkers', 0)} of "
-            f"{stats.get('expectedWorkers')} within {WORKER_CONNECT_TIMEOUT}s{detail}"
+            f"Locust workers did not connect: {stats['connectedWorkers']} of "
+            f"{stats['expectedWorkers']} within {WORKER_CONNECT_TIMEOUT}s{detail}"
         )
 
 

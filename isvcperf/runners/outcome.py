@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from isvcperf.loadgen.protocol import StatsDocument
 
 
 @dataclass
 class Outcome:
     """The master's final stats (or the last seen) and whether the run finished."""
 
-    stats: dict[str, Any] | None
+    stats: StatsDocument | None
     finished: bool
     reason: str
+    interrupted: bool = False
+    """A person stopped the run before its end (the web UI's STOP): kept, and exit 130 like Ctrl-C."""

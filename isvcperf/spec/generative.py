@@ -20,7 +20,7 @@ KSERVE_OPENAI_PREFIX = "/openai/v1"
 """KServe's huggingfaceserver serves the OpenAI routes here (its KSERVE_OPENAI_ROUTE_PREFIX)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Lengths:
     """A length distribution in tokens: fixed (mean), uniform (min..max), normal or lognormal
     (mean and stddev of the lengths themselves, clipped to min..max)."""
@@ -32,7 +32,7 @@ class Lengths:
     max: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class SharedPrefix:
     """Prefix-cache studies: prompt i starts with group i % groups' common system prompt of `tokens` tokens."""
 
@@ -40,7 +40,7 @@ class SharedPrefix:
     tokens: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Generate:
     """Where prompts come from and how long answers are asked to be.
 
@@ -69,7 +69,7 @@ class Generate:
     """Sent as is when given; else the server's default."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Goodput:
     """Per-request limits: a request is good when it succeeded and its own TTFT, TPOT and E2E
     latency are within these (an unset limit is not checked; TPOT is not checked for 1-token answers)."""
@@ -127,6 +127,7 @@ def check_goodput(goodput: Goodput) -> None:
 
 
 def check_prefix(prefix: str) -> None:
+    """A route prefix: a path (the error names `openaiPrefix`; its caller places it with SpecError.within)."""
     if not prefix.startswith("/") or " " in prefix:
-        raise SpecError("target.openaiPrefix", f"{prefix!r} must be a path starting with '/' "
+        raise SpecError("openaiPrefix", f"{prefix!r} must be a path starting with '/' "
                         f"(KServe: {KSERVE_OPENAI_PREFIX}; vLLM, llama.cpp: /v1; LLMInferenceService: /NAMESPACE/NAME/v1)")

@@ -24,7 +24,7 @@ from typing import Any
 from isvcperf.kserve.urls import protocol_of
 from isvcperf.spec import iter8_llm, metric_names, schema
 from isvcperf.spec.model import Ready, RunSpec
-from isvcperf.spec.overrides import Part, join_key, parse_value, set_path, split_override, unescape_text
+from isvcperf.spec.overrides import Part, expand, join_key, parse_value, set_path, split_override, unescape_text
 from isvcperf.util.errors import SpecError
 
 TASKS = ("ready", "http", "grpc", "llm", "assess")
@@ -144,7 +144,7 @@ def read_launch(overrides: list[str]) -> Launch:
     """Turn Iter8 `--set` flags into spec data for `spec.from_data`; SpecError names a bad key."""
     values: dict[str, Any] = {}
     spec_paths: list[tuple[list[Part], Any, str]] = []
-    for text in overrides:
+    for text in expand(overrides):
         parts, raw = split_override(text)
         head = parts[0]
         if head in _ITER8_HEADS:

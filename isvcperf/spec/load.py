@@ -1,7 +1,7 @@
-"""Loading a spec: YAML text, `--set` overrides, then validation into a RunSpec.
+"""Loading a spec: YAML text, `--set` overrides, validation, then resolution into a RunSpec.
 
 Everything that reads spec YAML goes through here, so a file, `--set` and Iter8's
-`launch` vocabulary end in the same validated RunSpec.
+`launch` vocabulary end in the same validated, resolved and frozen RunSpec.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import yaml
 from isvcperf.spec import schema
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.overrides import apply_overrides
+from isvcperf.spec.resolve import resolve
 from isvcperf.spec.validate import check
 from isvcperf.util.errors import SpecError
 
@@ -49,13 +50,12 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def from_data(data: dict[str, Any], base_dir: str = ".") -> RunSpec:
-    """Validate plain data (already overridden) into a RunSpec."""
+    """Validate plain data (already overridden) into a resolved RunSpec; `data` is left as it was."""
     notify = data.get("notify")
     if isinstance(notify, dict) and True in notify:  # YAML 1.1 reads a bare `on:` key as the boolean true
-        notify["on"] = notify.pop(True)
+        data = {**data, "notify": {("on" if key is True else key): value for key, value in notify.items()}}
     spec = schema.load(RunSpec, data)
-    spec.base_dir = base_dir
     check(spec)
-    return spec
+    return resolve(spec, base_dir)
 
 

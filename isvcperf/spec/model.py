@@ -1,26 +1,31 @@
 """RunSpec: the whole test as data.
 
-A spec comes from a YAML file, is changed by `--set key=value` overrides (spec.load) and
-is checked field by field and across fields (spec.validate). Everything downstream
-(readiness, the Plan, the runners, SLOs, reports) takes a RunSpec and trusts it; nothing
-else reads YAML.
+A spec comes from a YAML file, is changed by `--set key=value` overrides (spec.load), is
+checked field by field and across fields (spec.validate) and resolved once (spec.resolve):
+defaults that depend on other fields filled in, URLs built, names made canonical.
+Everything downstream (readiness, the Plan, the runners, SLOs, reports) takes that
+resolved RunSpec and trusts it; nothing else reads YAML. The classes are frozen: a later
+stage that needs a different spec (a sweep's step, the URL an InferenceService reports)
+makes a new one with dataclasses.replace, so no stage sees another's edits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from isvcperf.kserve import urls
 from isvcperf.spec import metric_names, schema
 from isvcperf.spec.generative import Api, Generate, Goodput
+from isvcperf.spec.kubernetes import Kubernetes
 from isvcperf.spec.schema import duration_field
 from isvcperf.spec.validity import Validity
 
 Protocol = Literal["v2", "v1", "raw", "grpc-v2", "openai"]
 Method = Literal["GET", "POST", "PUT"]
 
-
-@dataclass
+@dataclass(frozen=True)
 class Target:
     """Where requests go and how they are framed."""
 
@@ -33,7 +38,7 @@ class Target:
     method: Method = "POST"
     headers: dict[str, str] = field(default_factory=dict)
     """Header values may hold ${ENV_VAR}; expanded when the run starts, never stored."""
-    timeout: float | None = duration_field(30.0)
+    timeout: float = duration_field(30.0)
     """Per-request timeout (connect, and each wait for data); a request that takes longer counts as an error."""
     ca_bundle: str | None = None
     """PEM file of CAs to verify an https target with (default: the system's)."""
@@ -49,18 +54,18 @@ class Target:
     """protocol openai: the route prefix under the base URL (default KServe's /openai/v1; /v1 for vLLM, llama.cpp)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ready:
     """How long, and where, to wait for the target before sending load."""
 
-    timeout: float | None = duration_field(60.0)
+    timeout: float = duration_field(60.0)
     url: str | None = None
     """When given, GET must answer 2xx here instead of the protocol's own readiness checks."""
-    interval: float | None = duration_field(1.0)
+    interval: float = duration_field(1.0)
     enabled: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class Payload:
     """The request body: one of a file, a URL or inline data, or a set of bodies (files, jsonl)."""
 
@@ -77,7 +82,7 @@ class Payload:
     content_type: str = "application/json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Check:
     """A condition every response must meet, else it counts as an error of its own type.
 
@@ -92,7 +97,7 @@ class Check:
     exists: bool | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Endpoint:
     """One of several targets of one test (`endpoints:`), sharing the load by weight.
 
@@ -115,29 +120,29 @@ class Endpoint:
     """SLOs on this endpoint's metrics (`latency-p90` or `http/latency-p90` mean `http-<id>/latency-p90`)."""
     checks: list[Check] = field(default_factory=list)
     target: Target = field(default_factory=lambda: Target(), metadata={schema.INTERNAL: True})
-    """The resolved target (filled in by validation): what readiness, the Plan and the users read."""
+    """The resolved target (spec.resolve): what readiness, the Plan and the users read."""
     all_checks: list[Check] = field(default_factory=list, metadata={schema.INTERNAL: True})
-    """The top-level checks followed by this endpoint's (filled in by validation)."""
+    """The top-level checks followed by this endpoint's (spec.resolve)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Warmup:
     """Requests sent before measuring; sent for real, excluded from every metric."""
 
     requests: int = 0
-    duration: float | None = duration_field(0.0)
+    duration: float = duration_field(0.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Stage:
     """One step of `load.stages`: reach `rate` (or `users`) linearly over `duration`."""
 
-    duration: float | None = duration_field(None)
+    duration: float = duration_field(dataclasses.MISSING)
     rate: float | None = None
     users: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sweep:
     """`isvcperf sweep`: the loads to try, lowest first, each for load.duration."""
 
@@ -151,15 +156,16 @@ class Sweep:
     the highest load that keeps goodput at the target (engine.sweep)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Load:
     """How much load, for how long, from how many processes."""
 
     users: int = 4
     """Concurrent users (connections). With `rate`, the most requests in flight."""
     duration: float | None = duration_field(None)
+    """The measured window; with stages, their sum (resolved). None for a run of `requests`."""
     requests: int | None = None
-    """Total measured requests across all workers (exact); default 100 when no duration."""
+    """Total measured requests across all workers (exact); default 100 when no duration (resolved)."""
     rate: float = 0.0
     """Requests per second across all workers (open loop); 0 means closed loop."""
     warmup: Warmup = field(default_factory=Warmup)
@@ -180,7 +186,7 @@ class Load:
     free, its latency from the intended start holding the wait (wrk2). README: drop or queue."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ErrorRange:
     """HTTP statuses counted as errors: lower ≤ status ≤ upper (either may be open)."""
 
@@ -188,17 +194,17 @@ class ErrorRange:
     upper: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Metrics:
     """What to compute beyond the defaults."""
 
     percentiles: list[float] = field(default_factory=lambda: list(metric_names.DEFAULT_PERCENTILES))
-    interval: float | None = duration_field(1.0)
+    interval: float = duration_field(1.0)
     """Resolution of the timeline (throughput, errors and percentiles per interval)."""
     error_ranges: list[ErrorRange] = field(default_factory=lambda: [ErrorRange(lower=400)])
 
 
-@dataclass
+@dataclass(frozen=True)
 class SLO:
     """A limit on one metric: upper means value ≤ limit, lower means value ≥ limit."""
 
@@ -206,11 +212,11 @@ class SLO:
     lower: float | None = None
     abort_on_fail: bool = False
     """Also check it every second while the run goes, and stop the run the first time it fails (k6's abortOnFail)."""
-    grace_period: float | None = duration_field(0.0)
+    grace_period: float = duration_field(0.0)
     """Measured time before abortOnFail may stop the run: the first seconds rest on few requests."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Notify:
     """POST the verdict to a webhook when the run ends (Slack-compatible or GitHub repository_dispatch)."""
 
@@ -225,7 +231,7 @@ class Notify:
 # -- observability: the run's series out to Prometheus, the server's own metrics in -------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class PrometheusOutput:
     """The run's live series: the master serves them at /metrics; remoteWrite also pushes them."""
 
@@ -233,17 +239,17 @@ class PrometheusOutput:
     """A Prometheus remote-write URL (`http://prometheus:9090/api/v1/write`): for runs too short to be scraped."""
     headers: dict[str, str] = field(default_factory=dict)
     """Sent with every push; values may hold ${ENV_VAR}, expanded in the master's environment, never stored."""
-    push_interval: float | None = duration_field(5.0)
+    push_interval: float = duration_field(5.0)
     pod_monitor: bool = False
     """On Kubernetes, also create a PodMonitor (Prometheus Operator) that scrapes the master."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outputs:
     prometheus: PrometheusOutput = field(default_factory=PrometheusOutput)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Server:
     """The model server's own Prometheus metrics, read before, during and after the run into the report."""
 
@@ -258,74 +264,15 @@ class Server:
     headers: dict[str, str] = field(default_factory=dict)
     """Sent with each scrape or query; values may hold ${ENV_VAR}."""
 
-
-@dataclass
-class Resources:
-    """Kubernetes resource requests and limits of one container (`cpu: 500m`, `memory: 1Gi`)."""
-
-    requests: dict[str, str] = field(default_factory=dict)
-    limits: dict[str, str] = field(default_factory=dict)
-
-
-def _master_resources() -> Resources:
-    return Resources(requests={"cpu": "250m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "512Mi"})
+    def for_target(self, infer_url: str) -> Server:
+        """This block with metricsUrl resolved for a target at `infer_url`: the runtime's known endpoint on
+        the target's host when neither metricsUrl nor prometheus is given (nothing until the URL is known)."""
+        if self.metrics_url is not None or self.prometheus is not None or self.runtime == "auto" or not infer_url:
+            return self
+        return dataclasses.replace(self, metrics_url=urls.metrics_url(infer_url, self.runtime))
 
 
-def _worker_resources() -> Resources:
-    # A Locust worker is one gevent loop: more than one core is wasted on it.
-    return Resources(requests={"cpu": "1", "memory": "512Mi"}, limits={"cpu": "1", "memory": "1Gi"})
-
-
-@dataclass
-class PodResources:
-    master: Resources = field(default_factory=_master_resources)
-    workers: Resources = field(default_factory=_worker_resources)
-
-
-@dataclass
-class SecretEnv:
-    """One environment variable of the Locust pods taken from a Secret key (e.g. a bearer token)."""
-
-    name: str
-    secret: str
-    key: str
-
-
-@dataclass
-class Kubernetes:
-    """Where and how the pods run (`runner: kubernetes`, `isvcperf k launch`)."""
-
-    namespace: str | None = None
-    """Default: the kubeconfig context's namespace (in a pod: its own), else `default`."""
-    context: str | None = None
-    image: str | None = None
-    """Default `isvcperf:<package version>` (build it with `make image`)."""
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    image_pull_secrets: list[str] = field(default_factory=list)
-    service_account_name: str | None = None
-    node_selector: dict[str, str] = field(default_factory=dict)
-    tolerations: list[Any] = field(default_factory=list)
-    affinity: dict[str, Any] = field(default_factory=dict)
-    resources: PodResources = field(default_factory=PodResources)
-    pod_annotations: dict[str, str] = field(default_factory=dict)
-    env_from_secrets: list[str] = field(default_factory=list)
-    """Secrets whose every key becomes an environment variable of the Locust pods."""
-    secret_env: list[SecretEnv] = field(default_factory=list)
-    ttl_seconds_after_finished: int = 3600
-    """Kubernetes deletes the run's objects this long after it finished, whatever happened to the CLI."""
-    keep: bool = False
-    """Leave the run's objects in the cluster (until the TTL) instead of deleting them at the end."""
-    linger: float | None = duration_field(300.0)
-    """How long a finished master waits for the CLI to fetch the result before it quits."""
-    start_timeout: float | None = duration_field(300.0)
-    """How long the master and every worker may take to be scheduled, pulled, started and connected."""
-    istio: Literal["skip", "native"] = "skip"
-    """skip: pods opt out of sidecar injection; native: keep the sidecar, as a native (init) sidecar that ends with the pod."""
-    run_as_user: int | None = 10001
-    """The pods' UID (the image's user); null lets the platform assign one (OpenShift restricted-v2)."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class RunSpec:
     """The whole test."""
 
@@ -366,6 +313,19 @@ class RunSpec:
         if self.endpoints:
             return self.endpoints
         return [Endpoint(id="", payload=self.payload, target=self.target, all_checks=self.checks)]
+
+    def with_target_url(self, url: str) -> RunSpec:
+        """This spec sending to `url`: the URL an InferenceService's status gives (readiness.isvc), and
+        the server's metrics endpoint that follows from it."""
+        moved = dataclasses.replace(self, target=dataclasses.replace(self.target, url=url))
+        return moved.with_server_resolved()
+
+    def with_server_resolved(self) -> RunSpec:
+        """This spec with `server` resolved for its target (Server.for_target)."""
+        if self.server is None:
+            return self
+        return dataclasses.replace(self, server=self.server.for_target(self.infer_url.split(",")[0].strip()
+                                                                       or self.target.base_url or ""))
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for result.json; header values redacted so tokens never land on disk."""

@@ -18,7 +18,7 @@ def check(spec: RunSpec) -> None:
     prometheus = spec.outputs.prometheus
     if prometheus.remote_write is not None:
         _check_url("outputs.prometheus.remoteWrite", prometheus.remote_write, "http://prometheus:9090/api/v1/write")
-    if prometheus.push_interval is not None and prometheus.push_interval <= 0:
+    if prometheus.push_interval <= 0:
         raise SpecError("outputs.prometheus.pushInterval", "must be more than 0s (e.g. 5s)")
     server = spec.server
     if server is None:

@@ -3,17 +3,20 @@
 Keys are dotted paths (`load.users=8`); a literal dot inside a key is escaped (`\\.`) and
 a key segment may be single-quoted (`p'97\\.5'`). A segment may end in list indices, as in
 Helm (`metrics.errorRanges[0].lower=500`), so list items can be set one field at a time.
-Values are data, never code: they are parsed as YAML scalars (so `8` is a number and
-`true` a boolean) plus Helm's `{a,b}` list form. A malformed override is an error naming
-the override.
+Values are data, never code, typed by Helm's rules rather than YAML 1.1's: `true`/`false`
+are booleans, `null` is null (`--set K=null` means what `K: null` in the file means: the
+one rule is isvcperf.spec.schema's, "not given"), a whole number without a leading
+zero is a number (`010` stays the text "010", as Helm keeps it), and so is a decimal
+(`2.5`, which Helm would keep as text but every spec field with a point is a number); `yes`,
+`on` and everything else stay text. Helm's `{a,b}` list form is read too, and one `--set`
+may hold several overrides joined by commas (`--set a=1,b=2`; `\\,` is a literal comma).
+A malformed override is an error naming the override.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-
-import yaml
 
 from isvcperf.util.errors import SpecError
 
@@ -24,6 +27,43 @@ MAX_INDEX = 65536
 """Helm's limit, so a typo such as `[99999999]` fails instead of allocating a huge list."""
 
 _KEY_SPECIAL = re.compile(r"([\\.\[\]'])")
+_WHOLE = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)\.[0-9]+$")
+SLO_DOT_HINT = "escape a dot in a metric name as \\. (--set 'slos.http/latency-p99\\.9.upper=250')"
+
+
+def split_commas(text: str) -> list[str]:
+    """Helm's comma-joined overrides: `a=1,b=2` → ['a=1', 'b=2'].
+
+    A comma escaped as `\\,` or inside a `{a,b}` list does not split (the escape stays for
+    the value's reader); a piece that is not KEY=VALUE is an error that says how to keep a
+    comma in a value.
+    """
+    pieces, current, depth, i = [], [], 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            current.append(text[i : i + 2])
+            i += 2
+            continue
+        depth += (ch == "{") - (ch == "}" and depth > 0)
+        if ch == "," and depth == 0:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    pieces.append("".join(current))
+    for piece in pieces[1:]:
+        if "=" not in piece:
+            raise SpecError("--set", f"{text!r}: {piece!r} after a comma is not KEY=VALUE; one --set takes "
+                            "several overrides joined by commas, as in Helm: write a comma inside a value as \\,")
+    return pieces
+
+
+def expand(overrides: list[str]) -> list[str]:
+    """Every `--set` argument split into its comma-joined overrides, in order."""
+    return [piece for text in overrides for piece in split_commas(text)]
 
 
 def split_override(text: str) -> tuple[list[Part], str]:
@@ -99,18 +139,21 @@ def join_key(parts: list[Part]) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A YAML scalar, or Helm's `{a,b,c}` list of scalars; anything else stays text."""
+    """A value typed by Helm's rules (see the module docstring), or Helm's `{a,b,c}` list of them."""
     stripped = text.strip()
     if stripped.startswith("{") and stripped.endswith("}"):
         inner = stripped[1:-1].strip()
         return [parse_value(item) for item in inner.split(",")] if inner else []
-    if stripped == "":
-        return ""
-    try:
-        value = yaml.safe_load(stripped)
-    except yaml.YAMLError:
-        return text
-    return value if isinstance(value, (str, int, float, bool)) or value is None else text
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "null":
+        return None
+    if _WHOLE.match(stripped):
+        return int(stripped)
+    if _DECIMAL.match(stripped):
+        return float(stripped)
+    return stripped.replace("\\,", ",")
 
 
 def unescape_text(text: str) -> str:
@@ -147,15 +190,23 @@ def set_path(data: dict[str, Any], parts: list[Part], value: Any, original: str)
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of `data` with every override applied in order."""
     result = _deep_copy(data)
-    for text in overrides:
+    for text in expand(overrides):
         parts, value = split_override(text)
-        set_path(result, parts, parse_value(value), text)
+        check_slo_key(parts, text)
+        set_path(result, parts, parse_value(value), text)  # KEY=null is `KEY: null` in the file (schema's rule)
     return result
+
+
+def check_slo_key(parts: list[Part], text: str) -> None:
+    """`slos.http/latency-p99.9.upper` split at the unescaped dot: say how to escape it, instead of
+    the schema's "unknown field '9'"."""
+    if parts[0] == "slos" and (len(parts) > 3 or (len(parts) == 3 and str(parts[2]).isdigit())):
+        raise SpecError("--set", f"{text!r}: an SLO is set as slos.METRIC.upper or .lower; {SLO_DOT_HINT}")
 
 
 def parse_overrides(overrides: list[str]) -> list[tuple[list[Part], Any]]:
     """Parse every override to (key parts, value), for callers with their own vocabulary."""
-    return [(parts, parse_value(value)) for parts, value in map(split_override, overrides)]
+    return [(parts, parse_value(value)) for parts, value in map(split_override, expand(overrides))]
 
 
 def _deep_copy(data: Any) -> Any:

@@ -5,6 +5,12 @@ mapping into those classes and reports the first problem with the dotted field p
 offending value and a fix (the nearest valid name for a typo), so no other module has to
 re-check types. Field names are snake_case in Python and camelCase in files, the
 convention of Kubernetes and Iter8.
+
+`null` — in a file, or `--set KEY=null`, which puts the same null in the data — is "not
+given", as in Helm: a field takes its default (or is reported as required), and an entry of a
+mapping (an SLO under `slos`, a header) is dropped. The one field whose default is a value but
+which may be empty, `kubernetes.runAsUser`, is emptied by it. This is the only place the rule
+is applied.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ DURATION = "duration"
 INTERNAL = "internal"
 
 
-def duration_field(default: float | None = None, **kwargs: Any) -> Any:
-    """A float-seconds field that accepts `5m`-style strings in files."""
+def duration_field(default: Any = None, **kwargs: Any) -> Any:
+    """A float-seconds field that accepts `5m`-style strings in files (dataclasses.MISSING: required)."""
     return dataclasses.field(default=default, metadata={DURATION: True}, **kwargs)
 
 
@@ -74,6 +80,8 @@ def load(cls: type[T], data: Any, path: str = "") -> T:
         field = keys.get(key_text)
         if field is None:
             raise SpecError(join(path, key_text), f"unknown field; {suggest(key_text, keys)}")
+        if value is None and not _optional(hints[field.name]):
+            continue  # null is "not given", as in Helm: the field's default applies (or it is required)
         kwargs[field.name] = convert(hints[field.name], value, join(path, key_text), field)
     for key, field in keys.items():
         if (
@@ -83,6 +91,10 @@ def load(cls: type[T], data: Any, path: str = "") -> T:
         ):
             raise SpecError(join(path, key), "is required")
     return cls(**kwargs)
+
+
+def _optional(hint: Any) -> bool:
+    return get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
 
 
 def convert(hint: Any, value: Any, path: str, field: dataclasses.Field | None = None) -> Any:
@@ -116,6 +128,7 @@ def convert(hint: Any, value: Any, path: str, field: dataclasses.Field | None = 
         return {
             convert(key_type, k, join(path, str(k))): convert(value_type, v, join(path, str(k)))
             for k, v in value.items()
+            if v is not None or value_type is Any  # a null entry is not given (the module docstring's rule)
         }
     if origin is list:
         (item_type,) = get_args(hint)
@@ -135,7 +148,9 @@ def convert(hint: Any, value: Any, path: str, field: dataclasses.Field | None = 
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise SpecError(path, f"{describe(value)} is not a whole number")
+        hint = " (a leading zero keeps a --set value text, as in Helm: drop the zero)" if (
+            isinstance(value, str) and value.strip().lstrip("+-").isdigit()) else ""
+        raise SpecError(path, f"{describe(value)} is not a whole number{hint}")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)

@@ -1,28 +1,40 @@
-"""Validation of a RunSpec: cross-field rules, with errors that name the field and what to do."""
+"""Validation of a RunSpec: cross-field rules, with errors that name the field and what to do.
+
+It only checks: the values that follow from other fields are filled in afterwards by
+spec.resolve, on a spec these checks passed. The checks of a part that appears in several
+places (a payload, a list of response checks) name fields relative to that part, and the
+caller places the error with SpecError.within, so one check serves `payload` and each
+endpoint's.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from isvcperf.kserve import urls
 from isvcperf.spec import metric_names, observability, openai_target, schema, validity
 from isvcperf.spec.model import Check, Load, Notify, Payload, RunSpec, Target
+from isvcperf.spec.resolve import all_slos, endpoint_target, run_protocol
 from isvcperf.util import json_path
 from isvcperf.util.env import ENV_REF
 from isvcperf.util.errors import SpecError
 
 
 def check(spec: RunSpec) -> None:
-    """Cross-field rules and defaults that depend on other fields."""
+    """Raise SpecError for the first field that breaks a rule; change nothing."""
     if not spec.name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec.name):
         raise SpecError("name", f"{schema.describe(spec.name)} must be letters, digits, '.', '_' or '-'")
+    if spec.target.timeout <= 0:
+        raise SpecError("target.timeout", "must be more than 0s")
     if spec.endpoints:
         _check_endpoints(spec)
     else:
-        _check_target(spec.target)
-        _check_payload(spec.payload, spec.target.protocol, "payload")
-    _check_checks(spec.checks, "checks", spec.target.protocol)
+        _check_target(spec.target, "target")
+        _at("payload", _check_payload, spec.payload, spec.target.protocol)
+    _at("checks", _check_checks, spec.checks, run_protocol(spec))
     openai_target.check_spec(spec)
     _check_kubernetes(spec)
     _check_load(spec.load)
@@ -35,77 +47,84 @@ def check(spec: RunSpec) -> None:
     for i, pct in enumerate(spec.metrics.percentiles):
         if not 0 < pct <= 100:
             raise SpecError(f"metrics.percentiles[{i}]", f"{pct:g} is not a percentile in (0, 100]")
-    spec.slos = {metric_names.canonical(name): slo for name, slo in spec.slos.items()}
-    prefix = metric_names.protocol_prefix(spec.target.protocol)
+    for key, seconds in (("metrics.interval", spec.metrics.interval), ("ready.interval", spec.ready.interval)):
+        if seconds <= 0:
+            raise SpecError(key, "must be more than 0s")
+    _check_slos(spec)
+    if spec.ready.timeout <= 0 and spec.ready.enabled:
+        raise SpecError("ready.timeout", "must be more than 0s (or set ready.enabled: false)")
+
+
+def _check_slos(spec: RunSpec) -> None:
+    """Every SLO, the endpoints' included, names a metric this run measures and has a limit."""
+    protocol = run_protocol(spec)
+    prefix = metric_names.protocol_prefix(protocol)
     ids = [e.id for e in spec.endpoints]
-    for name, slo in spec.slos.items():
+    for name, slo in all_slos(spec).items():
         problem = metric_names.check(name, ids)
         if problem:
             raise SpecError(f"slos.{name}", problem)
         family, endpoint = metric_names.split_prefix(name.partition("/")[0])
-        if family != prefix and not (family == metric_names.LLM and spec.target.protocol == "openai"):
+        if family != prefix and not (family == metric_names.LLM and protocol == "openai"):
             fixed = metric_names.endpoint_prefix(prefix, endpoint) + "/" + name.partition("/")[2]
-            raise SpecError(f"slos.{name}", f"protocol {spec.target.protocol} measures {prefix}/ metrics; "
+            raise SpecError(f"slos.{name}", f"protocol {protocol} measures {prefix}/ metrics; "
                             f"name it {metric_names.canonical(fixed)}")
         if slo.upper is None and slo.lower is None:
             raise SpecError(f"slos.{name}", "needs an upper or a lower limit (e.g. {upper: 500})")
-    if spec.ready.timeout is not None and spec.ready.timeout <= 0 and spec.ready.enabled:
-        raise SpecError("ready.timeout", "must be more than 0s (or set ready.enabled: false)")
 
 
-def _check_target(target: Target) -> None:
-    if target.timeout is not None and target.timeout <= 0:
-        raise SpecError("target.timeout", "must be more than 0s")
+def _check_target(target: Target, where: str) -> None:
+    """The spec's `target`, or an endpoint's own target (`where` is `endpoints[i]`).
+
+    An endpoint's own fields (url, baseUrl, model, protocol) are named in it; what it takes
+    from `target` (caBundle, insecure) is named there.
+    """
     if target.protocol == "grpc-v2":
-        _check_grpc_target(target)
+        _check_grpc_target(target, where)
         return
     if target.isvc is not None:
-        _check_dns_name("target.isvc", target.isvc)
+        _check_dns_name(f"{where}.isvc", target.isvc)
     if target.protocol == "openai":
-        openai_target.check_target(target)
+        openai_target.check_target(target, where)
         return
     if target.isvc is not None and target.url is None and target.base_url is None:
-        # The URL comes from the InferenceService's status once it is Ready (isvcperf.readiness.isvc).
-        target.model = target.model or target.isvc
-        return
+        return  # the URL comes from the InferenceService's status once it is Ready (readiness.isvc)
     if target.url is None and target.base_url is None:
-        raise SpecError("target.url", "is required (the inference URL, or target.baseUrl with target.model, "
+        raise SpecError(f"{where}.url", f"is required (the inference URL, or {where}.baseUrl with {where}.model, "
                         "or target.isvc)")
     for key, value in (("url", target.url), ("baseUrl", target.base_url)):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            hint = "; for gRPC set target.protocol: grpc-v2" if value.startswith("grpc") else ""
-            raise SpecError(f"target.{key}", f"{schema.describe(value)} is not an http:// or https:// URL{hint}")
+            hint = f"; for gRPC set {where}.protocol: grpc-v2" if value.startswith("grpc") else ""
+            raise SpecError(f"{where}.{key}", f"{schema.describe(value)} is not an http:// or https:// URL{hint}")
     if target.url is None:
         if target.protocol == "raw":
-            raise SpecError("target.url", "is required for protocol raw")
+            raise SpecError(f"{where}.url", "is required for protocol raw")
         if not target.model:
-            raise SpecError("target.model", "is required to build the URL from target.baseUrl")
-        target.url = urls.infer_url(target.base_url, target.protocol, target.model)  # type: ignore[arg-type]
-    elif target.model is None and target.protocol != "raw":
-        target.model = urls.model_of(target.url, target.protocol)
-        if target.model is None:
-            expected = urls.EXPECTED_PATHS[target.protocol]
-            raise SpecError("target.model", f"is required: cannot tell the model from {target.url!r} (expected .../{expected})")
+            raise SpecError(f"{where}.model", f"is required to build the URL from {where}.baseUrl")
+    elif target.model is None and target.protocol != "raw" and urls.model_of(target.url, target.protocol) is None:
+        expected = urls.EXPECTED_PATHS[target.protocol]
+        raise SpecError(f"{where}.model", f"is required: cannot tell the model from {target.url!r} "
+                        f"(expected .../{expected})")
 
 
-def _check_grpc_target(target: Target) -> None:
+def _check_grpc_target(target: Target, where: str) -> None:
     """A gRPC target is `grpc://HOST:PORT` (plaintext) or `grpcs://HOST:PORT` (TLS).
 
-    Its model may come from the payload's `model_name` instead (see grpc_payload), as in
-    the Iter8 gRPC tutorial, so target.model is optional here.
+    Its model may come from the payload's `model_name` instead (see payload.grpc), as in
+    the Iter8 gRPC tutorial, so the model is optional here.
     """
     example = "grpc://HOST:PORT (or grpcs://HOST:PORT for TLS)"
     if target.base_url is not None:
-        raise SpecError("target.baseUrl", f"is for HTTP protocols; with protocol grpc-v2 give target.url {example}")
+        raise SpecError(f"{where}.baseUrl", f"is for HTTP protocols; with protocol grpc-v2 give {where}.url {example}")
     if target.url is None:
-        raise SpecError("target.url", f"is required for protocol grpc-v2: {example}")
+        raise SpecError(f"{where}.url", f"is required for protocol grpc-v2: {example}")
     parts = urlsplit(target.url)
     try:
         port = parts.port
     except ValueError:
         port = None
     if parts.scheme not in ("grpc", "grpcs") or not parts.hostname or port is None or parts.path not in ("", "/"):
-        raise SpecError("target.url", f"{schema.describe(target.url)} is not {example}")
+        raise SpecError(f"{where}.url", f"{schema.describe(target.url)} is not {example}")
     if parts.scheme == "grpc" and (target.ca_bundle is not None or target.insecure):
         key = "caBundle" if target.ca_bundle is not None else "insecure"
         raise SpecError(f"target.{key}", f"applies to TLS; use grpcs://{parts.netloc} to connect with TLS")
@@ -129,7 +148,7 @@ def _check_kubernetes(spec: RunSpec) -> None:
     if k8s.ttl_seconds_after_finished < 0:
         raise SpecError("kubernetes.ttlSecondsAfterFinished", f"{k8s.ttl_seconds_after_finished} must be 0 or more")
     for key, value in (("linger", k8s.linger), ("startTimeout", k8s.start_timeout)):
-        if value is not None and value <= 0:
+        if value <= 0:
             raise SpecError(f"kubernetes.{key}", "must be more than 0s")
 
 
@@ -162,8 +181,6 @@ def _check_load(load: Load) -> None:
         raise SpecError("load.requests", f"{load.requests} must be at least 1")
     if load.stages:
         _check_stages(load)
-    elif load.duration is None and load.requests is None:
-        load.requests = 100
     if load.warmup.requests < 0:
         raise SpecError("load.warmup.requests", f"{load.warmup.requests} must be 0 or more")
     if load.warmup.requests and load.warmup.duration:
@@ -179,8 +196,8 @@ def _check_stages(load: Load) -> None:
     kinds = set()
     for i, stage in enumerate(load.stages):
         where = f"load.stages[{i}]"
-        if stage.duration is None or stage.duration <= 0:
-            raise SpecError(f"{where}.duration", "is required and must be more than 0s")
+        if stage.duration <= 0:
+            raise SpecError(f"{where}.duration", "must be more than 0s")
         if (stage.rate is None) == (stage.users is None):
             raise SpecError(where, "give exactly one of rate (open loop) or users (closed loop)")
         if stage.rate is not None and stage.rate < 0:
@@ -195,19 +212,25 @@ def _check_stages(load: Load) -> None:
             raise SpecError("load.rate", "user stages are closed loop; remove load.rate or use rate stages")
         if load.warmup.requests:
             raise SpecError("load.warmup.requests", "with user stages warm up by duration (load.warmup.duration)")
-        load.users = max(s.users or 0 for s in load.stages)
-    load.duration = sum(s.duration or 0.0 for s in load.stages)
 
 
-def _check_payload(payload: Payload, protocol: str, where: str) -> None:
+def _at(where: str, check_part: Callable[..., None], *args: Any) -> None:
+    """Run the check of a part of the spec (fields named relative to it) for the part at `where`."""
+    try:
+        check_part(*args)
+    except SpecError as exc:
+        raise exc.within(where) from None
+
+
+def _check_payload(payload: Payload, protocol: str) -> None:
     given = [k for k, v in (("file", payload.file), ("url", payload.url), ("inline", payload.inline),
                             ("files", payload.files or None), ("jsonl", payload.jsonl)) if v is not None]
     if len(given) > 1:
-        raise SpecError(where, f"give one of file, url, inline, files or jsonl, not {' and '.join(given)}")
+        raise SpecError("", f"give one of file, url, inline, files or jsonl, not {' and '.join(given)}")
     if not given and protocol not in ("raw", "openai"):  # openai: generate.source decides (spec.openai_target)
-        raise SpecError(where, f"is required for protocol {protocol} (file:, url:, inline:, files: or jsonl:)")
+        raise SpecError("", f"is required for protocol {protocol} (file:, url:, inline:, files: or jsonl:)")
     if payload.url is not None and not re.match(r"^(https?|file)://", payload.url):
-        raise SpecError(f"{where}.url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")
+        raise SpecError("url", f"{schema.describe(payload.url)} is not an http(s):// or file:// URL")
 
 
 ENDPOINT_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -215,7 +238,7 @@ _TARGET_PER_ENDPOINT = (("url", "url"), ("baseUrl", "base_url"), ("model", "mode
 
 
 def _check_endpoints(spec: RunSpec) -> None:
-    """Resolve each endpoint into a Target (validated like target) and move its SLOs into spec.slos.
+    """Each endpoint's own target is checked like `target`, its payload, checks and SLO names.
 
     All endpoints speak one protocol family, HTTP or gRPC, because one kind of Locust
     user sends the load and the totals are `http/...` or `grpc/...` metrics.
@@ -224,6 +247,8 @@ def _check_endpoints(spec: RunSpec) -> None:
         if getattr(spec.target, attr) is not None:
             raise SpecError(f"target.{key}", "cannot be given with endpoints; give each endpoint its own url "
                             "(target keeps what all endpoints share: protocol, headers, timeout, caBundle, insecure)")
+    if any(endpoint_target(spec.target, e).protocol == "openai" for e in spec.endpoints):
+        raise SpecError("endpoints", "are not supported with protocol openai yet; run one target per test")
     seen: dict[str, int] = {}
     family = ""
     for i, endpoint in enumerate(spec.endpoints):
@@ -237,44 +262,31 @@ def _check_endpoints(spec: RunSpec) -> None:
         seen[endpoint.id] = i
         if endpoint.weight < 1:
             raise SpecError(f"{where}.weight", f"{endpoint.weight} must be at least 1")
-        base = spec.target
-        target = Target(url=endpoint.url, base_url=endpoint.base_url, protocol=endpoint.protocol or base.protocol,
-                        model=endpoint.model, method=endpoint.method or base.method,
-                        headers={**base.headers, **endpoint.headers}, timeout=base.timeout,
-                        ca_bundle=base.ca_bundle, insecure=base.insecure)
-        try:
-            _check_target(target)
-        except SpecError as exc:
-            message = str(exc)[len(exc.field) + 2:] if exc.field else str(exc)
-            raise SpecError(exc.field.replace("target.", f"{where}.", 1),
-                            message.replace("target.", f"{where}.")) from None
-        endpoint.target = target
+        target = endpoint_target(spec.target, endpoint)
+        _check_target(target, where)
         this_family = metric_names.protocol_prefix(target.protocol)
         if family and this_family != family:
-            raise SpecError(f"{where}.protocol", f"{target.protocol} cannot run with {spec.endpoints[0].target.protocol} "
+            first = endpoint_target(spec.target, spec.endpoints[0]).protocol
+            raise SpecError(f"{where}.protocol", f"{target.protocol} cannot run with {first} "
                             "in one test: the endpoints must all speak HTTP (v2, v1, raw) or all grpc-v2")
         family = this_family
-        _check_payload(endpoint.payload or spec.payload, target.protocol,
-                       "payload" if endpoint.payload is None else f"{where}.payload")
-        endpoint.payload = endpoint.payload or spec.payload
-        _check_checks(endpoint.checks, f"{where}.checks", target.protocol)
-        endpoint.all_checks = [*spec.checks, *endpoint.checks]
+        _at("payload" if endpoint.payload is None else f"{where}.payload", _check_payload,
+            endpoint.payload or spec.payload, target.protocol)
+        _at(f"{where}.checks", _check_checks, endpoint.checks, target.protocol)
         prefix = metric_names.endpoint_prefix(family, endpoint.id)
-        for name, slo in endpoint.slos.items():
-            head, sep, metric = name.partition("/")
+        for name in endpoint.slos:
+            head, sep, _ = name.partition("/")
             if sep and head != family:
                 raise SpecError(f"{where}.slos.{name}", f"an endpoint's SLOs name its metrics as {family}/METRIC "
                                 f"or METRIC (e.g. latency-p90); they become {prefix}/METRIC")
-            spec.slos[metric_names.canonical(f"{prefix}/{metric if sep else name}")] = slo
-    spec.target.protocol = spec.endpoints[0].target.protocol  # the family decides the totals' metric names
 
 
-def _check_checks(checks: list[Check], where: str, protocol: str) -> None:
+def _check_checks(checks: list[Check], protocol: str) -> None:
     """Each check is a status or a JSON path (with equals, or exists); paths must parse."""
     if checks and protocol == "grpc-v2":
-        raise SpecError(where, "response checks apply to HTTP responses (protocols v2, v1, raw), not grpc-v2")
+        raise SpecError("", "response checks apply to HTTP responses (protocols v2, v1, raw), not grpc-v2")
     for i, check in enumerate(checks):
-        at = f"{where}[{i}]"
+        at = f"[{i}]"
         if (check.status is None) == (check.json_path is None):
             raise SpecError(at, "give either status (e.g. status: 200) or jsonPath (e.g. jsonPath: outputs[0].shape)")
         if check.status is not None:
@@ -289,7 +301,5 @@ def _check_checks(checks: list[Check], where: str, protocol: str) -> None:
             raise SpecError(f"{at}.jsonPath", str(exc)) from None
         if check.equals is not None and check.exists is not None:
             raise SpecError(at, "give equals or exists, not both")
-        if check.equals is None and check.exists is None:
-            check.exists = True
 
 

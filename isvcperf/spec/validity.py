@@ -23,13 +23,13 @@ processes). Provisional: the master-at-scale benchmark that projects it from the
 per-snapshot cost is not written yet (README: validity table)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Validity:
     """The limits of a valid measurement (README: Validity)."""
 
     max_generator_cpu: float = 90.0
     """Busiest worker's CPU in any interval, percent of one core."""
-    max_send_lateness_p99: float | None = duration_field(0.005)
+    max_send_lateness_p99: float = duration_field(0.005)
     """Open loop: send lateness p99 above this AND above maxLatenessShare of latency p99 is invalid."""
     max_lateness_share: float = 0.25
     max_drop_rate: float = 0.001
@@ -41,13 +41,13 @@ class Validity:
     min_tail_samples: int = 10
     """A judged percentile q needs n·(1−q) ≥ this many requests beyond it."""
     stability_windows: int = 3
-    stability_window: float | None = duration_field(5.0)
+    stability_window: float = duration_field(5.0)
     stability_tolerance: float = 0.20
     """Throughput and judged percentiles of the last windows within ± this share of their mean (README:
     why looser than perf_analyzer's 10%)."""
     warmup_slowdown: float = 2.0
     """The first measured interval's p50 may be at most this many times the rest's median p50 ..."""
-    warmup_floor: float | None = duration_field(0.001)
+    warmup_floor: float = duration_field(0.001)
     """... or at most this much above it: below 1 ms it is a shared machine's jitter (0.8 ms against
     0.4 ms on nginx here), not a server warming up."""
     max_error_rate: float = 0.05
@@ -67,7 +67,7 @@ def check(validity: Validity) -> None:
     positive = {"maxGeneratorCpu": validity.max_generator_cpu, "rateSigmas": validity.rate_sigmas,
                 "minTailSamples": validity.min_tail_samples, "stabilityWindows": validity.stability_windows,
                 "warmupSlowdown": validity.warmup_slowdown, "maxWorkersPerMaster": validity.max_workers_per_master,
-                "stabilityWindow": validity.stability_window or 0, "maxSendLatenessP99": validity.max_send_lateness_p99 or 0}
+                "stabilityWindow": validity.stability_window, "maxSendLatenessP99": validity.max_send_lateness_p99}
     for key, value in positive.items():
         if value <= 0:
             raise SpecError(f"validity.{key}", f"{value:g} must be more than 0")

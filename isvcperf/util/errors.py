@@ -28,7 +28,19 @@ class SpecError(IsvcperfError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        """The dotted path of the field at fault (`load.users`, `endpoints[0].url`), or "" for the input as a whole."""
+        self.message = message
+        """What is wrong and what to do, without the field."""
         super().__init__(one_line(f"{field}: {message}" if field else message))
+
+    def within(self, prefix: str) -> SpecError:
+        """The same error one level down: `url` checked inside `endpoints[0]` is `endpoints[0].url`.
+
+        A check of a part of the spec names fields relative to that part; its caller, who knows
+        where the part sits, places the error there.
+        """
+        field = f"{prefix}.{self.field}" if self.field and not self.field.startswith("[") else prefix + self.field
+        return SpecError(field, self.message)
 
 
 def one_line(text: str) -> str:

@@ -57,6 +57,16 @@ def test_v1_wrong_model_exits_3_at_readiness(v1_server: IrisV1Server, tmp_path: 
     assert "/v1/models/no-such-model answered 404" in proc.stderr
 
 
+def test_v1_wrong_model_fails_fast_naming_the_served_models(v1_server: IrisV1Server, tmp_path: Path,
+                                                            run_cli: RunCli) -> None:
+    """The server answers /v1/models without the model: waiting out the 600 s would not help."""
+    url = f"{v1_server.base_url}/v1/models/sklearn-irsi:predict"
+    proc = run_cli("run", str(write_spec(tmp_path, url, ready={"timeout": "600s"})), "--out", str(tmp_path / "out"),
+                   timeout=60)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "does not serve model 'sklearn-irsi'; it serves: sklearn-iris" in proc.stderr
+
+
 def test_v1_from_iter8_flags(v1_server: IrisV1Server, tmp_path: Path, run_cli: RunCli) -> None:
     out = tmp_path / "out"
     proc = run_cli(

@@ -50,3 +50,18 @@ def test_kustomize_base_is_what_k_launch_dry_renders() -> None:
         "ConfigMap", "CronJob", "Role", "RoleBinding", "ServiceAccount"]
     for obj in base:
         assert obj == by_kind[obj["kind"]], f"k8s/base/{obj['kind'].lower()}.yaml differs from k launch --dry"
+
+
+def write_base() -> None:
+    """Regenerate the base's files from `k launch --dry` (keeping each file's leading comment):
+    `python tests/kubernetes/test_kustomize_base.py` after a change to what the CLI renders."""
+    proc = subprocess.run([sys.executable, "-m", "isvcperf", *_launch_command()], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, check=True)
+    for obj in (doc for doc in yaml.safe_load_all(proc.stdout) if doc):
+        path = BASE / f"{obj['kind'].lower()}.yaml"
+        comment = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
+        path.write_text(comment + yaml.safe_dump(_without_namespace(obj), sort_keys=False))
+
+
+if __name__ == "__main__":
+    write_base()

@@ -86,10 +86,11 @@ def test_every_manifest_validates_strictly_against_kubernetes_1_30(variants: lis
     assert count >= 4 * len(variants)
 
 
-def test_a_run_is_a_configmap_a_service_and_two_jobs(variants: list[list[dict[str, Any]]]) -> None:
+def test_a_run_is_a_configmap_a_service_a_network_policy_and_two_jobs(variants: list[list[dict[str, Any]]]) -> None:
     objects = rendered(ROOT / "examples" / "sklearn-irisv2-k8s.yaml")
     kinds = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects)
-    assert kinds == ["ConfigMap/r1-config", "Job/r1-master", "Job/r1-workers", "Service/r1-master"]
+    assert kinds == ["ConfigMap/r1-config", "Job/r1-master", "Job/r1-workers", "NetworkPolicy/r1-master",
+                     "Service/r1-master"]
     master = next(o for o in objects if o["metadata"]["name"] == "r1-master" and o["kind"] == "Job")
     workers = next(o for o in objects if o["metadata"]["name"] == "r1-workers")
     assert master["spec"]["backoffLimit"] == 0
@@ -220,3 +221,20 @@ def test_own_locustfile_goes_into_the_configmap_and_the_pod_command_lines(tmp_pa
     shipped = next(o for o in runner if o["kind"] == "ConfigMap")["data"]
     assert shipped["locustfile.py"] == USER_LOCUSTFILE
     assert yaml.safe_load(shipped["spec.yaml"])["load"]["locustfile"] == "locustfile.py"
+
+
+def test_only_the_runs_own_pods_reach_the_master_unless_more_peers_are_named() -> None:
+    """The master's web port can stop or reshape the load: by default a NetworkPolicy admits the
+    run's own pods to both ports; webFrom adds peers to the web port only; it can be turned off."""
+    example = ROOT / "examples" / "sklearn-irisv2-k8s.yaml"
+    (policy,) = [o for o in rendered(example) if o["kind"] == "NetworkPolicy"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/instance": "r1",
+                                                            "app.kubernetes.io/component": "master"}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "r1"}}}],
+                                          "ports": [{"port": "master"}, {"port": "web"}]}]
+    opened = rendered(example, "kubernetes.networkPolicy.webFrom[0].ipBlock.cidr=172.16.0.2/32")
+    (policy,) = [o for o in opened if o["kind"] == "NetworkPolicy"]
+    kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+    assert policy["spec"]["ingress"][1] == {"from": [{"ipBlock": {"cidr": "172.16.0.2/32"}}], "ports": [{"port": "web"}]}
+    assert not [o for o in rendered(example, "kubernetes.networkPolicy.enabled=false") if o["kind"] == "NetworkPolicy"]

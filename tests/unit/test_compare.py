@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from synthetic_results import staged
+from synthetic_results import histogram_of, latencies, staged
 
 from isvcperf.report.comparison import regression_lines, render_comparison
+from isvcperf.results import metrics
 from isvcperf.results.compare import compare, direction, parse_tolerances, tolerance_for
 from isvcperf.results.result import Result, SLOVerdict
 from isvcperf.util.errors import SpecError
@@ -159,3 +160,58 @@ def test_generative_runs_regress_the_right_way() -> None:
     assert any(line.startswith("llm/goodput-ratio down") and "more than the 0.05 allowed" in line for line in lines)
     assert found == deltas(base, slower, "llm/tpot-p90=10%")  # 5% is within a given 10% too
     assert deltas(base, slower, "llm/tpot-*=2%")["llm/tpot-p90"][2] is True
+
+
+def sampled(seed: int, median_ms: float = 4.0, count: int = 1500, **load: object) -> Result:
+    """A run of `count` lognormal latencies around `median_ms`, with its histogram, as a real run stores it."""
+    encoded = histogram_of(latencies(count, median_ms, seed))
+    values = metrics.compute({"requests": count, "errors": 0, "histogram": encoded}, [50, 90, 99, 99.9], 10.0)
+    return Result(name=f"run{seed}", status="completed", metrics=values, histogram=encoded,
+                  load={"users": 4, "rate": 0, **load})
+
+
+def test_two_samples_of_one_distribution_are_not_a_regression() -> None:
+    """Seed 10's p99 is >10% above seed 1's by chance alone: the bare rule called it REGRESSED."""
+    base, candidate = sampled(1), sampled(10)
+    p99 = candidate.metrics["http/latency-p99"] / base.metrics["http/latency-p99"]
+    assert p99 > 1.10
+    found = compare(base, candidate)
+    assert not found.regressed, regression_lines(found)
+    delta = next(d for d in found.metrics if d.metric == "http/latency-p99")
+    assert delta.noise > 0 and "noise ±" in render_comparison(found, "text")
+
+
+def test_a_real_shift_is_still_a_regression() -> None:
+    found = compare(sampled(1), sampled(2, median_ms=5.0))  # +25% everywhere
+    assert found.regressed
+    assert any(line.startswith("http/latency-p50 up") for line in regression_lines(found))
+
+
+def test_p99_9_and_max_are_shown_not_judged_unless_asked() -> None:
+    base = run({"http/latency-p99.9": 20.0, "http/latency-max": 30.0})
+    candidate = run({"http/latency-p99.9": 40.0, "http/latency-max": 90.0})
+    found = compare(base, candidate)
+    assert not found.regressed
+    assert "not judged" in render_comparison(found, "text")
+    assert compare(base, candidate, parse_tolerances(["http/latency-p99.9=10%"])).regressed
+
+
+def test_latency_changes_under_the_floor_never_regress() -> None:
+    assert not compare(run({"http/latency-p50": 0.2}), run({"http/latency-p50": 0.6})).regressed  # +200%, 0.4 ms
+
+
+def test_runs_at_different_loads_are_refused_without_force(tmp_path: Path) -> None:
+    sampled(1).save(tmp_path / "base.json")
+    sampled(1, users=8).save(tmp_path / "cand.json")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "isvcperf", "compare", str(tmp_path / "base.json"),
+                               str(tmp_path / "cand.json"), *args], capture_output=True, text=True, timeout=60)
+
+    refused = cli()
+    assert refused.returncode == 2 and "different loads (users 4 → 8)" in refused.stderr and "--force" in refused.stderr
+    forced = cli("--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "Warning: the runs were made at different loads (users 4 → 8)" in forced.stdout
+    runs = forced.stdout.split("Metrics\n", 1)[0]
+    assert "Load" in runs and "4 users" in runs and "8 users" in runs

@@ -131,6 +131,15 @@ def test_a_bad_file_in_a_set_is_named(tmp_path: Path) -> None:
         load_payload(run)
 
 
+@pytest.mark.parametrize("key", ["file", "files"])
+def test_a_payload_error_names_its_file(tmp_path: Path, key: str) -> None:
+    (tmp_path / "ok.json").write_text("{}")
+    (tmp_path / "bad.json").write_text("{")
+    payload = {"file": "bad.json"} if key == "file" else {"files": ["ok.json", "bad.json"]}
+    with pytest.raises(SpecError, match=r"is not valid JSON in 'bad.json' \("):
+        load_payload(spec.from_data(endpoints_data(payload=payload), base_dir=str(tmp_path)))
+
+
 # -- exact splits ---------------------------------------------------------------------------
 
 

@@ -170,7 +170,11 @@ def decoded(run: spec.RunSpec, data: Any, field: str = "payload.inline") -> Mode
 
 
 def test_the_tutorials_json_form_is_sent_as_is_and_names_the_model() -> None:
-    run = grpc_spec()
+    # Imported here, not at the top: engine.run loads the kubernetes client (urllib3, ssl), and a
+    # module collected later that imports Locust (test_openai_stream) must patch ssl before that.
+    from isvcperf.engine.run import check_inputs
+
+    run, _ = check_inputs(grpc_spec())  # the spec as a run reads it once the payload is loaded
     request = decoded(run, TUTORIAL_INPUT)
     assert request.model_name == "sklearn-irisv2" and run.target.model == "sklearn-irisv2"
     assert list(request.inputs[0].shape) == [2, 4]

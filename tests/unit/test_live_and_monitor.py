@@ -50,6 +50,15 @@ def test_plain_line_for_logs() -> None:
     assert "p50 " in line and "p99 " in line and "5 errors  8 users on 2 workers" in line
 
 
+def test_grpc_live_line_shows_percentiles() -> None:
+    """gRPC latencies are named grpc/latency/p50: the live view looks them up by that name."""
+    grpc = spec.from_data({"target": {"url": "grpc://127.0.0.1:9", "protocol": "grpc-v2", "model": "iris"},
+                           "payload": {"inline": {"inputs": []}}, "load": {"duration": "60s"}})
+    snap = snapshot(grpc, stats(10.0))
+    assert all(value is not None for value in snap.percentiles.values())
+    assert "p50 -" not in plain_line(snap) and "p99 " in plain_line(snap)
+
+
 def test_plain_lines_are_throttled_when_not_a_terminal() -> None:
     lines: list[str] = []
     view = LiveView(run_spec(load={"duration": "60s"}), lines.append, terminal=False)

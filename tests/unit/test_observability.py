@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -36,9 +37,18 @@ def test_bad_observability_fields_are_one_line_naming_the_field(override: str, f
 
 def test_runtime_default_metrics_endpoint_is_on_the_targets_host() -> None:
     spec = load_file(SPEC, ["target.url=http://10.0.0.7:8080/v2/models/m/infer", "server.runtime=mlserver"])
-    assert sm.source_for(spec, spec.server).source == "http://10.0.0.7:8082/metrics"  # type: ignore[arg-type]
+    assert spec.server is not None and spec.server.metrics_url == "http://10.0.0.7:8082/metrics"  # resolved at load
+    assert sm.source_for(spec.server).source == "http://10.0.0.7:8082/metrics"
     spec = load_file(SPEC, ["target.url=https://m.example/v2/models/m/infer", "server.runtime=vllm"])
-    assert sm.source_for(spec, spec.server).source == "https://m.example:443/metrics"  # type: ignore[arg-type]
+    assert sm.source_for(spec.server).source == "https://m.example:443/metrics"  # type: ignore[arg-type]
+
+
+def test_an_inference_services_url_resolves_the_servers_metrics_endpoint_again() -> None:
+    spec = load_file(SPEC, ["target.url=http://10.0.0.7:8080/v2/models/m/infer", "server.runtime=mlserver"])
+    isvc = dataclasses.replace(spec, target=dataclasses.replace(spec.target, url=None),
+                               server=dataclasses.replace(spec.server, metrics_url=None))  # type: ignore[arg-type]
+    moved = isvc.with_target_url("http://iris.models.svc.cluster.local/v2/models/iris/infer")
+    assert moved.server is not None and moved.server.metrics_url == "http://iris.models.svc.cluster.local:8082/metrics"
 
 
 def test_quantile_interpolates_like_histogram_quantile() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from isvcperf import spec
 from isvcperf.spec.overrides import (
     MAX_INDEX,
     apply_overrides,
@@ -16,6 +17,8 @@ from isvcperf.spec.overrides import (
     unescape_text,
 )
 from isvcperf.util.errors import SpecError
+
+MINIMAL_SPEC = {"target": {"url": "http://127.0.0.1:9/v2/models/m/infer"}, "payload": {"inline": {}}}
 
 
 @pytest.mark.parametrize(
@@ -136,3 +139,49 @@ def test_apply_overrides_later_wins() -> None:
 
 def test_parse_overrides() -> None:
     assert parse_overrides(["a.b[0]=1", "c={x,y}"]) == [(["a", "b", 0], 1), (["c"], ["x", "y"])]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("010", "010"), ("yes", "yes"), ("on", "on"), ("no", "no"), ("TRUE", True), ("Null", None),
+     ("-3", -3), ("0", 0), ("0.5", 0.5), ("1e3", "1e3"), ("~", "~"), ("a\\,b", "a,b")],
+)
+def test_values_follow_helm_not_yaml_1_1(text: str, value: object) -> None:
+    """Helm keeps 010, yes and on as text; YAML 1.1 would read 8 and true."""
+    assert parse_value(text) == value
+
+
+def test_an_int_field_given_a_leading_zero_says_why() -> None:
+    with pytest.raises(SpecError) as exc:
+        spec.from_data(apply_overrides(MINIMAL_SPEC, ["load.users=010"]))
+    assert exc.value.field == "load.users" and '"010"' in str(exc.value) and "leading zero" in str(exc.value)
+
+
+def test_comma_joined_overrides_as_in_helm() -> None:
+    result = apply_overrides({}, ["load.users=2,load.rate=5", "name=a\\,b", "metrics.percentiles={50,99}"])
+    assert result == {"load": {"users": 2, "rate": 5}, "name": "a,b", "metrics": {"percentiles": [50, 99]}}
+    with pytest.raises(SpecError) as exc:
+        apply_overrides({}, ["target.headers.Accept=a,b"])
+    assert "'b' after a comma is not KEY=VALUE" in str(exc.value) and "\\," in str(exc.value)
+
+
+@pytest.mark.parametrize("key", ["slos.http/latency-p99.9.upper", "slos.http/latency-p99.9"])
+def test_an_unescaped_dot_in_an_slo_metric_gets_the_escaping_hint(key: str) -> None:
+    with pytest.raises(SpecError) as exc:
+        apply_overrides({}, [f"{key}=250"])
+    assert "escape a dot in a metric name as \\." in str(exc.value)
+    assert apply_overrides({}, ["slos.http/latency-p99\\.9.upper=250"]) == {"slos": {"http/latency-p99.9": {"upper": 250}}}
+
+
+def test_null_drops_what_the_file_set_so_the_default_applies() -> None:
+    data = {**MINIMAL_SPEC, "load": {"rate": 5, "users": 2},
+            "slos": {"http/latency-mean": {"upper": 5}, "http/error-count": {"upper": 0}}}
+    run_spec = spec.from_data(apply_overrides(data, ["load.rate=null", "slos.http/latency-mean=null"]))
+    assert run_spec.load.rate == spec.from_data(MINIMAL_SPEC).load.rate and run_spec.load.users == 2
+    assert list(run_spec.slos) == ["http/error-count"]
+    in_file = {**data, "load": {"rate": None, "users": 2}, "slos": {**data["slos"], "http/latency-mean": None}}
+    assert spec.from_data(in_file) == run_spec  # --set K=null means what `K: null` in the file means
+    with pytest.raises(SpecError) as exc:  # a mistyped key is named, null or not
+        spec.from_data(apply_overrides(data, ["laod.rate=null"]))
+    assert exc.value.field == "laod"
+    assert spec.from_data(apply_overrides(data, ["kubernetes.runAsUser=null"])).kubernetes.run_as_user is None

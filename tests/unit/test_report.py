@@ -129,6 +129,20 @@ def test_counts_are_integers_and_rates_are_fractions() -> None:
     assert format_metric("http/latency-p99", None) == "missing"
 
 
+@pytest.mark.parametrize(("rate", "shown"), [(1 / 61, "0.01639"), (1 / 3, "0.3333"), (1e-5, "0.00001"), (1.0, "1")])
+def test_error_rate_is_rounded_to_four_digits_without_exponent(rate: float, shown: str) -> None:
+    assert format_metric("http/error-rate", rate) == shown
+
+
+def test_an_interrupt_before_any_load_is_not_an_slo_failure() -> None:
+    """Ctrl-C during readiness: nothing measured, so the verdict says that, not "3 of 3 SLOs not satisfied"."""
+    result = Result(name="early", status="interrupted", reason="interrupted by the user", target=TARGET,
+                    slos=[SLOVerdict("http/latency-p90", False, None, upper=5), SLOVerdict("http/error-count", False, None, upper=0)])
+    assert result.verdict == "interrupted"
+    assert field(render(result, "text"), "Verdict") == "interrupted: interrupted before any load was measured"
+    assert interrupted().verdict == "interrupted"  # measured 12 s: still not a pass
+
+
 def test_metrics_sort_counts_rate_throughput_then_latencies_by_percentile() -> None:
     names = sorted(passing().metrics, key=metric_order)
     assert [n.partition("/")[2] for n in names] == [

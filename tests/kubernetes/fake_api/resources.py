@@ -53,6 +53,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("", "v1", "events", "Event"),
     _t("", "v1", "resourcequotas", "ResourceQuota", status=True),
     _t("batch", "v1", "jobs", "Job", status=True),
+    _t("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
     _t("batch", "v1", "cronjobs", "CronJob", status=True),
     _t("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _t("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
