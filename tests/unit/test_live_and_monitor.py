@@ -114,8 +114,11 @@ def test_the_validity_so_far_is_shown_before_the_figures() -> None:
     run = run_spec(load={"duration": "60s"}, slos={"http/latency-p99.9": {"upper": 1000}})
     monitor = Monitor(run, live=LiveView(run, stream=out, terminal=True),
                       judge=lambda found: build_result(run, found, "interrupted", "", []).validity)
+    document = stats(10.0)  # the parts of the stats document build_result reads beyond the live view's
+    document.update(workers={}, interval=1.0, intervals=[])
+    document["total"].update(errorGroups={})
     with monitor:
-        monitor(stats(10.0))  # 1,000 requests cannot carry a p99.9
+        monitor(document)  # 1,000 requests cannot carry a p99.9
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
     assert monitor.validity is not None and [c.name for c in monitor.validity.failed] == ["samples"]
     assert "validity so far: INVALID (samples)" in screen
