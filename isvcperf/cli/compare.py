@@ -18,7 +18,9 @@ regressed: a metric got worse by more than its tolerance once both runs' samplin
 allowed for (95% intervals from each run's own histogram) and, for a latency, by more than
 {LATENCY_FLOOR_MS:g} ms; or an SLO that held for the base fails for the candidate. p99.9 and max are
 shown but judged only when --max-regression names them. Runs made at different loads
-(users, rate, arrivals, stages) are refused unless --force."""
+(users, rate, arrivals, stages) are refused unless --force. Exit 1 too, with no regression
+verdict, when either run's measurement is invalid (its validity checks failed), unless
+--allow-invalid."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="default tolerances (latency and error rate may rise, throughput fall, by at most):\n" + defaults
         + "\nexamples:\n  isvcperf compare results/v1 results/v2\n"
         "  isvcperf compare base.json cand.json --max-regression http/latency-p99=5% -o markdown\n\n"
-        + exit_codes((0, "no regression"), (1, "the candidate regressed"), BAD_INPUT),
+        + exit_codes((0, "no regression"),
+                     (1, "the candidate regressed, or a run is invalid: no verdict (unless --allow-invalid)"),
+                     BAD_INPUT),
     )
     command.add_argument("base", metavar="BASE", help="the reference run: result.json or its directory")
     command.add_argument("candidate", metavar="CANDIDATE", help="the run to judge: result.json or its directory")
@@ -40,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     command.add_argument("-o", "--output", choices=COMPARE_FORMATS, default="text", help="format (default text)")
     command.add_argument("--force", action="store_true",
                          help="compare runs made at different loads anyway (with a warning in the output)")
+    command.add_argument("--allow-invalid", action="store_true",
+                         help="judge regressions even when a run's measurement is invalid (without it: exit 1, "
+                         "no regression verdict)")
     command.set_defaults(handler=cmd_compare)
 
 
@@ -51,8 +58,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise SpecError("CANDIDATE", f"the runs were made at different loads ({'; '.join(changes)}), so their "
                         "latencies are not comparable; rerun at the base's load, or pass --force")
     comparison = compare(base, candidate, tolerances)
+    comparison.allow_invalid = args.allow_invalid
     if changes:
         comparison.warnings.append(f"the runs were made at different loads ({'; '.join(changes)}): latency "
                                    "changes may be the load's, not the candidate's")
     print(render_comparison(comparison, args.output))
-    return EXIT_SLO_FAILED if comparison.regressed else EXIT_OK
+    return EXIT_OK if comparison.verdict == "no regression" else EXIT_SLO_FAILED

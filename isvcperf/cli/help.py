@@ -23,7 +23,7 @@ def exit_codes(*rows: tuple[int, str]) -> str:
 
 EPILOG = exit_codes(
     (0, "ran, and every SLO holds"),
-    (1, "ran, and an SLO (or an assert condition) failed"),
+    (1, "ran, and an SLO (or an assert condition) failed, or the measurement is invalid (unless --allow-invalid)"),
     BAD_INPUT,
     (3, "could not run: target not ready in time, workers did not connect, port taken"),
     (130, "interrupted (what was measured is still written)"),

@@ -58,6 +58,11 @@ def assert_result(result: Result, conditions: list[str]) -> int:
     return EXIT_OK if all(holds for _, holds in verdicts) else EXIT_SLO_FAILED
 
 
-def exit_code(result: Result) -> int:
-    """The verdict as an exit code (could-not-run and interrupted are raised, not returned)."""
-    return EXIT_OK if result.verdict == "passed" else EXIT_SLO_FAILED
+def exit_code(result: Result, allow_invalid: bool = False) -> int:
+    """The verdict as an exit code (could-not-run and interrupted are raised, not returned).
+
+    An invalid measurement exits 1 like a failed SLO, since a figure nobody can stand behind
+    must not pass a gate; `allow_invalid` (--allow-invalid) returns the SLO verdict's code
+    instead, for those who knowingly accept it (the reports still say invalid)."""
+    verdict = result.slo_verdict if allow_invalid else result.verdict
+    return EXIT_OK if verdict == "passed" else EXIT_SLO_FAILED

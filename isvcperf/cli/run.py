@@ -145,7 +145,15 @@ def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
     p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
                    help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
                    f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
+    add_allow_invalid(p)
     cluster_flags.add_run_flags(p)
+
+
+def add_allow_invalid(p: argparse.ArgumentParser) -> None:
+    """--allow-invalid: the exit code follows the SLOs even when the measurement is invalid."""
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="exit with the SLO verdict's code even when the measurement is invalid (the reports "
+                   "still say invalid); without it an invalid measurement exits 1")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -177,7 +185,7 @@ def _run(run_spec: spec.RunSpec, args: argparse.Namespace) -> int:
         result = run_test(run_spec, out_dir, LiveView, args.reports or DEFAULT_FORMATS,
                           ui=args.ui or args.ui_port is not None or args.ui_linger > 0, ui_host=args.ui_host,
                           ui_port=args.ui_port, ui_linger=args.ui_linger)
-    return exit_code(result)
+    return exit_code(result, args.allow_invalid)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
 from isvcperf.results import llm_metrics, metrics, slo
 from isvcperf.results.metric_text import format_metric, slo_row, with_unit
-from isvcperf.results.result import SLOVerdict
+from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.clip import clip
@@ -48,6 +48,7 @@ class Display(Protocol):
 
     slos: list[SLOVerdict]
     stopping: bool
+    validity: Validity | None
 
     def __enter__(self) -> Any: ...
 
@@ -102,11 +103,15 @@ def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, floa
 class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
-    def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None) -> None:
+    def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None,
+                 judge: Callable[[StatsDocument], Validity | None] | None = None) -> None:
         self.spec = spec
         self.live = live
         self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
+        self.judge = judge
+        """The validity checks on the stats so far (engine.run), shown first in the live view and the UI tab."""
+        self.validity: Validity | None = None
 
     def __enter__(self) -> Monitor:
         self.live.__enter__()
@@ -121,6 +126,7 @@ class Monitor:
             raise failure
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
+        self.validity = self.live.validity = self.judge(stats) if self.judge and values else None
         if self.ui_url is not None:
             self._push(self.verdicts, values, stats)
         reason = self.abort_reason(stats, window)
@@ -151,9 +157,9 @@ class Monitor:
                     f"limit {row.limit} (abortOnFail{grace})")
         return None
 
-    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float], stats: dict[str, Any]) -> None:
+    def _push(self, verdicts: list[SLOVerdict], values: dict[str, float], stats: StatsDocument) -> None:
         """Best effort: the web UI's SLO panel shows what was pushed last (panel_rows)."""
-        body = panel_rows(self.spec, verdicts, values, stats)
+        body = panel_rows(self.spec, verdicts, values, stats, self.validity)
         request = urllib.request.Request(self.ui_url or "", json.dumps(body).encode(),
                                          {"Content-Type": "application/json"}, method="POST")
         try:
@@ -164,12 +170,17 @@ class Monitor:
 
 
 def panel_rows(spec: RunSpec, verdicts: list[SLOVerdict], values: dict[str, float],
-               stats: dict[str, Any]) -> list[dict[str, str]]:
-    """The web UI's SLO tab: the SLOs (with a coloured mark before the state, since the tab shows
-    text only), a generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows, and
+               stats: StatsDocument, validity: Validity | None = None) -> list[dict[str, str]]:
+    """The web UI's SLO tab: first the validity so far (when judged: the failed checks, or that
+    all hold), then the SLOs (with a coloured mark before the state, since the tab shows text
+    only), a generative run's TTFT, TPOT, tokens/s and goodput that no SLO already shows, and
     the warm-up requests, which Locust's own statistics leave out (loadgen.ticket_user)."""
     rows = [slo_row(verdict) for verdict in verdicts]
-    body = [
+    failed = [check.name for check in validity.failed] if validity else []
+    body = [{"metric": "validity (so far)", "limit": "every check holds", "value": ", ".join(failed) or "all checks hold",
+             "margin": "", "mark": MARKS[not failed], "state": "INVALID" if failed else "valid", "abort": ""}
+            ] if validity else []
+    body += [
         {"metric": row.metric, "limit": row.limit, "value": row.value, "margin": row.margin,
          "mark": MARKS[row.satisfied], "state": "ok" if row.satisfied else "FAILING",
          "abort": "yes" if spec.slos[row.metric].abort_on_fail else "no"}

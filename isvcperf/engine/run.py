@@ -20,8 +20,8 @@ from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload, with_models
 from isvcperf.readiness.http import wait_ready
-from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo
-from isvcperf.results.result import ErrorGroup, Result, WorkerSummary
+from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo, validity
+from isvcperf.results.result import ErrorGroup, Result, Validity, WorkerSummary
 from isvcperf.runners.base import Runner
 from isvcperf.runners.local import LocalRunner
 from isvcperf.runners.outcome import Outcome
@@ -127,7 +127,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         else:
             runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port)
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, live(spec, echo), ui_url) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url, judge=lambda stats: _validity_so_far(spec, stats)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         failure = warmup_failure(outcome.stats)  # a run too short for the monitor to see it
         if failure is not None:
@@ -150,6 +150,11 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     if outcome.interrupted:  # the web UI's STOP: kept like Ctrl-C, and the same exit code
         raise Interrupted(result)
     return result
+
+
+def _validity_so_far(spec: RunSpec, stats: StatsDocument) -> Validity | None:
+    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet)."""
+    return build_result(spec, stats, "interrupted", "", []).validity
 
 
 def _cluster(spec: RunSpec) -> Cluster | None:
@@ -241,6 +246,7 @@ def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason
     if llm:
         result.llm = llm_metrics.block(llm, stats["interval"] if stats else spec.metrics.interval, window)
     result.slos = slo.evaluate(spec.slos, values)
+    result.validity = validity.judge(spec, result)
     return result
 
 

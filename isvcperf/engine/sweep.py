@@ -48,6 +48,8 @@ class Step:
     out_dir: str = ""
     llm: dict[str, float] = field(default_factory=dict)
     """protocol openai: STEP_LLM_METRICS by their names without `llm/` (those measured)."""
+    invalid: list[str] = field(default_factory=list)
+    """The validity checks this step failed: the generator's limit, not the target's."""
 
 
 @dataclass
@@ -134,6 +136,10 @@ def run_sweep(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Seque
         step = summarise(value, result, step_dir, spec.load.sweep.goodput_ratio if spec.load.sweep else None)
         steps.append(step)
         on_step(step)
+        if step.verdict == "invalid":
+            stopped = (f"{parameter} {value:g}: the measurement was invalid ({', '.join(step.invalid)}): "
+                       "the generator's limit, not the target's; the capacity is the last valid step")
+            break
         if step.verdict != "passed":
             why = ", ".join(step.failed_slos) or step.verdict
             stopped = f"{parameter} {value:g}: {why}"
@@ -151,11 +157,11 @@ def summarise(value: float, result: Result, step_dir: Path, goodput_ratio: float
     metrics = result.metrics
     failed = [v.metric for v in result.slos if not v.satisfied]
     errors = int(metrics.get("http/error-count", 0))
-    verdict = result.verdict
+    verdict = "invalid" if not result.valid and result.status == "completed" else result.verdict
     if verdict == "passed" and errors and goodput_ratio is None:  # with a goodput target, errors count against it
         verdict, failed = "failed", [*failed, "errors appeared"]
     good = metrics.get("llm/goodput-ratio")
-    if goodput_ratio is not None and (good is None or good < goodput_ratio):
+    if goodput_ratio is not None and verdict != "invalid" and (good is None or good < goodput_ratio):
         shown = "not measured" if good is None else f"{good:.3f}"
         verdict, failed = "failed", [*failed, f"llm/goodput-ratio {shown} < {goodput_ratio:g}"]
     return Step(
@@ -163,4 +169,5 @@ def summarise(value: float, result: Result, step_dir: Path, goodput_ratio: float
         p50=metrics.get("http/latency-p50"), p90=metrics.get("http/latency-p90"), p99=metrics.get("http/latency-p99"),
         errors=errors, failed_slos=failed, out_dir=str(step_dir),
         llm={name: metrics[f"llm/{name}"] for name in STEP_LLM_METRICS if f"llm/{name}" in metrics},
+        invalid=[check.name for check in result.validity.failed] if result.validity else [],
     )

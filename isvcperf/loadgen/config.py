@@ -84,6 +84,8 @@ class LoadgenConfig:
     warmup_duration: float = 0.0
     arrivals: str = "uniform"
     """Open-loop spacing: `uniform` or `poisson`."""
+    overload: str = "drop"
+    """Open loop, every user busy: `drop` the arrival or `queue` it (load.overload)."""
     stages: list[dict[str, float]] = field(default_factory=list)
     """[{duration, rate} ...] or [{duration, users} ...]; the measured window follows them."""
     interval: float = 1.0

@@ -6,7 +6,8 @@ before each request, so counts are exact (no request is sent beyond the quota) a
 warm-up is exact too. In closed loop a ticket is available at once; in open loop an
 arrival greenlet issues tickets at scheduled times that do not depend on responses —
 uniformly spaced, or Poisson — and an arrival finding no idle user is counted as dropped
-rather than delayed (k6's dropped_iterations). Latency in open loop is measured from the
+rather than delayed (k6's dropped_iterations), or with load.overload: queue waits for the
+next free user, its latency from the intended time holding the wait (wrk2). Latency in open loop is measured from the
 ticket's intended time, which corrects coordinated omission the way wrk2 does; the arrival
 greenlet waits for each intended time with a precise pacer (loadgen.pacing), so that
 correction no longer carries the generator's own timer delay, and how late each request
@@ -83,8 +84,10 @@ class Controller:
     """Hands out tickets for one worker and tells the master when the share is done."""
 
     def __init__(self, recorder: Recorder, on_done: Callable[[], Any], rate_schedule: Schedule | None = None,
-                 poisson: bool = False, workers: int = 1) -> None:
+                 poisson: bool = False, workers: int = 1, queue: bool = False) -> None:
         self.recorder = recorder
+        self._queue = queue
+        """load.overload: queue — an arrival finding every user busy waits for one instead of being dropped."""
         self.share: Share | None = None
         self._on_done = on_done
         self._schedule = rate_schedule
@@ -204,7 +207,20 @@ class Controller:
 
     def stop(self) -> None:
         """Hand out no more tickets (the run was interrupted): requests in flight finish and are recorded."""
+        self._abandon_queued()
         self._exhaust()
+
+    def _abandon_queued(self) -> None:
+        """load.overload: queue, at the window's end: arrivals still waiting for a user were never sent.
+        They count as dropped (unsent), so an overloaded run is invalid in this mode too, and the run
+        ends with its window instead of draining a backlog for as long again."""
+        while self._queue and self._arrivals is not None and not self._arrivals.empty():
+            ticket = self._arrivals.get_nowait()
+            if ticket is None:
+                continue
+            self._in_flight -= 1
+            if not ticket.warmup:
+                self.recorder.record_drop(ticket.intended)
 
     def _exhaust(self) -> None:
         self._exhausted = True
@@ -255,6 +271,7 @@ class Controller:
             for work in self._work():
                 intended = self._next_arrival(intended, work)
                 if self._measure_until is not None and intended >= self._measure_until - END_TOLERANCE:
+                    self._abandon_queued()
                     self._exhaust()
                     break
                 late = intended < time.perf_counter()
@@ -263,7 +280,7 @@ class Controller:
                     break
                 if late:  # catching up: let users take the tickets already issued before judging this one
                     gevent.sleep(0)
-                if self._idle <= self._arrivals.qsize():
+                if self._idle <= self._arrivals.qsize() and not self._queue:
                     if self._measure_from is not None:
                         self.recorder.record_drop(intended)
                     continue

@@ -150,7 +150,7 @@ def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, s
         runner.send_message(MSG_DONE, snapshot(True))
 
     st.controller = Controller(st.recorder, done, st.config.schedule("rate"), st.config.arrivals == "poisson",
-                               st.config.workers)
+                               st.config.workers, queue=st.config.overload == "queue")
 
     def on_assign(msg: Any, **_: Any) -> None:
         st.controller.assign(Share(**msg.data))  # type: ignore[union-attr]

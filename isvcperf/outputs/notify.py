@@ -19,7 +19,7 @@ from isvcperf.spec.model import Notify
 from isvcperf.util.env import expand_env
 
 TIMEOUT_S = 10.0
-ICONS = {"passed": ":white_check_mark:", "failed": ":x:", "interrupted": ":warning:", "could-not-run": ":no_entry:"}
+ICONS = {"passed": ":white_check_mark:", "failed": ":x:", "invalid": ":warning:", "interrupted": ":warning:", "could-not-run": ":no_entry:"}
 
 
 @dataclass(frozen=True)

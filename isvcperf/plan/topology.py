@@ -126,6 +126,7 @@ def loadgen_config(spec: RunSpec, payload: Bodies, workers: int) -> LoadgenConfi
         warmup_requests=load.warmup.requests,
         warmup_duration=load.warmup.duration,
         arrivals=load.arrivals,
+        overload=load.overload,
         stages=[{k: v for k, v in (("duration", st.duration), ("rate", st.rate), ("users", st.users)) if v is not None}
                 for st in load.stages],
         interval=spec.metrics.interval,

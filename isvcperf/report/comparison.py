@@ -60,7 +60,8 @@ def view(comparison: Comparison) -> dict[str, Any]:
     return {
         "runs": [_run("base", comparison.base), _run("candidate", comparison.candidate)],
         "regressed": comparison.regressed,
-        "regressions": regression_lines(comparison),
+        "verdict": comparison.verdict,
+        "regressions": [*comparison.invalid, *regression_lines(comparison)],
         "warnings": comparison.warnings,
         "metrics": [_delta_row(d) for d in comparison.metrics],
         "slos": [SLORow(s.metric, _held(s.base), _held(s.candidate), s.regressed) for s in comparison.slos],

@@ -1,4 +1,5 @@
-"""The JUnit XML report: one test case per SLO, so CI systems list each SLO as a test.
+"""The JUnit XML report: one test case per SLO, so CI systems list each SLO as a test, and one
+for the measurement's validity.
 
 A failed SLO is a `<failure>` whose message carries the value and the limit; a run that
 could not run is an `<error>` on the `run` case, an interrupted one a `<failure>` there.
@@ -12,6 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from isvcperf.report.safe_text import oneline
+from isvcperf.results.validity import line
 
 SUITE = "isvcperf"
 
@@ -27,6 +29,7 @@ def render_junit(view: dict[str, Any]) -> str:
             message = f"{slo.metric} = {slo.value}, limit {slo.limit}{margin}"
             ET.SubElement(case, "failure", message=message, type="SLONotSatisfied").text = message
         cases.append(case)
+    cases.append(_validity_case(result))
     failures = sum(case.find("failure") is not None for case in cases)
     errors = sum(case.find("error") is not None for case in cases)
     counts = {"tests": str(len(cases)), "failures": str(failures), "errors": str(errors), "skipped": "0"}
@@ -39,6 +42,17 @@ def render_junit(view: dict[str, Any]) -> str:
     suite.extend(cases)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _validity_case(result: Any) -> ET.Element:
+    """Whether the measurement can be stood behind, as its own case: an invalid one fails CI even when
+    every SLO case passes."""
+    case = ET.Element("testcase", name="measurement valid", classname=f"{SUITE}.{oneline(result.name)}")
+    failed = result.validity.failed if result.validity else []
+    if failed:
+        message = "; ".join(oneline(line(check)) for check in failed)
+        ET.SubElement(case, "failure", message=message, type="InvalidMeasurement").text = message
+    return case
 
 
 def _run_case(result: Any, view: dict[str, Any]) -> ET.Element:

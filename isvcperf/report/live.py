@@ -23,7 +23,7 @@ from rich.text import Text
 
 from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.results import llm_metrics, metrics
-from isvcperf.results.result import SLOVerdict
+from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.durations import format_duration
@@ -102,6 +102,14 @@ def plain_line(snap: Snapshot) -> str:
             f"{latency}  {snap.errors} errors  {snap.users} users on {snap.workers} workers")
 
 
+def validity_text(validity: Validity) -> Text:
+    """`validity so far: valid`, or which checks fail: shown before the figures they qualify."""
+    failed = [check.name for check in validity.failed]
+    if not failed:
+        return Text.assemble("validity so far: ", ("valid", "green"))
+    return Text.assemble("validity so far: ", (f"INVALID ({', '.join(failed)})", "bold red"))
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} ms"
 
@@ -134,6 +142,7 @@ class LiveView:
         self._last_plain = 0.0
         self.slos: list[SLOVerdict] = []
         self.stopping = False
+        self.validity: Validity | None = None
 
     def __enter__(self) -> LiveView:
         if self.terminal:
@@ -154,7 +163,7 @@ class LiveView:
         now = time.monotonic()
         if now - self._last_plain >= PLAIN_EVERY_S or stats.get("phase") == "finished" or self.stopping:
             self._last_plain = now
-            self.echo(plain_line(snap))
+            self.echo(plain_line(snap) + (f"  {validity_text(self.validity)}" if self.validity else ""))
 
     def panel(self, snap: Snapshot) -> Group:
         """The terminal panel: a header line, a figures table and the SLOs' current state."""
@@ -175,7 +184,7 @@ class LiveView:
                 figures.add_row(f"TTFT p{pct:g}", _ms(snap.llm_ms("ttft", pct)), f"TPOT p{pct:g}",
                                 _ms(snap.llm_ms("tpot", pct)))
             figures.add_row("tokens/s", _tokens(snap), "good", _good(snap))
-        parts: list[Any] = [header, figures]
+        parts: list[Any] = [header, validity_text(self.validity), figures] if self.validity else [header, figures]
         if self.slos:
             slo_table = Table("SLO", "value", "limit", "", box=None, padding=(0, 2))
             for verdict in self.slos:

@@ -93,6 +93,8 @@ def view(result: Result) -> dict[str, Any]:
         "version": __version__,
         "verdict": result.verdict,
         "verdict_detail": _verdict_detail(result),
+        "validity": _validity_word(result),
+        "validity_checks": result.validity.checks if result.validity else [],
         "summary": _summary(result),
         "slos": slos,
         "slos_satisfied": sum(row.satisfied for row in slos),
@@ -142,6 +144,14 @@ def _stage_row(stage: StageResult) -> StageRow:
                     metric("latency-p99"), metric("error-count"))
 
 
+def _validity_word(result: Result) -> str:
+    """`VALID`, `INVALID: drops, achieved-rate` or why it was not judged: the first thing a report says."""
+    if result.validity is None:
+        return "not judged (a result written before validity checks)"
+    failed = [check.name for check in result.validity.failed]
+    return f"INVALID: {', '.join(failed)}" if failed else "VALID"
+
+
 def _verdict_detail(result: Result) -> str:
     """One line on why the verdict is what it is; the reason, when set, follows it."""
     total = len(result.slos)
@@ -151,6 +161,9 @@ def _verdict_detail(result: Result) -> str:
     if result.verdict == "failed":
         note = "" if result.status == "completed" else f" (run {result.status})"
         return f"{failed} of {total} SLO{'s' if total != 1 else ''} not satisfied{note}"
+    if result.verdict == "invalid":
+        held = f"all {total} SLO{'s' if total != 1 else ''} held" if total else "no SLOs were given"
+        return f"{held}, but the measurement is invalid: its figures cannot be stood behind"
     if result.verdict == "passed":
         return f"all {total} SLO{'s' if total != 1 else ''} satisfied" if total else "run completed; no SLOs given"
     if result.verdict == "interrupted" and not result.measured_seconds:

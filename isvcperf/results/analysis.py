@@ -1,9 +1,8 @@
-"""What the master's statistics mean beyond the totals: timeline, stages and warnings.
+"""What the master's statistics mean beyond the totals: timeline, stages and lost workers.
 
-Kept apart from metrics.py (which names numbers) because these are judgements: whether
-the generator itself was the bottleneck, whether the asked-for rate was reached and why
-not — said plainly in the result so nobody mistakes a saturated load generator for a
-slow model.
+Kept apart from metrics.py (which names numbers) because these shape the figures: the
+timeline's last partial interval, the per-stage split, and how much load lost workers cost.
+Whether the figures can be stood behind at all is results.validity's judgement.
 """
 
 from __future__ import annotations
@@ -16,9 +15,6 @@ from isvcperf.results import llm_metrics, metrics
 from isvcperf.results.result import StageResult, TimelinePoint
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
-
-CPU_SATURATED = 90.0
-RATE_TOLERANCE = 0.01
 
 
 def timeline(stats: StatsDocument, stage_ends: list[float], window: float) -> list[TimelinePoint]:
@@ -99,7 +95,8 @@ def shortfall(spec: RunSpec, total: Totals, workers: dict[str, WorkerStats]) -> 
 
 
 def warnings(spec: RunSpec, stats: StatsDocument | None, window: float) -> list[str]:
-    """Conditions that make the figures less trustworthy, each with its cause and a remedy."""
+    """What the master saw that the checks of results.validity cannot: which workers were lost, when,
+    and how much load that cost (the generator's CPU, drops and the achieved rate are checks there)."""
     if not stats:
         return []
     out = []
@@ -109,20 +106,4 @@ def warnings(spec: RunSpec, stats: StatsDocument | None, window: float) -> list[
             for cid, w in workers.items() if w.get("lostAt") is not None]
     if lost:
         out.append(f"workers lost during the run: {', '.join(lost)}; {shortfall(spec, total, workers)}")
-    hot = max((row.get("cpu", 0.0) for row in stats.get("timeline", [])), default=0.0)
-    if hot > CPU_SATURATED:
-        out.append(f"load generator saturated: a worker's CPU reached {hot:.0f}% during the measured window, so "
-                   "latency figures include time spent in the generator itself; add workers (load.workers)")
-    dropped = total.get("dropped", 0)
-    if dropped:
-        out.append(f"{dropped} scheduled arrivals were dropped because all {spec.load.users} users were busy "
-                   "(users exhausted); raise load.users")
-    if spec.load.rate > 0 and not spec.load.stages and spec.load.duration and window > 0:
-        # requests were sent during exactly load.duration; the window also holds the last responses
-        achieved = total.get("requests", 0) / spec.load.duration
-        if achieved < spec.load.rate * (1 - RATE_TOLERANCE):
-            cause = ("the generator's CPU was saturated" if hot > CPU_SATURATED
-                     else "all users were busy: the target could not keep up with this rate at this concurrency"
-                     if dropped else "the target was saturated")
-            out.append(f"achieved {achieved:.1f} req/s of the {spec.load.rate:g} req/s asked for: {cause}")
     return out

@@ -24,6 +24,7 @@ CONDITIONS = {
     "nofailure": Condition("the run completed and no request failed (http/error-count is 0)",
                            lambda result: _completed(result) and not any(e.count for e in result.errors)),
     "slos": Condition("every SLO is satisfied", lambda result: result.slos_satisfied),
+    "valid": Condition("the measurement is valid (every validity check holds)", lambda result: result.valid),
 }
 
 

@@ -121,10 +121,28 @@ class Comparison:
     slos: list[SLODelta] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    allow_invalid: bool = False
+    """Judge regressions even between invalid measurements (--allow-invalid)."""
+
     @property
     def regressed(self) -> bool:
         """Whether any metric got worse beyond its tolerance or any SLO stopped holding."""
         return any(s.regressed for s in self.slos) or any(d.regressed for d in self.metrics)
+
+    @property
+    def invalid(self) -> list[str]:
+        """Each run whose measurement is invalid, with the checks it failed: no regression (nor its
+        absence) can be called on figures nobody can stand behind."""
+        return [f"the {role} run is invalid ({', '.join(c.name for c in run.validity.failed)})"
+                for role, run in (("base", self.base), ("candidate", self.candidate))
+                if run.validity is not None and not run.valid]
+
+    @property
+    def verdict(self) -> str:
+        """`invalid` (no verdict), `regressed` or `no regression`."""
+        if self.invalid and not self.allow_invalid:
+            return "invalid"
+        return "regressed" if self.regressed else "no regression"
 
 
 def parse_tolerances(texts: list[str]) -> list[Tolerance]:

@@ -91,6 +91,32 @@ class StageResult:
 
 
 @dataclass
+class ValidityCheck:
+    """One condition of a measurement we can stand behind (results.validity), as measured."""
+
+    name: str
+    status: Literal["pass", "fail", "warn", "skip"]
+    """fail makes the result invalid; warn is a failure the spec ignores (validity.ignore) or one that
+    only advises (master-capacity); skip: not judged for this run, `value` says why."""
+    value: str
+    limit: str
+    advice: str = ""
+    """What to do about a failure: raise users, add workers, lower the rate, run longer."""
+
+
+@dataclass
+class Validity:
+    """Whether the figures can be stood behind (MLPerf LoadGen's VALID / INVALID), and why."""
+
+    verdict: Literal["valid", "invalid"]
+    checks: list[ValidityCheck] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ValidityCheck]:
+        return [c for c in self.checks if c.status == "fail"]
+
+
+@dataclass
 class Result:
     """One run's outcome."""
 
@@ -120,6 +146,8 @@ class Result:
     spec: dict[str, Any] = field(default_factory=dict)
     llm: dict[str, Any] = field(default_factory=dict)
     """protocol openai: the merged histograms and per-interval tokens and goodput (results.llm_metrics)."""
+    validity: Validity | None = None
+    """None in a result written before the checks existed (then not judged)."""
     version: int = FORMAT_VERSION
 
     @property
@@ -131,8 +159,13 @@ class Result:
         return sum(1 for w in self.workers if w.lost_at)
 
     @property
-    def verdict(self) -> str:
-        """`passed`, `failed` (an SLO does not hold, or workers were lost: load shortfall) or the status."""
+    def valid(self) -> bool:
+        return self.validity is None or self.validity.verdict == "valid"
+
+    @property
+    def slo_verdict(self) -> str:
+        """What the SLOs alone say: `passed`, `failed` (an SLO does not hold, or workers were lost:
+        load shortfall) or the status."""
         if self.status == "could-not-run":
             return "could-not-run"
         if self.status == "interrupted" and not self.measured_seconds:
@@ -140,6 +173,12 @@ class Result:
         if not self.slos_satisfied or self.workers_lost:
             return "failed"
         return "passed" if self.status == "completed" else self.status
+
+    @property
+    def verdict(self) -> str:
+        """The SLO verdict, except that SLOs holding on an invalid measurement are `invalid`, never `passed`."""
+        verdict = self.slo_verdict
+        return "invalid" if verdict == "passed" and not self.valid else verdict
 
     def to_data(self) -> dict[str, Any]:
         return schema.dump(self)

@@ -20,6 +20,7 @@ from isvcperf.spec import metric_names, schema
 from isvcperf.spec.generative import Api, Generate, Goodput
 from isvcperf.spec.kubernetes import Kubernetes
 from isvcperf.spec.schema import duration_field
+from isvcperf.spec.validity import Validity
 
 Protocol = Literal["v2", "v1", "raw", "grpc-v2", "openai"]
 Method = Literal["GET", "POST", "PUT"]
@@ -180,6 +181,9 @@ class Load:
     """Steps of rate (open loop) or users (closed loop), each ramping linearly from the previous one."""
     sweep: Sweep | None = None
     """Capacity search for `isvcperf sweep` (ignored by `isvcperf run`)."""
+    overload: Literal["drop", "queue"] = "drop"
+    """Open loop, an arrival finding every user busy: dropped and counted (k6), or queued until a user is
+    free, its latency from the intended start holding the wait (wrk2). README: drop or queue."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +296,8 @@ class RunSpec:
     """protocol openai: per-request limits for llm/goodput and llm/goodput-ratio."""
     outputs: Outputs = field(default_factory=Outputs)
     server: Server | None = None
+    validity: Validity = field(default_factory=Validity)
+    """The limits of a measurement that can be stood behind (results.validity)."""
     base_dir: str = field(default=".", metadata={schema.INTERNAL: True})
     """Directory relative paths in the spec are resolved against (the spec file's)."""
 

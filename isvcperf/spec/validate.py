@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from isvcperf.kserve import urls
-from isvcperf.spec import metric_names, observability, openai_target, schema
+from isvcperf.spec import metric_names, observability, openai_target, schema, validity
 from isvcperf.spec.model import Check, Load, Notify, Payload, RunSpec, Target
 from isvcperf.spec.resolve import all_slos, endpoint_target, run_protocol
 from isvcperf.util import json_path
@@ -40,6 +40,7 @@ def check(spec: RunSpec) -> None:
     _check_load(spec.load)
     _check_notify(spec.notify)
     observability.check(spec)
+    validity.check(spec.validity)
     for i, rng in enumerate(spec.metrics.error_ranges):
         if rng.lower is None and rng.upper is None:
             raise SpecError(f"metrics.errorRanges[{i}]", "needs lower, upper or both")

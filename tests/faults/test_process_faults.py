@@ -43,6 +43,9 @@ def test_worker_killed_mid_run(tmp_path: Path, healthy: Nginx) -> None:
     result = run.result
     assert result["status"] == "completed"
     assert result["reason"] == "load shortfall: 1 of 2 workers lost"
+    checks = {c["name"]: c for c in result["validity"]["checks"]}  # and the measurement is invalid (issue 14)
+    assert result["validity"]["verdict"] == "invalid" and checks["workers-lost"]["status"] == "fail"
+    assert checks["workers-lost"]["value"] == "1 of 2 workers lost"
     lost = [w for w in result["workers"] if w["lostAt"]]
     assert len(lost) == 1
     lost_epoch = dt.datetime.fromisoformat(lost[0]["lostAt"].replace("Z", "+00:00")).timestamp()

@@ -23,7 +23,8 @@ GENERATIVE_CHARTS = ["llm-ttft-distribution", "llm-ttft-spectrum", "llm-itl-tpot
 
 def test_a_real_run_reports_its_generative_section(run_cli: Run, tmp_path: Path, llama_server: LlamaServer) -> None:
     code, result, output = run_spec(run_cli, tmp_path, CHAT, f"target.baseUrl={llama_server.base_url}",
-                                    "load.requests=24", "metrics.interval=250ms")
+                                    "load.requests=24", "metrics.interval=250ms",
+                                    "validity.ignore={samples}")  # 24 requests carry no p90: judged, not failing
     assert code == 0, output
     out = tmp_path / "out"
     text = (out / "report.txt").read_text()

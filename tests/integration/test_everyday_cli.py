@@ -23,7 +23,8 @@ def three_features(tmp_path: Path) -> str:
 
 def test_a_relative_out_holds_locust_files_without_nesting(iris_server: Any, tmp_path: Path, run_cli: RunCli) -> None:
     spec = write_spec(tmp_path, iris_server.infer_url, load={"requests": 40, "workers": 1, "warmup": {"requests": 0}})
-    proc = run_cli("run", str(spec), "--out", "results/today")  # run_cli's cwd is tmp_path
+    # --allow-invalid: 40 requests cannot carry write_spec's p90 (validity: samples); this test is about --out
+    proc = run_cli("run", str(spec), "--out", "results/today", "--allow-invalid")  # run_cli's cwd is tmp_path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = tmp_path / "results" / "today"
     for name in ("result.json", "locust_stats.csv", "locust-master.log", "locust-worker-0.log"):
@@ -104,9 +105,11 @@ def test_two_identical_back_to_back_runs_are_not_called_regressed(iris_server: A
 def test_a_quick_run_without_a_spec_file(iris_server: Any, tmp_path: Path, run_cli: RunCli) -> None:
     payload = Path(__file__).resolve().parents[2] / "examples" / "payloads" / "sklearn-irisv2-input.json"
     proc = run_cli("run", "--url", iris_server.infer_url, "--payload", str(payload), "-c", "2", "--requests", "30",
-                   "--rate", "50", "--slo", "http/latency-p99<=5000", "--slo", "http/throughput >= 1", "--out", "quick")
+                   "--rate", "50", "--slo", "http/latency-p99<=5000", "--slo", "http/throughput >= 1", "--out", "quick",
+                   "--allow-invalid")  # a p99 on 30 requests, knowingly: the flags are what this test is about
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = result_of(tmp_path / "quick")
+    assert [c["name"] for c in result["validity"]["checks"] if c["status"] == "fail"] == ["samples"]
     assert result["name"] == "sklearn-irisv2" and result["metrics"]["http/request-count"] == 30
     assert result["load"]["users"] == 2 and result["load"]["rate"] == 50
     assert {s["metric"]: (s.get("upper"), s.get("lower")) for s in result["slos"]} == {

@@ -132,4 +132,7 @@ def test_iter8_grpc_tutorial_command(iris_server: Any, tmp_path: Path, run_cli: 
     # 50 concurrent callers against one MLServer process: on a loaded 2-core CI machine the
     # mean can exceed the tutorial's 50 ms, so the latency verdicts are the machine's. What
     # must hold is that the exit code is the verdict.
-    assert proc.returncode == (0 if all(verdicts.values()) else 1), proc.stdout
+    # The verdict includes validity (issue 14): a p97.5 on 200 requests rests on 5 of them, fewer than
+    # the 10 the samples check asks for, so the tutorial's run is invalid and exits 1 whatever the SLOs say.
+    valid = result["validity"]["verdict"] == "valid"
+    assert proc.returncode == (0 if all(verdicts.values()) and valid else 1), proc.stdout

@@ -39,7 +39,9 @@ def test_no_descriptor_or_greenlet_leak(tmp_path: Path, serve: Callable[..., Fau
     spec = write_spec(tmp_path, server.url, target={"timeout": "0.5s"}, slos={"http/error-count": {"upper": 10**6}},
                       load={"duration": f"{DURATION:g}s", "rate": 120, "users": 16, "workers": 2})
     out = tmp_path / "out"
-    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)], {"ISVCPERF_HEALTH": "1"})
+    # --allow-invalid: the churn makes the measurement invalid by design (survivorship: ~12% of requests
+    # fail; send-lateness: timed-out requests hold the users), and this test is about leaks, not figures
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out), "--allow-invalid"], {"ISVCPERF_HEALTH": "1"})
     wait_for(lambda: server.requests > 0, 60, "the load to start")
     started = time.monotonic()
     memory, greenlets = RssSampler(out, every=SAMPLE_EVERY), GreenletSampler(out, every=SAMPLE_EVERY)

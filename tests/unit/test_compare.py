@@ -234,3 +234,25 @@ def test_runs_at_different_loads_are_refused_without_force(tmp_path: Path) -> No
     assert "Warning: the runs were made at different loads (users 4 → 8)" in forced.stdout
     runs = forced.stdout.split("Metrics\n", 1)[0]
     assert "Load" in runs and "4 users" in runs and "8 users" in runs
+
+
+def test_an_invalid_run_at_another_load_needs_both_force_and_allow_invalid(tmp_path: Path) -> None:
+    """cli12's load refusal and issue 14's invalid-run refusal hold together."""
+    from isvcperf.results.result import Validity, ValidityCheck
+
+    sampled(1).save(tmp_path / "base.json")
+    candidate = sampled(1, users=8)
+    candidate.validity = Validity("invalid", [ValidityCheck("drops", "fail", "5% dropped", "0.1%")])
+    candidate.save(tmp_path / "cand.json")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "isvcperf", "compare", str(tmp_path / "base.json"),
+                               str(tmp_path / "cand.json"), *args], capture_output=True, text=True, timeout=60)
+
+    assert cli().returncode == 2  # different loads first
+    forced = cli("--force")
+    assert forced.returncode == 1 and "Verdict: INVALID: no regression verdict" in forced.stdout
+    assert "the candidate run is invalid (drops)" in forced.stdout and "different loads (users 4 → 8)" in forced.stdout
+    allowed = cli("--force", "--allow-invalid")
+    assert allowed.returncode == 0, allowed.stdout
+    assert "Load" in allowed.stdout.split("Metrics\n", 1)[0]

@@ -121,3 +121,27 @@ def test_a_warm_up_that_all_failed_stops_the_run_once_measuring_began() -> None:
     run = run_spec(load={"duration": "60s"})
     with pytest.raises(type(failure)):
         Monitor(run, live=LiveView(run, lambda _: None, terminal=False))(warmed(1.0, 10, 10))
+
+
+def test_the_validity_so_far_is_shown_before_the_figures() -> None:
+    # issue 14: the live view (and the UI tab, fed by the same Monitor) says whether the figures hold
+    from isvcperf.engine.run import build_result
+
+    out = io.StringIO()
+    run = run_spec(load={"duration": "60s"}, slos={"http/latency-p99.9": {"upper": 1000}})
+    monitor = Monitor(run, live=LiveView(run, stream=out, terminal=True),
+                      judge=lambda found: build_result(run, found, "interrupted", "", []).validity)
+    document = stats(10.0)  # the parts of the stats document build_result reads beyond the live view's
+    document.update(workers={}, interval=1.0, intervals=[])
+    document["total"].update(errorGroups={})
+    with monitor:
+        monitor(document)  # 1,000 requests cannot carry a p99.9
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert monitor.validity is not None and [c.name for c in monitor.validity.failed] == ["samples"]
+    assert "validity so far: INVALID (samples)" in screen
+    assert screen.index("validity so far") < screen.index("throughput")
+    lines: list[str] = []
+    plain = LiveView(run, lines.append, terminal=False)
+    plain.validity = monitor.validity
+    plain(stats(10.0))
+    assert lines[0].endswith("validity so far: INVALID (samples)")

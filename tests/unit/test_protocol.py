@@ -121,7 +121,8 @@ def test_anything_else_is_not_a_stats_document(text: str) -> None:
 
 METRICS_ROUTE_NEEDS = ("isvcperf.results", "isvcperf.results.metrics", "isvcperf.results.slo", "isvcperf.results.result",
                        "isvcperf.results.server_view", "isvcperf.results.server_metrics", "isvcperf.spec",
-                       "isvcperf.spec.model", "isvcperf.spec.kubernetes", "isvcperf.spec.schema", "isvcperf.spec.generative",
+                       "isvcperf.spec.model", "isvcperf.spec.kubernetes", "isvcperf.spec.validity", "isvcperf.spec.schema",
+                       "isvcperf.spec.generative",
                        "isvcperf.spec.metric_names", "isvcperf.kserve", "isvcperf.kserve.urls")
 """The master's /metrics (loadgen.prometheus) computes the metrics and SLO verdicts as the Result does, with the
 same functions: those modules and the data classes they name, nothing that loads YAML or builds manifests."""

@@ -23,10 +23,11 @@ def test_junit_has_one_case_per_slo_and_failures_carry_value_and_limit() -> None
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
     assert suite is not None
-    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("iris-soak", "4", "1", "0")
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("iris-soak", "5", "1", "0")
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == [
-        "run completed", "http/latency-p90 ≤ 10 ms", "http/error-rate ≤ 0.001", "http/throughput ≥ 50 req/s"]
+        "run completed", "http/latency-p90 ≤ 10 ms", "http/error-rate ≤ 0.001", "http/throughput ≥ 50 req/s",
+        "measurement valid"]  # the validity case (issue 14): a result without validity data was not judged
     failed = [c for c in cases if c.find("failure") is not None]
     assert len(failed) == 1
     failure = failed[0].find("failure")

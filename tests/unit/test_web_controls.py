@@ -32,3 +32,19 @@ def test_slo_rows_are_marked_say_no_and_show_the_warm_up() -> None:
     assert rows["warm-up requests"]["value"] == "25" and rows["warm-up requests"]["state"] == "not measured"
     document["total"]["warmupRequests"] = 0
     assert "warm-up requests" not in {row["metric"] for row in panel_rows(spec, [], values, document)}
+
+
+def test_the_validity_so_far_is_the_tabs_first_row_with_the_same_columns() -> None:
+    from isvcperf.engine.run import build_result
+
+    spec = run_spec(load={"duration": "60s"}, slos={"http/latency-p99.9": {"upper": 1000}})
+    document = stats(10.0)
+    document.update(workers={}, interval=1.0, intervals=[])
+    document["total"].update(errorGroups={})
+    values, _ = current_metrics(spec, document)
+    validity = build_result(spec, document, "interrupted", "", []).validity  # type: ignore[arg-type]
+    rows = panel_rows(spec, slo.evaluate(spec.slos, values), values, document, validity)  # type: ignore[arg-type]
+    assert (rows[0]["metric"], rows[0]["value"], rows[0]["state"], rows[0]["mark"]) == (
+        "validity (so far)", "samples", "INVALID", "🔴")
+    assert rows[1]["metric"] == "http/latency-p99.9" and set(rows[0]) == set(rows[1])
+    assert panel_rows(spec, [], values, document)[:1] != rows[:1]  # not judged: no validity row
