@@ -56,6 +56,11 @@ class WorkerSummary:
     process: str = ""
     """The process (`worker-1 (pid 4242)`) or pod it ran in, as the worker said when the test started."""
 
+    @property
+    def label(self) -> str:
+        """How reports name the worker: its process or pod, else Locust's id (`vm_<uuid>` says nothing)."""
+        return self.process or self.id
+
 
 @dataclass
 class TimelinePoint:

@@ -310,3 +310,15 @@ def test_write_reports(tmp_path: Path) -> None:
 def test_unknown_format_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match=r"^-o: 'pdf' is not one of text, html, json, markdown, junit$"):
         render(passing(), "pdf")
+
+
+def test_workers_are_named_by_their_process_not_locusts_id() -> None:
+    """Locust names a worker `vm_<uuid>`; the report names the process or pod it ran in, as the web UI does."""
+    import dataclasses
+
+    named = dataclasses.replace(passing(), workers=[WorkerSummary("vm_5f0c", 100, 0, 5, 0, process="worker-0 (pid 42)"),
+                                                    WorkerSummary("vm_9a1d", 100, 0, 5, 0)])
+    text = render(named, "text")
+    assert "worker-0 (pid 42)" in text and "vm_5f0c" not in text
+    assert "vm_9a1d" in text  # a worker that never said which process it is keeps Locust's id
+    assert "<td>worker-0 (pid 42)</td>" in render(named, "html")
