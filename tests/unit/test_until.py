@@ -3,11 +3,15 @@ on the intervals every worker has reported, and that the final check judges what
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+from synthetic_results import histogram_of, latencies
 
 from isvcperf import spec
+from isvcperf.engine.monitor import Monitor
+from isvcperf.report.live import LiveView
 from isvcperf.results import until, validity
 from isvcperf.results.result import Result, TimelinePoint
 from isvcperf.spec.overrides import apply_overrides
@@ -87,3 +91,20 @@ def test_the_final_check_judges_the_windows_the_decision_judged() -> None:
     assert "raise load.duration" in validity.stability(run, ended).advice
     ended.status = "interrupted"
     assert until.ending(run, ended) == ""
+
+
+def test_the_monitor_says_what_it_waits_for_then_asks_once_to_end() -> None:
+    run = run_spec(valid={"stabilityWindow": "1s", "stabilityWindows": 3})
+    lines: list[str] = []
+    monitor = Monitor(run, live=LiveView(run, lines.append, terminal=False))
+    now = time.time()
+    document = stats([row(0), row(1)])
+    document["total"] = {"requests": 200, "errors": 0, "successes": 200, "measureStart": now - 2.5, "measureEnd": now,
+                         "histogram": histogram_of(latencies(200, 4.0, 3))}
+    assert monitor(document) is None and monitor.stable_at is None
+    assert lines[-1].endswith("until stable: 2 of 3 windows of 1s measured")
+    document["timeline"] = [row(0), row(1), row(2)]
+    assert monitor(document) == "stable after 3s: ending the measurement"
+    assert monitor.stable_at == 3.0 and lines[-1].startswith("  [stopping]")
+    document["timeline"] = [row(0), row(1), row(2), row(3, requests=10)]
+    assert monitor(document) is None and monitor.stable_at == 3.0  # decided once: the later rows change nothing
