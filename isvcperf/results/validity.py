@@ -246,7 +246,7 @@ def windows_agree(spec: RunSpec, timeline: list[TimelinePoint]) -> ValidityCheck
     groups = [tail[i * per:(i + 1) * per] for i in range(windows)]
     spreads = {"throughput": _spread([_throughput(g) for g in groups])}
     for q in _columns(spec):
-        if all(sum(p.requests for p in g) * (1 - q / 100) >= limits.min_tail_samples for g in groups):
+        if all(sum(p.requests for p in g) * (1 - q / 100) >= limits.min_tail_samples - 1e-9 for g in groups):
             spreads[f"p{q:g}"] = _spread([_weighted(g, q) for g in groups])
     worst = max(spreads, key=lambda k: spreads[k])
     shown = ", ".join(f"{k} ±{_pct(v)}" for k, v in spreads.items())

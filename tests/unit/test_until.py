@@ -76,6 +76,11 @@ def test_the_live_decision_says_what_disagrees() -> None:
     drifting = until.judge_live(run, stats([row(0, requests=100), row(1, requests=150), row(2, requests=200)]))
     assert not drifting.stable
     assert drifting.waiting.startswith("until stable: throughput ±") and drifting.waiting.endswith("limit ±20%")
+    # a p90 SLO is judged in windows of 100 requests: n·(1−q) = 10 is enough, floating point notwithstanding
+    slow = run_spec(valid={"stabilityWindow": "1s", "stabilityWindows": 3}, slos={"http/latency-p90": {"upper": 9}})
+    rows = [row(0), row(1), {**row(2), "p90": 6.0}]
+    found = until.judge_live(slow, stats(rows))
+    assert not found.stable and "p90 ±" in found.waiting
 
 
 def test_the_final_check_judges_the_windows_the_decision_judged() -> None:
