@@ -31,7 +31,7 @@ def run(tmp_path: Path, run_cli: RunCli, url: str, load: dict[str, Any], validit
 
 def test_a_steady_run_ends_when_its_windows_agree(iris_server: Any, tmp_path: Path, run_cli: RunCli) -> None:
     # two workers: the decision waits for intervals both have reported
-    load = {"users": 4, "workers": 2, "rate": 100, "duration": "60s", "warmup": {"requests": 20}}
+    load = {"users": 8, "workers": 2, "rate": 100, "duration": "60s", "warmup": {"requests": 20}}
     proc, result, out = run(tmp_path, run_cli, iris_server.infer_url, load,
                             {"stabilityWindow": "1s", "stabilityWindows": 3})
     assert proc.returncode == 0, proc.stdout + proc.stderr
