@@ -1,12 +1,14 @@
 """Watching a run while it goes: SLOs evaluated every interval, the live view, the web UI's
-SLO panel, and stopping early when an `abortOnFail` SLO fails (k6's abortOnFail).
+SLO panel, stopping early when an `abortOnFail` SLO fails (k6's abortOnFail), and ending the
+measurement when `load.until: stable`'s rule holds (results.until).
 
 The Monitor is the runner's progress callback. Every second it computes the metrics from
 the master's merged stats exactly as the final Result does (isvcperf.results.metrics.compute on
 the measured window) and evaluates them with the same isvcperf.results.slo.evaluate. To stop the
 run it raises StopEarly out of the callback: both runners let it propagate, and the
 orchestrator then stops the processes and keeps what was measured, like an interrupt but
-with the SLO as the reason.
+with the SLO as the reason. To end a `load.until: stable` measurement it returns the reason
+instead: the runner asks the master to end it cleanly and follows the run to its finish.
 
 What a person sees while the run goes (the terminal's live view) is the caller's choice:
 the Monitor is handed a Display and tells it the stats and the SLOs' state, so the engine
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
-from isvcperf.results import llm_metrics, metrics, slo
+from isvcperf.results import llm_metrics, metrics, slo, until
 from isvcperf.results.metric_text import format_metric, slo_row, with_unit
 from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
@@ -49,6 +51,8 @@ class Display(Protocol):
     slos: list[SLOVerdict]
     stopping: bool
     validity: Validity | None
+    waiting: str
+    """What the run waits for before it ends (load.until: stable), "" for a fixed window."""
 
     def __enter__(self) -> Any: ...
 
@@ -104,14 +108,17 @@ class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
     def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None,
-                 judge: Callable[[StatsDocument], Validity | None] | None = None) -> None:
+                 judge: Callable[[StatsDocument, float | None], Validity | None] | None = None) -> None:
         self.spec = spec
         self.live = live
         self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
         self.judge = judge
-        """The validity checks on the stats so far (engine.run), shown first in the live view and the UI tab."""
+        """The validity checks on the stats so far and load.until's `stable_at` (engine.run), shown first in
+        the live view and the UI tab."""
         self.validity: Validity | None = None
+        self.stable_at: float | None = None
+        """load.until: stable: where the windows the rule passed on end (seconds of measuring), once it has."""
 
     def __enter__(self) -> Monitor:
         self.live.__enter__()
@@ -120,21 +127,36 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(*exc)
 
-    def __call__(self, stats: StatsDocument) -> None:
+    def __call__(self, stats: StatsDocument) -> str | None:
+        """Evaluate and show `stats`; return why the measurement should end now (load.until), else None."""
         failure = warmup_failure(stats)
         if failure is not None:
             raise failure
         values, window = current_metrics(self.spec, stats)
         self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
-        self.validity = self.live.validity = self.judge(stats) if self.judge and values else None
+        ending = self._until(stats)
+        self.validity = self.live.validity = self.judge(stats, self.stable_at) if self.judge and values else None
         if self.ui_url is not None:
             self._push(self.verdicts, values, stats)
         reason = self.abort_reason(stats, window)
         self.live.slos = self.verdicts
-        self.live.stopping = reason is not None
+        self.live.stopping = reason is not None or self.stable_at is not None
         self.live(stats)
         if reason is not None:
             raise StopEarly(reason)
+        return ending
+
+    def _until(self, stats: StatsDocument) -> str | None:
+        """load.until: stable: once the rule holds on the complete intervals, the reason to end (once)."""
+        if self.spec.load.until != "stable" or self.stable_at is not None or stats.get("phase") != "running":
+            return None
+        progress = until.judge_live(self.spec, stats)
+        self.live.waiting = progress.waiting
+        if not progress.stable:
+            return None
+        self.stable_at = progress.at
+        self.live.waiting = f"stable after {format_duration(round(progress.at, 3))}: ending the measurement"
+        return self.live.waiting
 
     def abort_reason(self, stats: StatsDocument, window: float) -> str | None:
         """Why the run must stop now, or None: the first abortOnFail SLO that fails past its grace period.

@@ -39,7 +39,7 @@ EXAMPLE_CHARS = 200
 
 _TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2", "markdown": "report.md.j2"}
 _LOAD_KEYS = ("users", "workers", "rate", "requests", "duration", "warmupRequests", "warmupDuration", "stages",
-              "arrivals")
+              "arrivals", "until")
 
 
 class StageRow(NamedTuple):
@@ -217,7 +217,8 @@ def load_text(load: dict[str, Any]) -> str:
     if load.get("requests") is not None:
         parts.append(_plural(load["requests"], "request"))
     if load.get("duration") is not None:
-        parts.append(f"for {format_duration(load['duration'])}")
+        span = format_duration(load["duration"])
+        parts.append(f"until stable, at most {span}" if load.get("until") == "stable" else f"for {span}")
     if load.get("warmupRequests"):
         parts.append(f"warm-up {_plural(load['warmupRequests'], 'request')}")
     if load.get("warmupDuration"):

@@ -222,6 +222,12 @@ class LocalRunner:
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
+    def end(self) -> None:
+        """POST the master's stop route (best effort: a master that is gone has nothing left to stop)."""
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
+            urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
+
     def refresh_quietly(self) -> None:
         """Best effort, before stopping after an interrupt: stop the load and take the workers' last figures.
 
@@ -229,9 +235,7 @@ class LocalRunner:
         their final reports arrive once the requests in flight are answered (STOP_WAIT at most).
         """
         try:
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
-                urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
+            self.end()
             until = time.monotonic() + STOP_WAIT
             self.last_stats = self.fetch() or self.last_stats
             while self.last_stats is not None and time.monotonic() < until and not all(

@@ -218,3 +218,27 @@ def test_in_cluster_runner_job_stores_a_result_k_report_reads(cluster: FakeClust
     assert deleted.returncode == 0 and "ConfigMap/isvcperf-nightly-result" in deleted.stdout
     cluster.wait_for(lambda: not isvcperf_objects(cluster) and not cluster.processes(), timeout=30,
                      what="the launch to be gone")
+
+
+def test_until_stable_ends_the_pods_measurement_early(cluster: FakeCluster, iris_server: Any, tmp_path: Path,
+                                                      run_cli: RunCli, edit_kubeconfig: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # as a namespace `edit` user: the stop goes through `create services/proxy`, which that role holds
+    monkeypatch.setenv("KUBECONFIG", str(edit_kubeconfig))
+    path = write_spec(tmp_path, load={"users": 8, "requests": None, "duration": "60s", "rate": 20, "workers": 2,
+                                      "until": "stable"},
+                      validity={"stabilityWindow": "1s", "stabilityWindows": 3})
+    data = yaml.safe_load(path.read_text())
+    data["target"] = {"url": iris_server.infer_url}
+    path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    # --allow-invalid: what is judged here is how the run ended; on a busy machine the pods' MLServer may
+    # answer slowly enough for a drop or two, which the validity tests cover
+    proc = run_cli("run", str(path), "--out", str(out), "--allow-invalid")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "completed" and result["until"].startswith("stable after "), result["until"]
+    assert result["stableAt"] <= result["measuredSeconds"] < 30  # the maximum is 60 s
+    assert sum(w["requests"] for w in result["workers"]) == result["metrics"]["http/request-count"]
+    assert not any("could not end the measurement" in w for w in result["warnings"])
+    assert isvcperf_objects(cluster) == [] and cluster.processes() == []
