@@ -12,7 +12,6 @@ import argparse
 import datetime as dt
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,12 @@ from isvcperf.results.result import Result, load_result
 from isvcperf.spec import iter8
 from isvcperf.util.durations import parse_duration
 from isvcperf.util.errors import EXIT_OK, CouldNotRun, SpecError
+from isvcperf.util.polling import deadline_after, poll_until
 
 DEFAULT_GROUP = "default"
 ASSERT_POLL = 2.0
 REPLACE_WAIT = 60.0
+REPLACE_POLL = 0.5
 
 K_EXAMPLES = """\
 examples (Iter8's KServe tutorial, in the cluster):
@@ -193,14 +194,11 @@ def k_assert(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SpecError("--timeout", str(exc)) from None
     cluster = _connect(args)
-    deadline = time.monotonic() + timeout
-    while True:
-        result = result_store.latest(cluster, args.group)
-        if result is not None or time.monotonic() >= deadline:
-            break
-        time.sleep(ASSERT_POLL)
-    if result is None:
+
+    def expired() -> Result:
         raise CouldNotRun(_no_result(cluster, args.group))
+
+    result = poll_until(lambda: result_store.latest(cluster, args.group), deadline_after(timeout), ASSERT_POLL, expired)
     return assert_result(result, args.conditions)
 
 
@@ -275,11 +273,12 @@ def _replace_previous(cluster: Cluster, instance: str) -> None:
     """A new launch with the same group replaces the old one and its results, as in Iter8."""
     if not _delete_launch(cluster, instance):
         return
-    gone_by = time.monotonic() + REPLACE_WAIT
-    while any(True for _ in cluster.instance_objects(instance)):
-        if time.monotonic() > gone_by:
-            raise CouldNotRun(f"the previous launch {instance} is still being deleted; try again in a minute")
-        time.sleep(0.5)
+
+    def expired() -> bool:
+        raise CouldNotRun(f"the previous launch {instance} is still being deleted; try again in a minute")
+
+    poll_until(lambda: None if any(True for _ in cluster.instance_objects(instance)) else True,
+               deadline_after(REPLACE_WAIT), REPLACE_POLL, expired)
 
 
 def _status(obj: dict[str, Any] | None) -> str:

@@ -193,6 +193,26 @@ def test_sigint_mid_run_leaves_nothing(cluster: FakeCluster, iris_server: Any, t
     assert cluster.processes() == []
 
 
+def test_a_second_launch_of_a_group_replaces_the_first(cluster: FakeCluster, tmp_path: Path, run_cli: RunCli) -> None:
+    """k launch deletes the group's previous launch and waits (util.polling) until it is gone; k assert
+    waits for a result on the same poll and, when none comes, says what the runner is doing."""
+    launch = ("k", "launch", "-g", "weekly", "--set", f"ready.isvc={ISVC}", "--set", f"http.payloadFile={PAYLOAD}",
+              "--set", "runner=cronjob", "--set", "cronjobSchedule=0 3 * * *")  # the fake runs no schedule
+    first = run_cli(*launch)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = cluster.get("cronjobs", "default", "isvcperf-weekly")
+    second = run_cli(*launch)
+    assert second.returncode == 0, second.stdout + second.stderr
+    after = cluster.get("cronjobs", "default", "isvcperf-weekly")
+    assert before is not None and after is not None and after["metadata"]["uid"] != before["metadata"]["uid"]
+    assert [e.name for e in cluster.audit if e.kind == "CronJob" and e.verb == "delete"] == ["isvcperf-weekly"]
+    check = run_cli("k", "assert", "-g", "weekly", "-c", "completed", "--timeout", "1s")
+    assert check.returncode == 3 and check.stdout == ""
+    assert check.stderr.strip().endswith("no result stored for launch 'weekly' in namespace default yet; "
+                                         "the runner is scheduled; see isvcperf k log"), check.stderr
+    run_cli("k", "delete", "-g", "weekly")
+
+
 def test_in_cluster_runner_job_stores_a_result_k_report_reads(cluster: FakeCluster, iris_server: Any,
                                                                tmp_path: Path, run_cli: RunCli) -> None:
     cluster.create_isvc("default", ISVC, ready=True, address_url=iris_server.base_url)
