@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -34,9 +33,12 @@ from isvcperf.runners.base import follow, unfinished
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 
 STOP_GRACE = 10.0
 FETCH_TIMEOUT = 5.0
+FINAL_POLL = 0.1
+"""After a stop: how often the master is asked whether every worker's final report is in."""
 PORT_ATTEMPTS = 3
 
 
@@ -236,14 +238,16 @@ class LocalRunner:
         """
         try:
             self.end()
-            until = time.monotonic() + STOP_WAIT
-            self.last_stats = self.fetch() or self.last_stats
-            while self.last_stats is not None and time.monotonic() < until and not all(
-                    w["done"] or w["lostAt"] for w in self.last_stats["workers"].values()):
-                time.sleep(0.1)
-                self.last_stats = self.fetch() or self.last_stats
+            poll_until(self._final_reports_in, deadline_after(STOP_WAIT), FINAL_POLL, lambda: False)
         except KeyboardInterrupt:
             self._hurry = True  # a second Ctrl-C: keep what was fetched, stop everything at once
+
+    def _final_reports_in(self) -> bool | None:
+        """Fetch the stats; True once every worker has sent its final report or was lost, or nothing can be read."""
+        self.last_stats = self.fetch() or self.last_stats
+        if self.last_stats is None or all(w["done"] or w["lostAt"] for w in self.last_stats["workers"].values()):
+            return True
+        return None
 
     def _check_master_alive(self) -> None:
         master = self._procs["master"]
