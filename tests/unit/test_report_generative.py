@@ -15,6 +15,7 @@ from test_report_charts import chart_data
 from isvcperf.loadgen.recorder import decode_histogram
 from isvcperf.report import render
 from isvcperf.report.llm_charts import llm_charts, merge_rows
+from isvcperf.spec.metric_names import LLM_ORDER
 
 GENERATIVE_CHARTS = ["llm-ttft-distribution", "llm-ttft-spectrum", "llm-itl-tpot-distribution", "llm-itl-tpot-spectrum",
                      "llm-tokens-over-time", "llm-goodput-over-time", "llm-lengths"]
@@ -103,6 +104,34 @@ def test_text_report_has_the_generative_block() -> None:
     assert "input 32–96" in block and "output 64 (mean 64.00)" in block
     assert max(len(line) for line in block.splitlines()) <= 100
     assert "Generative" not in render(staged(), "text")
+
+
+def _llm_rows(report: str, row: str) -> list[str]:
+    """The llm/ metric names of a report's metrics table, in the order it shows them."""
+    return re.findall(row, report, re.MULTILINE)
+
+
+def test_every_report_lists_llm_metrics_in_the_vocabularys_order() -> None:
+    """ttft, itl, tpot, e2e, throughput, lengths, goodput: not alphabetical (e2e, good-count, ...),
+    each distribution mean, stddev, min, percentiles ascending, max, as http/ latencies."""
+    result = generative()
+    text = render(result, "text").split("\nMetrics\n", 1)[1]
+    shown = {
+        "text": _llm_rows(text, r"^llm/(\S+) "),
+        "markdown": _llm_rows(render(result, "markdown"), r"^\| `llm/([^`]+)` \| [^|]+ \| [^|]* \|$"),
+        "html": _llm_rows(render(result, "html"), r"<tr><td>llm/([^<]+)</td>"),
+    }
+    names = shown["text"]
+    assert len(names) == len([n for n in result.metrics if n.startswith("llm/")])
+    assert shown["markdown"] == names and shown["html"] == names
+    families = list(dict.fromkeys(re.sub(r"-(mean|stddev|min|max|p[\d.]+)$", "", n) for n in names))
+    assert families == [n for n in LLM_ORDER if f"llm/{n}" in result.metrics or any(
+        m.startswith(f"llm/{n}-") for m in result.metrics)]
+    assert families[:7] == ["request-count", "error-count", "error-rate", "ttft", "itl", "tpot", "e2e"]
+    assert [n for n in names if n.startswith("ttft-")] == [
+        "ttft-mean", "ttft-stddev", "ttft-min", "ttft-p50", "ttft-p90", "ttft-p99", "ttft-max"]
+    block = render(result, "text").split("Generative (llm/ metrics", 1)[1].split("\nMetrics\n", 1)[0]
+    assert re.findall(r"^(TTFT|ITL|TPOT|E2E) ", block, re.MULTILINE) == ["TTFT", "ITL", "TPOT", "E2E"]
 
 
 def test_frames_counted_tokens_are_said_and_unasked_percentiles_are_dashes() -> None:
