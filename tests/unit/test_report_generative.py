@@ -154,6 +154,24 @@ def test_html_has_the_generative_section_before_the_run_charts() -> None:
     assert 'id="generative"' not in render(staged(), "html")
 
 
+def test_markdown_has_the_generative_block_with_the_text_blocks_figures() -> None:
+    result = generative()
+    markdown = render(result, "markdown")
+    block = markdown.split("**Generative** (`llm/` metrics", 1)[1].split("**Warnings**", 1)[0]
+    text = render(result, "text").split("Generative (llm/ metrics", 1)[1].split("\nMetrics\n", 1)[0]
+    for measure in ("TTFT", "ITL", "TPOT", "E2E"):
+        row = re.search(rf"^\| {measure} \| [^|]+ \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", block, re.MULTILINE)
+        line = re.search(rf"^{measure} .*$", text, re.MULTILINE)
+        assert row and line, block
+        assert [cell.strip() for cell in row.groups()] == line.group(0).split()[-4:]
+    assert f"| TTFT | time to first token | {result.metrics['llm/ttft-p50']:.2f} |" in block
+    for label in ("Output tokens/s", "Requests/s", "Goodput", "Token counts", "Lengths"):
+        assert re.search(rf"^\| {re.escape(label)} \| \S", block, re.MULTILINE), label
+    assert "| Goodput | 15.23 req/s; 76.2% of requests good (within TTFT ≤ 100ms) |" in block
+    assert markdown.index("**Generative**") < markdown.index("<summary>Metrics</summary>")
+    assert "Generative" not in render(staged(), "markdown")
+
+
 def test_markdown_and_junit_carry_llm_slos() -> None:
     result = generative()
     markdown = render(result, "markdown")
