@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
 from isvcperf.results import llm_metrics, metrics, slo
@@ -59,6 +59,10 @@ class Display(Protocol):
 
 DisplayFactory = Callable[[RunSpec, Callable[[str], None]], Display]
 """Makes the Display of one run from its spec and the line printer (LiveView fits)."""
+
+
+Judge = Callable[[StatsDocument], Validity | None]
+"""The validity checks on a run's stats so far (engine.run.validity_so_far)."""
 
 
 class StopEarly(Exception):
@@ -100,11 +104,29 @@ def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, floa
     return values, window
 
 
+class Snapshot(NamedTuple):
+    """A run so far: its metrics, measured seconds, SLO verdicts and validity (None before any metric)."""
+
+    values: dict[str, float]
+    window: float
+    verdicts: list[SLOVerdict]
+    validity: Validity | None
+
+
+def snapshot(spec: RunSpec, stats: StatsDocument, judge: Judge | None = None) -> Snapshot:
+    """Evaluate the stats so far as the final Result will be: for the Monitor of `isvcperf run`
+    and for a plain Locust master that fills its own web UI tab (loadgen.standalone)."""
+    values, window = current_metrics(spec, stats)
+    if not values:
+        return Snapshot(values, window, [], None)
+    return Snapshot(values, window, slo.evaluate(spec.slos, values), judge(stats) if judge else None)
+
+
 class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
     def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None,
-                 judge: Callable[[StatsDocument], Validity | None] | None = None) -> None:
+                 judge: Judge | None = None) -> None:
         self.spec = spec
         self.live = live
         self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
@@ -124,12 +146,12 @@ class Monitor:
         failure = warmup_failure(stats)
         if failure is not None:
             raise failure
-        values, window = current_metrics(self.spec, stats)
-        self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
-        self.validity = self.live.validity = self.judge(stats) if self.judge and values else None
+        now = snapshot(self.spec, stats, self.judge)
+        self.verdicts = now.verdicts
+        self.validity = self.live.validity = now.validity
         if self.ui_url is not None:
-            self._push(self.verdicts, values, stats)
-        reason = self.abort_reason(stats, window)
+            self._push(now.verdicts, now.values, stats)
+        reason = self.abort_reason(stats, now.window)
         self.live.slos = self.verdicts
         self.live.stopping = reason is not None
         self.live(stats)

@@ -127,7 +127,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         else:
             runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port)
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, live(spec, echo), ui_url, judge=lambda stats: _validity_so_far(spec, stats)) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url, judge=lambda stats: validity_so_far(spec, stats)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         failure = warmup_failure(outcome.stats)  # a run too short for the monitor to see it
         if failure is not None:
@@ -152,8 +152,9 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     return result
 
 
-def _validity_so_far(spec: RunSpec, stats: StatsDocument) -> Validity | None:
-    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet)."""
+def validity_so_far(spec: RunSpec, stats: StatsDocument) -> Validity | None:
+    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet),
+    for the live view and the web UI's tab, under `isvcperf run` and plain Locust alike."""
     return build_result(spec, stats, "interrupted", "", []).validity
 
 
