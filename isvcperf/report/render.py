@@ -95,6 +95,9 @@ def view(result: Result) -> dict[str, Any]:
         "verdict_detail": _verdict_detail(result),
         "validity": _validity_word(result),
         "validity_checks": result.validity.checks if result.validity else [],
+        # a "What to do" column only when a check has advice (failed or warned): else it is empty
+        "validity_advised": any(check.status in ("fail", "warn") for check in result.validity.checks)
+        if result.validity else False,
         "summary": _summary(result),
         "slos": slos,
         "slos_satisfied": sum(row.satisfied for row in slos),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -11,7 +12,7 @@ from synthetic_results import HOSTILE, staged
 
 from isvcperf.report import render, write_reports
 from isvcperf.report.safe_text import markdown_cell
-from isvcperf.results.result import Result
+from isvcperf.results.result import Result, Validity, ValidityCheck
 
 
 def junit(result: Result) -> ET.Element:
@@ -68,6 +69,35 @@ def test_markdown_summary_table() -> None:
             assert len(widths) == 1, block
     assert HOSTILE not in md and "<script" not in md and "<img" not in md
     assert "&lt;script&gt;" in md
+
+
+def _judged(*checks: ValidityCheck) -> Result:
+    return dataclasses.replace(staged(), reason="stopped early at 12s", validity=Validity(
+        "invalid" if any(c.status == "fail" for c in checks) else "valid", list(checks)))
+
+
+def test_markdown_paragraphs_never_run_into_a_table() -> None:
+    """A table glued to the line before it is that line's text in most Markdown renderers."""
+    for result in (staged(), _judged(ValidityCheck("drops", "pass", "0 of 900 arrivals dropped", "0.1%"))):
+        md = render(result, "markdown")
+        lines = md.splitlines()
+        for before, line in itertools.pairwise(lines):
+            if line.startswith("|") and not before.startswith("|"):
+                assert before == "", f"{before!r} runs into {line!r}"
+        assert "\n\n\n" not in md
+
+
+def test_the_what_to_do_column_only_when_a_check_has_advice() -> None:
+    passed = ValidityCheck("drops", "pass", "0 of 900 arrivals dropped", "0.1%", "raise load.users")
+    failed = ValidityCheck("samples", "fail", "http/latency-p99 rests on 4 of 400 requests", "n·(1−q) ≥ 10",
+                           "run at least 1000 requests")
+    valid, invalid = _judged(passed), _judged(passed, failed)
+    assert "What to do" not in render(valid, "markdown") and "What to do" not in render(valid, "html")
+    md = render(invalid, "markdown")
+    assert "| Check | Status | Measured | Limit | What to do |" in md
+    assert "| drops | pass | 0 of 900 arrivals dropped | 0.1% |  |" in md  # a passing check's advice is not shown
+    assert "| samples | fail | http/latency-p99 rests on 4 of 400 requests | n·(1−q) ≥ 10 | run at least 1000 requests |" in md
+    assert "<th>What to do</th>" in render(invalid, "html")
 
 
 def test_markdown_cell_keeps_server_text_literal_and_in_one_cell() -> None:
