@@ -47,6 +47,8 @@ token counts came from. A distribution's own figures go mean, stddev, min, perce
 ascending, max, as http/ latencies do."""
 LLM_FIXED = tuple(name for name in LLM_ORDER if name not in LLM_DISTRIBUTIONS)
 """llm/ totals; README "Generative models" defines each."""
+LLM_TALLIES = ("input-tokens", "output-tokens", "tokens-from-usage", "tokens-from-frames")
+"""llm/ totals of whole tokens or requests that are not named `-count`: shown without decimals."""
 _LLM_DISTRIBUTION = re.compile(rf"^({'|'.join(LLM_DISTRIBUTIONS)})-(mean|stddev|min|max|p(\d+(?:\.\d+)?))$")
 _LLM_STATISTIC_RANK = {"mean": 0, "stddev": 1, "min": 2, "max": 4}
 """A distribution's figures in LLM_ORDER: a percentile (rank 3) sorts by its value."""

@@ -132,6 +132,10 @@ def test_every_report_lists_llm_metrics_in_the_vocabularys_order() -> None:
         "ttft-mean", "ttft-stddev", "ttft-min", "ttft-p50", "ttft-p90", "ttft-p99", "ttft-max"]
     block = render(result, "text").split("Generative (llm/ metrics", 1)[1].split("\nMetrics\n", 1)[0]
     assert re.findall(r"^(TTFT|ITL|TPOT|E2E) ", block, re.MULTILINE) == ["TTFT", "ITL", "TPOT", "E2E"]
+    tallies = {n: re.search(rf"^llm/{n} +(\S+)", text, re.MULTILINE).group(1)  # type: ignore[union-attr]
+               for n in ("tokens-from-usage", "tokens-from-frames", "input-tokens", "good-count")}
+    assert tallies == {"tokens-from-usage": "600", "tokens-from-frames": "0", "input-tokens": "38400",
+                       "good-count": str(round(result.metrics["llm/good-count"]))}  # whole numbers: not 600.0, 0.000
 
 
 def test_frames_counted_tokens_are_said_and_unasked_percentiles_are_dashes() -> None:
