@@ -29,6 +29,11 @@ def test_junit_has_one_case_per_slo_and_failures_carry_value_and_limit() -> None
     assert [c.get("name") for c in cases] == [
         "run completed", "http/latency-p90 ≤ 10 ms", "http/error-rate ≤ 0.001", "http/throughput ≥ 50 req/s",
         "measurement valid"]  # the validity case (issue 14): a result without validity data was not judged
+    assert suite.get("skipped") == "1" and root.get("skipped") == "1"  # ... so it is skipped, never passed
+    skipped = cases[-1].find("skipped")
+    assert skipped is not None and skipped.get("message") == "not judged (a result written before validity checks)"
+    judged = junit(_judged(ValidityCheck("drops", "pass", "0 of 900 arrivals dropped", "0.1%"))).find("testsuite")
+    assert judged is not None and judged.get("skipped") == "0" and judged.find("testcase/skipped") is None
     failed = [c for c in cases if c.find("failure") is not None]
     assert len(failed) == 1
     failure = failed[0].find("failure")
