@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from synthetic_results import HOSTILE, staged
 
+from isvcperf.cli.main import main
 from isvcperf.report import render, write_reports
 from isvcperf.report.safe_text import markdown_cell
 from isvcperf.results.result import Result, Validity, ValidityCheck
@@ -117,3 +120,17 @@ def test_write_reports_writes_the_formats_asked_for(tmp_path: Path) -> None:
         "json": "result.json", "markdown": "report.md", "junit": "junit.xml"}
     ET.parse(paths["junit"])
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "junit", "json"])
+def test_isvcperf_report_prints_what_the_file_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """`isvcperf report DIR -o FMT > file` gives the run's own report file, ending in one newline, not two."""
+    paths = write_reports(staged(), tmp_path, [fmt])
+    assert main(["report", str(tmp_path), "-o", fmt]) == 0
+    printed = capsys.readouterr().out
+    assert printed.endswith("\n") and not printed.endswith("\n\n")
+    stored = paths[fmt].read_text(encoding="utf-8")
+    if fmt == "json":  # read back, a limit written 10 is 10.0: the same data, another spelling
+        assert json.loads(printed) == json.loads(stored)
+    else:
+        assert printed == stored
