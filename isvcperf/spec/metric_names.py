@@ -50,8 +50,9 @@ LLM_FIXED = tuple(name for name in LLM_ORDER if name not in LLM_DISTRIBUTIONS)
 LLM_TALLIES = ("input-tokens", "output-tokens", "tokens-from-usage", "tokens-from-frames")
 """llm/ totals of whole tokens or requests that are not named `-count`: shown without decimals."""
 _LLM_DISTRIBUTION = re.compile(rf"^({'|'.join(LLM_DISTRIBUTIONS)})-(mean|stddev|min|max|p(\d+(?:\.\d+)?))$")
-_LLM_STATISTIC_RANK = {"mean": 0, "stddev": 1, "min": 2, "max": 4}
-"""A distribution's figures in LLM_ORDER: a percentile (rank 3) sorts by its value."""
+_STATISTIC_RANK = {"mean": 0, "stddev": 1, "min": 2, "max": 4}
+"""A distribution's figures (http/ latencies and llm/ ones alike) in reading order: mean, stddev,
+min, the percentiles (rank 3, by their value), max."""
 FIXED = (
     "request-count",
     "error-count",
@@ -82,14 +83,12 @@ _FIXED_RANK = {
     "error-count": 1,
     "error-rate": 2,
     "throughput": 3,
-    "latency-mean": 4,
-    "latency-stddev": 5,
-    "latency-min": 6,
 }
-"""The order a person reads a run's metrics in; percentiles, then max, follow."""
-_PERCENTILE_RANK = 7
-_MAX_RANK = 8
-_OTHER_RANK = 9
+"""The order a person reads a run's metrics in; the latencies follow (_STATISTIC_RANK), each
+statistic of latency, service time and send lateness side by side, then what this version does
+not know."""
+_LATENCY_RANK = len(_FIXED_RANK)
+_OTHER_RANK = _LATENCY_RANK + 1
 
 UNITS = {
     "request-count": "",
@@ -220,9 +219,9 @@ def unit(name: str) -> str:
 
 
 def order(name: str) -> tuple[Any, ...]:
-    """Sort key: by prefix (known ones first), then counts, rate, throughput, mean,
-    stddev, min, percentiles ascending, max; llm/ metrics in LLM_ORDER; metrics this version
-    does not know last.
+    """Sort key: by prefix (known ones first), then counts, rate, throughput, then mean, stddev,
+    min, percentiles ascending and max, each with latency, service time and send lateness side
+    by side; llm/ metrics in LLM_ORDER; metrics this version does not know last.
 
     Part of the vocabulary, not of a report: a comparison lists its deltas in this order too.
     """
@@ -231,13 +230,13 @@ def order(name: str) -> tuple[Any, ...]:
         return (len(PREFIXES), prefix, _llm_rank(metric), metric)
     metric = generic(metric)
     prefix_rank = PREFIXES.index(prefix) if prefix in PREFIXES else len(PREFIXES)
-    percentile = percentile_of(metric)
-    if percentile is not None:
-        rank: tuple[float, ...] = (_PERCENTILE_RANK, percentile)
-    elif metric == "latency-max":
-        rank = (_MAX_RANK, 0.0)
+    kind, _, statistic = metric.rpartition("-")
+    if kind in _LATENCY_KINDS and (statistic in _STATISTIC_RANK or percentile_of(metric) is not None):
+        percentile = percentile_of(metric)
+        rank: tuple[float, ...] = (_LATENCY_RANK, _STATISTIC_RANK.get(statistic, 3), percentile or 0.0,
+                                   _LATENCY_KINDS.index(kind))
     else:
-        rank = (_FIXED_RANK.get(metric, _OTHER_RANK), 0.0)
+        rank = (_FIXED_RANK.get(metric, _OTHER_RANK),)
     return (prefix_rank, prefix, rank, metric)
 
 
@@ -246,6 +245,6 @@ def _llm_rank(metric: str) -> tuple[float, ...]:
     match = _LLM_DISTRIBUTION.match(metric)
     if match:
         pct = match.group(3)
-        statistic = _LLM_STATISTIC_RANK.get(match.group(2), 3)
+        statistic = _STATISTIC_RANK.get(match.group(2), 3)
         return (LLM_ORDER.index(match.group(1)), statistic, float(pct) if pct is not None else 0.0)
     return (LLM_ORDER.index(metric) if metric in LLM_ORDER else len(LLM_ORDER), 0, 0.0)

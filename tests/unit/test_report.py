@@ -183,6 +183,23 @@ def test_the_validity_table_wraps_its_sentences_to_the_reports_width() -> None:
     assert len(section(render(passing(), "text"), "Metrics")[2]) < 100  # other tables: one line per row, as before
 
 
+def test_open_loop_latencies_sort_statistic_by_statistic_not_alphabetically() -> None:
+    """service-time-max and send-lateness-mean used to trail the table after latency-max."""
+    names = [f"http/{kind}-{s}" for kind in ("send-lateness", "service-time", "latency")
+             for s in ("stddev", "max", "p99", "mean", "p50", "min")] + ["http/throughput", "http/request-count"]
+    assert [n.partition("/")[2] for n in sorted(names, key=metric_order)] == [
+        "request-count", "throughput",
+        "latency-mean", "service-time-mean", "send-lateness-mean",
+        "latency-stddev", "service-time-stddev", "send-lateness-stddev",
+        "latency-min", "service-time-min", "send-lateness-min",
+        "latency-p50", "service-time-p50", "send-lateness-p50",
+        "latency-p99", "service-time-p99", "send-lateness-p99",
+        "latency-max", "service-time-max", "send-lateness-max",
+    ]
+    grpc = sorted(["grpc/latency/max", "grpc/service-time/p90", "grpc/latency/p90", "grpc/latency/mean"], key=metric_order)
+    assert grpc == ["grpc/latency/mean", "grpc/latency/p90", "grpc/service-time/p90", "grpc/latency/max"]
+
+
 def test_text_report_of_a_passing_run() -> None:
     report = render(passing(), "text")
     assert report.splitlines()[0] == "isvcperf report: iris-smoke"
