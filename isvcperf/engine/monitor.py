@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
 from isvcperf.results import llm_metrics, metrics, slo, until
@@ -65,6 +65,11 @@ DisplayFactory = Callable[[RunSpec, Callable[[str], None]], Display]
 """Makes the Display of one run from its spec and the line printer (LiveView fits)."""
 
 
+Judge = Callable[[StatsDocument, float | None], Validity | None]
+"""The validity checks on a run's stats so far, given where load.until: stable ended the measurement
+(engine.run.validity_so_far)."""
+
+
 class StopEarly(Exception):
     """An abortOnFail SLO failed during the run; `reason` says which, when and by how much."""
 
@@ -104,11 +109,30 @@ def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, floa
     return values, window
 
 
+class Snapshot(NamedTuple):
+    """A run so far: its metrics, measured seconds, SLO verdicts and validity (None before any metric)."""
+
+    values: dict[str, float]
+    window: float
+    verdicts: list[SLOVerdict]
+    validity: Validity | None
+
+
+def snapshot(spec: RunSpec, stats: StatsDocument, judge: Judge | None = None,
+             stable_at: float | None = None) -> Snapshot:
+    """Evaluate the stats so far as the final Result will be: for the Monitor of `isvcperf run`
+    and for a plain Locust master that fills its own web UI tab (loadgen.standalone)."""
+    values, window = current_metrics(spec, stats)
+    if not values:
+        return Snapshot(values, window, [], None)
+    return Snapshot(values, window, slo.evaluate(spec.slos, values), judge(stats, stable_at) if judge else None)
+
+
 class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
     def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None,
-                 judge: Callable[[StatsDocument, float | None], Validity | None] | None = None) -> None:
+                 judge: Judge | None = None) -> None:
         self.spec = spec
         self.live = live
         self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
@@ -132,13 +156,13 @@ class Monitor:
         failure = warmup_failure(stats)
         if failure is not None:
             raise failure
-        values, window = current_metrics(self.spec, stats)
-        self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
         ending = self._until(stats)
-        self.validity = self.live.validity = self.judge(stats, self.stable_at) if self.judge and values else None
+        now = snapshot(self.spec, stats, self.judge, self.stable_at)
+        self.verdicts = now.verdicts
+        self.validity = self.live.validity = now.validity
         if self.ui_url is not None:
-            self._push(self.verdicts, values, stats)
-        reason = self.abort_reason(stats, window)
+            self._push(now.verdicts, now.values, stats)
+        reason = self.abort_reason(stats, now.window)
         self.live.slos = self.verdicts
         self.live.stopping = reason is not None or self.stable_at is not None
         self.live(stats)

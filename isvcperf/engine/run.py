@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import time
+from functools import partial
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,7 +128,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         else:
             runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port)
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, live(spec, echo), ui_url, judge=lambda stats, stable_at: _validity_so_far(spec, stats, stable_at)) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url, judge=partial(validity_so_far, spec)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         failure = warmup_failure(outcome.stats)  # a run too short for the monitor to see it
         if failure is not None:
@@ -152,8 +153,9 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     return result
 
 
-def _validity_so_far(spec: RunSpec, stats: StatsDocument, stable_at: float | None) -> Validity | None:
-    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet)."""
+def validity_so_far(spec: RunSpec, stats: StatsDocument, stable_at: float | None = None) -> Validity | None:
+    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet),
+    for the live view and the web UI's tab, under `isvcperf run` and plain Locust alike."""
     return build_result(spec, stats, "interrupted", "", [], stable_at).validity
 
 

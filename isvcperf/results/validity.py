@@ -205,10 +205,18 @@ def samples(spec: RunSpec, result: Result) -> ValidityCheck:
             worst = (name, n, beyond, math.ceil(round(need / (1 - q / 100), 6)))
     name, n, beyond, enough = worst  # type: ignore[misc]
     return ValidityCheck("samples", "fail" if beyond < need - 1e-9 else "pass",
-                         f"{name} rests on {beyond:.1f} of {n:.0f} requests beyond it".replace(".0 of", " of"),
+                         f"{name} rests on {_requests(beyond)} of {n:.0f} requests beyond it",
                          f"n·(1−q) ≥ {need}, here {enough} requests",
                          f"too few samples for {name}: run at least {enough} requests (load.requests, or a longer "
                          "load.duration) or judge a lower percentile")
+
+
+def _requests(beyond: float) -> str:
+    """How many requests a percentile rests on: to hundredths below 100 (0.16 of them), whole ones
+    above (2084, not 2084.2); rounded down, so a count short of the limit never reads as reaching it."""
+    if beyond >= 100:
+        return str(math.floor(round(beyond, 6)))
+    return f"{math.floor(round(beyond * 100, 6)) / 100:.2f}".rstrip("0").rstrip(".")
 
 
 def _columns(spec: RunSpec) -> list[float]:
