@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import time
-from functools import partial
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,7 +128,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         else:
             runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port)
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, live(spec, echo), ui_url, judge=partial(validity_so_far, spec)) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url, judge=functools.partial(validity_so_far, spec)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         failure = warmup_failure(outcome.stats)  # a run too short for the monitor to see it
         if failure is not None:
