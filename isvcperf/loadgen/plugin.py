@@ -32,6 +32,7 @@ from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunne
 
 from isvcperf.loadgen import (
     collector,
+    exits,
     health,
     last_words,
     llm_recorder,
@@ -53,6 +54,7 @@ from isvcperf.loadgen.protocol import (
     StatsDocument,
     Totals,
     WorkerSnapshot,
+    process_label,
     worker_stats,
 )
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
@@ -190,7 +192,7 @@ def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, s
 
 def _process_name() -> str:
     """This process as the runner named it (or the pod's hostname), with its pid."""
-    return f"{os.environ.get(PROCESS_ENV) or socket.gethostname()} (pid {os.getpid()})"
+    return process_label(os.environ.get(PROCESS_ENV) or socket.gethostname(), os.getpid())
 
 
 def _sample_intervals(runner: WorkerRunner | LocalRunner, st: State) -> None:
@@ -268,6 +270,7 @@ def _init_master(environment: Environment, runner: MasterRunner | LocalRunner, w
         if web_ui.web_login:
             web_login.install(web_ui)
         web_ui.app.add_url_rule(STATS_ROUTE, "isvcperf_stats", lambda: _stats_response(runner, st))
+        exits.install(web_ui, lambda process: _lose_exited(runner, st, process))
         web_controls.install(web_ui, config.users, config.schedule("users") is None, lambda: st.phase,
                              lambda: {cid: track.process for cid, track in st.workers.items() if track.process})
     if standalone.active():
@@ -287,12 +290,26 @@ def _watch(runner: MasterRunner, st: State) -> None:
             if track.done or track.lost_at is not None:
                 continue
             if node is None or node.state == STATE_MISSING:
-                track.lost_at = time.time()
-                log.warning("isvcperf: worker %s (index %d, %s) lost", client_id, track.index, track.process)
+                _lose(client_id, track, "Locust's heartbeat")
             else:
                 track.max_cpu = max(track.max_cpu, float(node.cpu_usage))
         _maybe_finish(runner, st)
         gevent.sleep(WATCH_INTERVAL)
+
+
+def _lose(client_id: str, track: WorkerTrack, how: str) -> None:
+    track.lost_at = time.time()
+    log.warning("isvcperf: worker %s (index %d, %s) lost (%s)", client_id, track.index, track.process, how)
+
+
+def _lose_exited(runner: MasterRunner | LocalRunner, st: State, process: str) -> bool:
+    """The local runner saw `process` exit: its worker is lost now, unless it was done or lost already."""
+    for client_id, track in st.workers.items():
+        if st.phase == "running" and track.process == process and not track.done and track.lost_at is None:
+            _lose(client_id, track, "its process exited")
+            _maybe_finish(runner, st)
+            return True
+    return False
 
 
 def _maybe_finish(runner: MasterRunner | LocalRunner, st: State) -> None:
