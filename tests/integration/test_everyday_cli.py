@@ -91,9 +91,12 @@ def test_a_wait_for_the_target_says_so_every_few_seconds(down_url: str, tmp_path
 
 def test_two_identical_back_to_back_runs_are_not_called_regressed(iris_server: Any, tmp_path: Path,
                                                                   run_cli: RunCli) -> None:
+    # 8 users and a 1 s warm-up: on a busy 2-core machine MLServer stalls for tens of ms now and then, and
+    # with 4 users a stall dropped arrivals; after 20 warm-up requests the first second was still slow
+    # (validity: drops, warm-up), and an invalid run exits 1 before compare is reached.
     spec = write_spec(tmp_path, iris_server.infer_url,
-                      load={"requests": None, "duration": "4s", "rate": 100, "users": 4, "workers": 1,
-                            "warmup": {"requests": 20}})
+                      load={"requests": None, "duration": "4s", "rate": 100, "users": 8, "workers": 1,
+                            "warmup": {"requests": 100}})
     for name in ("base", "again"):
         proc = run_cli("run", str(spec), "--out", name)
         assert proc.returncode == 0, proc.stdout + proc.stderr
