@@ -32,10 +32,10 @@ from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunne
 
 from isvcperf.loadgen import (
     collector,
-    exits,
     health,
     last_words,
     llm_recorder,
+    lost_workers,
     orphan,
     prometheus,
     standalone,
@@ -270,7 +270,7 @@ def _init_master(environment: Environment, runner: MasterRunner | LocalRunner, w
         if web_ui.web_login:
             web_login.install(web_ui)
         web_ui.app.add_url_rule(STATS_ROUTE, "isvcperf_stats", lambda: _stats_response(runner, st))
-        exits.install(web_ui, lambda process: _lose_exited(runner, st, process))
+        lost_workers.install(web_ui, lambda: st.workers if st.phase == "running" else {}, lambda: _maybe_finish(runner, st))
         web_controls.install(web_ui, config.users, config.schedule("users") is None, lambda: st.phase,
                              lambda: {cid: track.process for cid, track in st.workers.items() if track.process})
     if standalone.active():
@@ -290,26 +290,11 @@ def _watch(runner: MasterRunner, st: State) -> None:
             if track.done or track.lost_at is not None:
                 continue
             if node is None or node.state == STATE_MISSING:
-                _lose(client_id, track, "Locust's heartbeat")
+                lost_workers.lose(client_id, track, "Locust's heartbeat")
             else:
                 track.max_cpu = max(track.max_cpu, float(node.cpu_usage))
         _maybe_finish(runner, st)
         gevent.sleep(WATCH_INTERVAL)
-
-
-def _lose(client_id: str, track: WorkerTrack, how: str) -> None:
-    track.lost_at = time.time()
-    log.warning("isvcperf: worker %s (index %d, %s) lost (%s)", client_id, track.index, track.process, how)
-
-
-def _lose_exited(runner: MasterRunner | LocalRunner, st: State, process: str) -> bool:
-    """The local runner saw `process` exit: its worker is lost now, unless it was done or lost already."""
-    for client_id, track in st.workers.items():
-        if st.phase == "running" and track.process == process and not track.done and track.lost_at is None:
-            _lose(client_id, track, "its process exited")
-            _maybe_finish(runner, st)
-            return True
-    return False
 
 
 def _maybe_finish(runner: MasterRunner | LocalRunner, st: State) -> None:

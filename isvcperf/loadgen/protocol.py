@@ -33,7 +33,7 @@ SLO_ROUTE = "/isvcperf/slos"
 """POST (from the orchestrator) / GET: the SLO rows the web UI's SLO tab shows."""
 EXITED_ROUTE = "/isvcperf/exited"
 """POST {"process": process_label(...)} (from the local runner): that worker's process has exited; the
-master declares the worker lost at once instead of after Locust's heartbeat timeout (loadgen.exits)."""
+master declares the worker lost at once instead of after Locust's heartbeat timeout (loadgen.lost_workers)."""
 LOCUST_STATS_ROUTE = "/stats/requests"
 """Locust's own stats route: a late worker reads the master's `state` from it."""
 

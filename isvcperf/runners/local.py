@@ -138,7 +138,7 @@ class LocalRunner:
 
     def _tell_exits(self) -> None:
         """Tell the master of each worker process that has exited, so it is lost now rather than when
-        Locust's heartbeat gives up on it seconds later (loadgen.exits); say how it ended."""
+        Locust's heartbeat gives up on it seconds later (loadgen.lost_workers); say how it ended."""
         for name, proc in self._procs.items():
             code = proc.poll()
             if name == "master" or code is None or name in self._exits_told:
