@@ -161,7 +161,10 @@ def isvcperf_run(url: str, workers: int, seconds: int, out: Path) -> dict[str, A
 def plain_run(url: str, workers: int, seconds: int, out: Path) -> dict[str, Any]:
     """The same workers as plain Locust (`--processes`), a FastHttpUser at the same rate: the baseline."""
     (out / "sizes").mkdir(parents=True)
+    port = str(free_port())  # never Locust's default 5557: another master or worker on this machine may use it
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--processes", str(workers), "--autostart",
+               "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-host", "127.0.0.1",
+               "--master-port", port,
                "--autoquit", "0", "-u", str(workers), "-r", str(workers), "-t", f"{seconds}s", "-H", url,
                "--web-host", "127.0.0.1", "--web-port", str(free_port()), "--loglevel", "WARNING"]
     proc = _process(command, out, {"BENCH_SIZES": str(out / "sizes"), "BENCH_PLAIN": "1",
