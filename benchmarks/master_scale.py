@@ -1,4 +1,4 @@
-"""The Locust master at scale: `python benchmarks/master_scale.py [--workers 2 8 32 64] [--seconds 25]`.
+"""The Locust master at scale: `python benchmarks/master_scale.py [--workers 2 8 32 64] [--seconds 25] [--wide]`.
 
 Two measurements, against nginx answering at once on 127.0.0.1, every run bounded:
 
@@ -11,6 +11,9 @@ Two measurements, against nginx answering at once on 127.0.0.1, every run bounde
    isvcperf snapshot inside it. The window is the master's `running` state less its first
    WARM seconds (spawning). Reported: the master's CPU share of one core, its CPU seconds
    per isvcperf snapshot received and per message of any kind, and the bytes per snapshot.
+   `--wide` makes the snapshots larger, as a real spec's can be: WIDE_ENDPOINTS endpoints (each
+   has its own histograms; half answer 20 ms later, which widens the total's) in WIDE_STAGES
+   rate stages (a histogram each).
 2. **The stats document as a run grows.** One run with metrics.interval 0.1 s stands in
    for a long one at the default 1 s: what grows the document is its count of timeline rows,
    so at 10, 60 and 300 rows (10 s, 1 min and 5 min at 1 s rows) the whole document and an
@@ -60,6 +63,8 @@ MAX_SECONDS = 60
 START_ALLOWANCE = 240.0
 """Seconds the processes may take to start and connect (64 Python processes on 2 cores)."""
 OURS = ("isvcperf_snapshot", "isvcperf_done", "stats+isvcperf")
+WIDE_ENDPOINTS = 4
+WIDE_STAGES = 3
 
 
 def _get(url: str, timeout: float = 5.0) -> bytes:
@@ -67,16 +72,16 @@ def _get(url: str, timeout: float = 5.0) -> bytes:
         return bytes(response.read())
 
 
-def _master(root: psutil.Process) -> psutil.Process | None:
-    """The Locust master among `root`'s descendants (or `root` itself)."""
+def _master_url(root: psutil.Process) -> str:
+    """http://host:port of the web UI of the Locust master among `root`'s descendants ("" until it is up)."""
     for process in [root, *root.children(recursive=True)]:
         try:
             command = process.cmdline()
         except psutil.Error:
             continue
-        if "locust" in command and ("--master" in command or "--processes" in command):
-            return process
-    return None
+        if "locust" in command and ("--master" in command or "--processes" in command) and "--web-port" in command:
+            return f"http://127.0.0.1:{command[command.index('--web-port') + 1]}"
+    return ""
 
 
 def follow_master(proc: subprocess.Popen[bytes], deadline: float) -> list[dict[str, Any]]:
@@ -85,13 +90,9 @@ def follow_master(proc: subprocess.Popen[bytes], deadline: float) -> list[dict[s
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(1.0)
         try:
-            if not url:
-                master = _master(root)
-                if master is None:
-                    continue
-                command = master.cmdline()
-                url = f"http://127.0.0.1:{command[command.index('--web-port') + 1]}/bench/received"
-            samples.append({"t": time.monotonic(), **json.loads(_get(url))})
+            url = url or _master_url(root)
+            if url:
+                samples.append({"t": time.monotonic(), **json.loads(_get(url + "/bench/received"))})
         except (OSError, ValueError, psutil.Error):
             continue
     if proc.poll() is None:
@@ -142,19 +143,31 @@ def _process(command: list[str], out: Path, env: dict[str, str]) -> subprocess.P
                             env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, start_new_session=True)
 
 
-def isvcperf_run(url: str, workers: int, seconds: int, out: Path) -> dict[str, Any]:
-    """`isvcperf run` with `workers` worker processes at RATE_PER_WORKER req/s each."""
+def isvcperf_run(nginx: Nginx, workers: int, seconds: int, out: Path, wide: bool) -> dict[str, Any]:
+    """`isvcperf run` with `workers` worker processes at RATE_PER_WORKER req/s each; `wide`: larger
+    snapshots (WIDE_ENDPOINTS endpoints, half of them 20 ms slower, in WIDE_STAGES rate stages)."""
     (out / "sizes").mkdir(parents=True)
-    spec = {"name": f"master-{workers}", "target": {"url": url, "protocol": "raw"}, "ready": {"enabled": False},
-            "payload": {"inline": {"inputs": []}},
-            "load": {"users": workers, "workers": workers, "rate": RATE_PER_WORKER * workers,
-                     "duration": f"{seconds}s", "locustfile": str(LOCUSTFILE)}}
+    rate = RATE_PER_WORKER * workers
+    load: dict[str, Any] = {"users": workers, "workers": workers, "locustfile": str(LOCUSTFILE)}
+    spec: dict[str, Any] = {"name": f"master-{workers}", "target": {"url": nginx.url(), "protocol": "raw"},
+                            "ready": {"enabled": False}, "payload": {"inline": {"inputs": []}}, "load": load}
+    if wide:
+        del spec["target"]["url"]
+        spec["endpoints"] = [{"id": f"e{i}", "url": nginx.url("delay20" if i % 2 else "")}
+                             for i in range(WIDE_ENDPOINTS)]
+        load["stages"] = [{"duration": f"{seconds / WIDE_STAGES:g}s", "rate": rate}] * WIDE_STAGES
+    else:
+        load.update(rate=rate, duration=f"{seconds}s")
     (out / "spec.yaml").write_text(yaml.safe_dump(spec))
     proc = _process([sys.executable, "-m", "isvcperf", "run", str(out / "spec.yaml"), "--out", str(out / "run"),
                      "--allow-invalid"], out, {"BENCH_SIZES": str(out / "sizes")})
     samples = follow_master(proc, time.monotonic() + seconds + START_ALLOWANCE)
+    if not (out / "run" / "result.json").is_file():
+        raise SystemExit(f"isvcperf run exited {proc.returncode} without a result:\n"
+                         f"{(out / 'run.log').read_text()[-2000:]}")
     result = json.loads((out / "run" / "result.json").read_text())
     return {"window": window(samples), "sizes": sizes(out / "sizes"), "verdict": result["validity"]["verdict"],
+            "failed": [c["name"] for c in result["validity"]["checks"] if c["status"] == "fail"],
             "requests": result["metrics"].get("http/request-count"), "exit": proc.returncode}
 
 
@@ -189,12 +202,9 @@ def timeline_growth(url: str, out: Path) -> list[dict[str, Any]]:
         while len(rows) < len(ROWS) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
             try:
+                base = base or _master_url(root)
                 if not base:
-                    master = _master(root)
-                    if master is None:
-                        continue
-                    command = master.cmdline()
-                    base = f"http://127.0.0.1:{command[command.index('--web-port') + 1]}"
+                    continue
                 have = len(parse_document(_get(base + STATS_ROUTE))["timeline"])
             except (OSError, ValueError, psutil.Error):
                 continue
@@ -254,13 +264,21 @@ def growth_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def projection(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Workers one master serves under 50% of a core: the master's CPU per worker-second, at the
-    default cadence (an isvcperf snapshot a second, Locust's report every 3 s, its heartbeat a
-    second), above the plain-Locust fixed cost; from the costliest measured count."""
-    per_worker = [(r["isvcperf"]["window"]["cpu_share"] / r["workers"], r["workers"]) for r in rows]
-    cost, at = max(per_worker)
-    return {"cpu_share_per_worker": cost, "measured_at_workers": at, "workers_at_half_core": int(0.5 / cost)}
+def projection(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Workers one master serves within half a core: a least-squares line through its CPU share against
+    the worker processes (each at the default cadence: an isvcperf snapshot every metrics interval of
+    1 s and one in Locust's 3-s report, Locust's heartbeat every second), solved for 50%. The slope is
+    the marginal cost of a worker, so the master's fixed costs (the stats route polled every second, its
+    collector) are not charged to each snapshot as CPU per snapshot at a small count would."""
+    if len(rows) < 2:
+        return None
+    windows = [r["isvcperf"]["window"] for r in rows]
+    fit = statistics.linear_regression([r["workers"] for r in rows], [w["cpu_share"] for w in windows])
+    rate = sum(w["snapshots"] for w in windows) / sum(w["seconds"] * r["workers"] for w, r in zip(windows, rows,
+                                                                                                 strict=True))
+    return {"fixed_share": fit.intercept, "share_per_worker": fit.slope, "snapshots_per_worker_second": rate,
+            "marginal_cpu_ms_per_snapshot": 1000 * fit.slope / rate,
+            "workers_at_half_core": int((0.5 - fit.intercept) / fit.slope)}
 
 
 def main() -> None:
@@ -268,6 +286,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=list(WORKERS), help="worker process counts")
     parser.add_argument("--seconds", type=int, default=25, help=f"measured seconds per run, at most {MAX_SECONDS}")
     parser.add_argument("--skip-timeline", action="store_true", help="only the worker counts")
+    parser.add_argument("--wide", action="store_true",
+                        help=f"larger snapshots: {WIDE_ENDPOINTS} endpoints (half 20 ms slower), {WIDE_STAGES} stages")
     args = parser.parse_args()
     if not 5 <= args.seconds <= MAX_SECONDS:
         raise SystemExit(f"--seconds: {args.seconds} is out of range; give 5 to {MAX_SECONDS}")
@@ -279,15 +299,16 @@ def main() -> None:
     with Nginx() as nginx, tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
             print(f"{workers} worker processes ...", flush=True)
-            ours = isvcperf_run(nginx.url(), workers, args.seconds, Path(tmp) / f"isvcperf-{workers}")
+            ours = isvcperf_run(nginx, workers, args.seconds, Path(tmp) / f"isvcperf-{workers}", args.wide)
             plain = plain_run(nginx.url(), workers, args.seconds, Path(tmp) / f"plain-{workers}")
             rows.append({"workers": workers, "isvcperf": ours, "plain": plain, "loadavg": os.getloadavg()})
             print(worker_table(rows)[-1], flush=True)
         if not args.skip_timeline:
             print("the stats document as the timeline grows ...", flush=True)
             growth = timeline_growth(nginx.url(), Path(tmp) / "timeline")
-    found = {"machine": machine(), "seconds": args.seconds, "rate_per_worker": RATE_PER_WORKER, "workers": rows,
-             "timeline": growth, "row_interval": ROW_INTERVAL, "projection": projection(rows) if rows else None,
+    found = {"machine": machine(), "seconds": args.seconds, "rate_per_worker": RATE_PER_WORKER, "wide": args.wide,
+             "workers": rows,
+             "timeline": growth, "row_interval": ROW_INTERVAL, "projection": projection(rows),
              "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
     print("\n" + "\n".join(worker_table(rows)))
     if growth:
