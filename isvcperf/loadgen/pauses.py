@@ -43,7 +43,8 @@ _SYSCALLS = {"x86_64": (314, 315), "aarch64": (274, 275)}
 """sched_setattr, sched_getattr by machine (the C library has no wrapper for them)."""
 _ATTR = struct.Struct("IIQiIQQQII")
 """struct sched_attr, version 1: size, policy, flags, nice, priority, runtime, deadline, period, util min/max."""
-_SCHED_OTHER = 0
+_RUNTIME = 5
+"""sched_runtime's place in it: the slice, for the normal scheduler."""
 
 
 def configured_slice() -> int:
@@ -69,20 +70,31 @@ def _syscall(index: int, *args: object) -> bool:
     return libc.syscall(numbers[index], *args) == 0
 
 
+def _attributes() -> list[int] | None:
+    """The calling thread's struct sched_attr as the kernel reports it, or None where it cannot."""
+    attr = ctypes.create_string_buffer(_ATTR.size)
+    return list(_ATTR.unpack(attr.raw)) if _syscall(1, 0, attr, _ATTR.size, 0) else None
+
+
 def request_slice(microseconds: int) -> bool:
-    """Ask for a scheduler slice of `microseconds` for the calling thread (0: the kernel's default),
-    keeping its nice value; whether the kernel took the request."""
-    attr = ctypes.create_string_buffer(_ATTR.pack(_ATTR.size, _SCHED_OTHER, 0, os.getpriority(os.PRIO_PROCESS, 0),
-                                                  0, microseconds * 1000, 0, 0, 0, 0), _ATTR.size)
-    return _syscall(0, 0, attr, 0)
+    """Ask for a scheduler slice of `microseconds` for the calling thread (0: the kernel's default);
+    whether the kernel took the request.
+
+    Only the slice changes: the thread keeps its policy, nice value and priority, so a worker
+    someone started at real-time priority (`chrt`) is not moved back to the normal scheduler
+    (which has no slice to ask for: the kernel ignores it there).
+    """
+    attributes = _attributes()
+    if attributes is None:
+        return False
+    attributes[0], attributes[_RUNTIME] = _ATTR.size, microseconds * 1000
+    return _syscall(0, 0, ctypes.create_string_buffer(_ATTR.pack(*attributes), _ATTR.size), 0)
 
 
 def current_slice_ns() -> int | None:
     """The calling thread's scheduler slice in nanoseconds as the kernel reports it, or None where it cannot."""
-    attr = ctypes.create_string_buffer(_ATTR.size)
-    if not _syscall(1, 0, attr, _ATTR.size, 0):
-        return None
-    return int(_ATTR.unpack(attr.raw)[5])
+    attributes = _attributes()
+    return None if attributes is None else attributes[_RUNTIME]
 
 
 def freeze_heap() -> None:

@@ -107,6 +107,20 @@ def test_before_load_freezes_the_heap_and_asks_for_a_short_slice(monkeypatch: py
         pauses.request_slice(0)
 
 
+def test_asking_for_a_slice_keeps_a_real_time_thread_real_time() -> None:
+    """A worker someone started under `chrt` stays at its priority: only the slice is asked for."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except PermissionError:
+        pytest.skip("real-time priority needs root or CAP_SYS_NICE")
+    try:
+        pauses.request_slice(pauses.SHORT_SLICE_US)
+        assert os.sched_getscheduler(0) == os.SCHED_FIFO
+        assert os.sched_getparam(0).sched_priority == 1
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 def _timerfds() -> int:
     """How many timerfd descriptors this process holds, by what /proc says each descriptor is."""
     count = 0
