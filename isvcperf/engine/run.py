@@ -64,13 +64,15 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 def check_inputs(spec: RunSpec) -> tuple[RunSpec, Bodies]:
     """Everything that can be checked without the target: payloads, header variables, CA bundle,
-    and the pacer the workers will take from ISVCPERF_PACER.
+    and the pacer and scheduler slice the workers will take from ISVCPERF_PACER and ISVCPERF_SLICE_US.
 
     Returns the bodies, and the spec with what they tell (the model a gRPC payload names).
     """
-    from isvcperf.loadgen import pacing  # gevent: loaded for this check, not by every command that imports the engine
+    # gevent: loaded for this check, not by every command that imports the engine
+    from isvcperf.loadgen import pacing, pauses
 
     pacing.configured()
+    pauses.configured_slice()
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
     observability.check_environment(spec)
