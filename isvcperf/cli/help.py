@@ -3,7 +3,8 @@ the formatter that keeps the epilogs' and examples' line breaks.
 
 The codes are the same for every command (README "Commands"); a command's help lists only
 the ones it can return, in its own words, so `validate --help` does not promise a verdict
-on SLOs it never evaluates.
+on SLOs it never evaluates. `--allow-invalid`, which changes code 1's meaning, is defined
+here once for every command that runs a test (run, launch, k launch and its in-cluster job).
 """
 
 from __future__ import annotations
@@ -29,3 +30,10 @@ EPILOG = exit_codes(
     (130, "interrupted (what was measured is still written)"),
 )
 """The codes of the commands that run a test and judge it."""
+
+
+def add_allow_invalid(p: argparse.ArgumentParser) -> None:
+    """--allow-invalid: the exit code follows the SLOs even when the measurement is invalid."""
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="exit with the SLO verdict's code even when the measurement is invalid (the reports "
+                   "still say invalid); without it an invalid measurement exits 1")

@@ -12,14 +12,13 @@ import argparse
 import datetime as dt
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from isvcperf import spec
 from isvcperf.cli.cluster_flags import cluster_options
 from isvcperf.cli.commands import help_of
-from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, NO_CLUSTER, exit_codes
+from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, NO_CLUSTER, add_allow_invalid, exit_codes
 from isvcperf.cli.results import add_condition_option, assert_result, exit_code
 from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
@@ -32,10 +31,12 @@ from isvcperf.results.result import Result, load_result
 from isvcperf.spec import iter8
 from isvcperf.util.durations import parse_duration
 from isvcperf.util.errors import EXIT_OK, CouldNotRun, SpecError
+from isvcperf.util.polling import deadline_after, poll_until
 
 DEFAULT_GROUP = "default"
 ASSERT_POLL = 2.0
 REPLACE_WAIT = 60.0
+REPLACE_POLL = 0.5
 
 K_EXAMPLES = """\
 examples (Iter8's KServe tutorial, in the cluster):
@@ -90,6 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="an Iter8 key (see isvcperf launch --help) or a spec path; plus runner=job|cronjob, "
                         "cronjobSchedule, ready.isvc, ready.namespace")
     launch.add_argument("--dry", action="store_true", help="print the manifests instead of creating them")
+    add_allow_invalid(launch)  # carried to the runner Job's command line: its exit code is the Job's status
     report = ksub.add_parser("report", help="render the newest stored result", formatter_class=FORMATTER)
     report.add_argument("-o", "--output", choices=FORMATS, default="text")
     check = ksub.add_parser("assert", help="check conditions on the newest stored result", formatter_class=FORMATTER)
@@ -100,6 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     job_run = ksub.add_parser("job-run")  # the runner pod's entry point: no help, so not listed
     job_run.add_argument("spec")
     job_run.add_argument("--out", type=Path, default=None)
+    add_allow_invalid(job_run)
     handlers = {launch: k_launch, report: k_report, check: k_assert, log: k_log, delete: k_delete, job_run: k_job_run}
     for p, handler in handlers.items():
         cluster_options(p)
@@ -167,11 +170,12 @@ def k_launch(args: argparse.Namespace) -> int:
     run_spec, payload = check_inputs(spec.from_data(launch.data, base_dir=os.getcwd()))
     namespace = args.namespace or run_spec.kubernetes.namespace
     if args.dry:
-        m = manifests.for_launch(run_spec, payload, args.group, namespace or "default", launch.schedule)
+        m = manifests.for_launch(run_spec, payload, args.group, namespace or "default", launch.schedule,
+                                 args.allow_invalid)
         print(manifests.to_yaml(m.all()), end="")
         return EXIT_OK
     cluster = Cluster(args.context or run_spec.kubernetes.context, namespace)
-    m = manifests.for_launch(run_spec, payload, args.group, cluster.namespace, launch.schedule)
+    m = manifests.for_launch(run_spec, payload, args.group, cluster.namespace, launch.schedule, args.allow_invalid)
     instance = manifests.launch_instance(args.group)
     _replace_previous(cluster, instance)
     created: list[str] = []
@@ -193,14 +197,11 @@ def k_assert(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SpecError("--timeout", str(exc)) from None
     cluster = _connect(args)
-    deadline = time.monotonic() + timeout
-    while True:
-        result = result_store.latest(cluster, args.group)
-        if result is not None or time.monotonic() >= deadline:
-            break
-        time.sleep(ASSERT_POLL)
-    if result is None:
+
+    def expired() -> Result:
         raise CouldNotRun(_no_result(cluster, args.group))
+
+    result = poll_until(lambda: result_store.latest(cluster, args.group), deadline_after(timeout), ASSERT_POLL, expired)
     return assert_result(result, args.conditions)
 
 
@@ -235,7 +236,7 @@ def k_job_run(args: argparse.Namespace) -> int:
         if (out_dir / "result.json").is_file():
             key = result_store.save(cluster, args.group, load_result(out_dir))
             print(f"isvcperf: result stored in ConfigMap {manifests.result_config_map(args.group)} ({key})")
-    return exit_code(result)
+    return exit_code(result, args.allow_invalid)
 
 
 # -- internals ---------------------------------------------------------------------------
@@ -275,11 +276,12 @@ def _replace_previous(cluster: Cluster, instance: str) -> None:
     """A new launch with the same group replaces the old one and its results, as in Iter8."""
     if not _delete_launch(cluster, instance):
         return
-    gone_by = time.monotonic() + REPLACE_WAIT
-    while any(True for _ in cluster.instance_objects(instance)):
-        if time.monotonic() > gone_by:
-            raise CouldNotRun(f"the previous launch {instance} is still being deleted; try again in a minute")
-        time.sleep(0.5)
+
+    def expired() -> bool:
+        raise CouldNotRun(f"the previous launch {instance} is still being deleted; try again in a minute")
+
+    poll_until(lambda: None if any(True for _ in cluster.instance_objects(instance)) else True,
+               deadline_after(REPLACE_WAIT), REPLACE_POLL, expired)
 
 
 def _status(obj: dict[str, Any] | None) -> str:

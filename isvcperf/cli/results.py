@@ -42,7 +42,9 @@ def add_condition_option(parser: argparse.ArgumentParser, **kwargs: str) -> None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print(render(load_result(args.result), args.output))
+    """The report exactly as its file would hold it: ending in one newline, not two."""
+    text = render(load_result(args.result), args.output)
+    print(text, end="" if text.endswith("\n") else "\n")
     return EXIT_OK
 
 

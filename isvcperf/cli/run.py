@@ -17,7 +17,7 @@ from types import FrameType
 from isvcperf import spec
 from isvcperf.cli import cluster_flags, quick
 from isvcperf.cli.commands import help_of
-from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, exit_codes
+from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, add_allow_invalid, exit_codes
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
 from isvcperf.outputs.formats import DEFAULT_FORMATS, FORMATS
 from isvcperf.plan.topology import worker_count
@@ -149,13 +149,6 @@ def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
                    f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
     add_allow_invalid(p)
     cluster_flags.add_run_flags(p)
-
-
-def add_allow_invalid(p: argparse.ArgumentParser) -> None:
-    """--allow-invalid: the exit code follows the SLOs even when the measurement is invalid."""
-    p.add_argument("--allow-invalid", action="store_true",
-                   help="exit with the SLO verdict's code even when the measurement is invalid (the reports "
-                   "still say invalid); without it an invalid measurement exits 1")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

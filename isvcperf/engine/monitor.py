@@ -1,12 +1,14 @@
 """Watching a run while it goes: SLOs evaluated every interval, the live view, the web UI's
-SLO panel, and stopping early when an `abortOnFail` SLO fails (k6's abortOnFail).
+SLO panel, stopping early when an `abortOnFail` SLO fails (k6's abortOnFail), and ending the
+measurement when `load.until: stable`'s rule holds (results.until).
 
 The Monitor is the runner's progress callback. Every second it computes the metrics from
 the master's merged stats exactly as the final Result does (isvcperf.results.metrics.compute on
 the measured window) and evaluates them with the same isvcperf.results.slo.evaluate. To stop the
 run it raises StopEarly out of the callback: both runners let it propagate, and the
 orchestrator then stops the processes and keeps what was measured, like an interrupt but
-with the SLO as the reason.
+with the SLO as the reason. To end a `load.until: stable` measurement it returns the reason
+instead: the runner asks the master to end it cleanly and follows the run to its finish.
 
 What a person sees while the run goes (the terminal's live view) is the caller's choice:
 the Monitor is handed a Display and tells it the stats and the SLOs' state, so the engine
@@ -20,10 +22,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
-from isvcperf.results import llm_metrics, metrics, slo
+from isvcperf.results import llm_metrics, metrics, slo, until
 from isvcperf.results.metric_text import format_metric, slo_row, with_unit
 from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
@@ -49,6 +51,8 @@ class Display(Protocol):
     slos: list[SLOVerdict]
     stopping: bool
     validity: Validity | None
+    waiting: str
+    """What the run waits for before it ends (load.until: stable), "" for a fixed window."""
 
     def __enter__(self) -> Any: ...
 
@@ -59,6 +63,11 @@ class Display(Protocol):
 
 DisplayFactory = Callable[[RunSpec, Callable[[str], None]], Display]
 """Makes the Display of one run from its spec and the line printer (LiveView fits)."""
+
+
+Judge = Callable[[StatsDocument, float | None], Validity | None]
+"""The validity checks on a run's stats so far, given where load.until: stable ended the measurement
+(engine.run.validity_so_far)."""
 
 
 class StopEarly(Exception):
@@ -100,18 +109,40 @@ def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, floa
     return values, window
 
 
+class Snapshot(NamedTuple):
+    """A run so far: its metrics, measured seconds, SLO verdicts and validity (None before any metric)."""
+
+    values: dict[str, float]
+    window: float
+    verdicts: list[SLOVerdict]
+    validity: Validity | None
+
+
+def snapshot(spec: RunSpec, stats: StatsDocument, judge: Judge | None = None,
+             stable_at: float | None = None) -> Snapshot:
+    """Evaluate the stats so far as the final Result will be: for the Monitor of `isvcperf run`
+    and for a plain Locust master that fills its own web UI tab (loadgen.standalone)."""
+    values, window = current_metrics(spec, stats)
+    if not values:
+        return Snapshot(values, window, [], None)
+    return Snapshot(values, window, slo.evaluate(spec.slos, values), judge(stats, stable_at) if judge else None)
+
+
 class Monitor:
     """The progress callback of a run: evaluate, show, publish to the UI, maybe stop."""
 
     def __init__(self, spec: RunSpec, live: Display, ui_url: str | None = None,
-                 judge: Callable[[StatsDocument], Validity | None] | None = None) -> None:
+                 judge: Judge | None = None) -> None:
         self.spec = spec
         self.live = live
         self.ui_url = ui_url.rstrip("/") + SLO_ROUTE if ui_url else None
         self.verdicts: list[SLOVerdict] = []
         self.judge = judge
-        """The validity checks on the stats so far (engine.run), shown first in the live view and the UI tab."""
+        """The validity checks on the stats so far and load.until's `stable_at` (engine.run), shown first in
+        the live view and the UI tab."""
         self.validity: Validity | None = None
+        self.stable_at: float | None = None
+        """load.until: stable: where the windows the rule passed on end (seconds of measuring), once it has."""
 
     def __enter__(self) -> Monitor:
         self.live.__enter__()
@@ -120,21 +151,36 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(*exc)
 
-    def __call__(self, stats: StatsDocument) -> None:
+    def __call__(self, stats: StatsDocument) -> str | None:
+        """Evaluate and show `stats`; return why the measurement should end now (load.until), else None."""
         failure = warmup_failure(stats)
         if failure is not None:
             raise failure
-        values, window = current_metrics(self.spec, stats)
-        self.verdicts = slo.evaluate(self.spec.slos, values) if values else []
-        self.validity = self.live.validity = self.judge(stats) if self.judge and values else None
+        ending = self._until(stats)
+        now = snapshot(self.spec, stats, self.judge, self.stable_at)
+        self.verdicts = now.verdicts
+        self.validity = self.live.validity = now.validity
         if self.ui_url is not None:
-            self._push(self.verdicts, values, stats)
-        reason = self.abort_reason(stats, window)
+            self._push(now.verdicts, now.values, stats)
+        reason = self.abort_reason(stats, now.window)
         self.live.slos = self.verdicts
-        self.live.stopping = reason is not None
+        self.live.stopping = reason is not None or self.stable_at is not None
         self.live(stats)
         if reason is not None:
             raise StopEarly(reason)
+        return ending
+
+    def _until(self, stats: StatsDocument) -> str | None:
+        """load.until: stable: once the rule holds on the complete intervals, the reason to end (once)."""
+        if self.spec.load.until != "stable" or self.stable_at is not None or stats.get("phase") != "running":
+            return None
+        progress = until.judge_live(self.spec, stats)
+        self.live.waiting = progress.waiting
+        if not progress.stable:
+            return None
+        self.stable_at = progress.at
+        self.live.waiting = f"stable after {format_duration(round(progress.at, 3))}: ending the measurement"
+        return self.live.waiting
 
     def abort_reason(self, stats: StatsDocument, window: float) -> str | None:
         """Why the run must stop now, or None: the first abortOnFail SLO that fails past its grace period.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from isvcperf.loadgen.protocol import StatsDocument
 from isvcperf.outputs.publish import Publisher
 from isvcperf.payload.bodies import Bodies, load_payload, with_models
 from isvcperf.readiness.http import wait_ready
-from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo, validity
+from isvcperf.results import analysis, llm_metrics, metrics, server_view, slo, until, validity
 from isvcperf.results.result import ErrorGroup, Result, Validity, WorkerSummary
 from isvcperf.runners.base import Runner
 from isvcperf.runners.local import LocalRunner
@@ -64,13 +65,15 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 def check_inputs(spec: RunSpec) -> tuple[RunSpec, Bodies]:
     """Everything that can be checked without the target: payloads, header variables, CA bundle,
-    and the pacer the workers will take from ISVCPERF_PACER.
+    and the pacer and scheduler slice the workers will take from ISVCPERF_PACER and ISVCPERF_SLICE_US.
 
     Returns the bodies, and the spec with what they tell (the model a gRPC payload names).
     """
-    from isvcperf.loadgen import pacing  # gevent: loaded for this check, not by every command that imports the engine
+    # gevent: loaded for this check, not by every command that imports the engine
+    from isvcperf.loadgen import pacing, pauses
 
     pacing.configured()
+    pauses.configured_slice()
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
     observability.check_environment(spec)
@@ -131,7 +134,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
         if crowded:
             echo(f"isvcperf: warning: {crowded}")
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
-        with Monitor(spec, live(spec, echo), ui_url, judge=lambda stats: _validity_so_far(spec, stats)) as monitor:
+        with Monitor(spec, live(spec, echo), ui_url, judge=functools.partial(validity_so_far, spec)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))
         failure = warmup_failure(outcome.stats)  # a run too short for the monitor to see it
         if failure is not None:
@@ -146,7 +149,7 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     except CouldNotRun as exc:
         partial("could-not-run", str(exc))
         raise
-    result = from_outcome(spec, outcome, runner.plan.warnings)
+    result = from_outcome(spec, outcome, runner.plan.warnings, monitor.stable_at)
     server_view.finish(watch, result, prefix)
     publish(result)
     if linger:
@@ -156,9 +159,10 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
     return result
 
 
-def _validity_so_far(spec: RunSpec, stats: StatsDocument) -> Validity | None:
-    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet)."""
-    return build_result(spec, stats, "interrupted", "", []).validity
+def validity_so_far(spec: RunSpec, stats: StatsDocument, stable_at: float | None = None) -> Validity | None:
+    """The validity checks on a run still going (judged as unfinished: no achieved-rate verdict yet),
+    for the live view and the web UI's tab, under `isvcperf run` and plain Locust alike."""
+    return build_result(spec, stats, "interrupted", "", [], stable_at).validity
 
 
 def _cluster(spec: RunSpec) -> Cluster | None:
@@ -189,6 +193,8 @@ def _deadline(spec: RunSpec) -> float | None:
 def load_text(spec: RunSpec) -> str:
     load = spec.load
     amount = format_duration(load.duration) if load.duration is not None else f"{load.requests} requests"
+    if load.until == "stable":
+        amount = f"until stable, at most {amount}"
     rates = [stage.rate for stage in load.stages if stage.rate is not None]
     if rates:
         model = f"open loop in {len(load.stages)} stages up to {max(rates):g} req/s"
@@ -199,18 +205,19 @@ def load_text(spec: RunSpec) -> str:
     return f"{amount}, {load.users} users, {model}"
 
 
-def from_outcome(spec: RunSpec, outcome: Outcome, warnings: list[str]) -> Result:
+def from_outcome(spec: RunSpec, outcome: Outcome, warnings: list[str], stable_at: float | None = None) -> Result:
+    """The Result of a run that ended on its own (`stable_at`: where load.until's judged windows end)."""
     status = "completed" if outcome.finished else "interrupted"
     reason = "" if outcome.finished and outcome.reason == "completed" else outcome.reason
     workers = outcome.stats["workers"] if outcome.stats else {}
     lost = sum(1 for w in workers.values() if w["lostAt"] is not None)
     if lost:  # never a silent pass on less load than asked for (README: worker loss)
         reason = f"load shortfall: {lost} of {len(workers)} workers lost"
-    return build_result(spec, outcome.stats, status, reason, warnings)
+    return build_result(spec, outcome.stats, status, reason, warnings, stable_at)
 
 
 def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason: str,
-                 plan_warnings: list[str]) -> Result:
+                 plan_warnings: list[str], stable_at: float | None = None) -> Result:
     """Turn the master's stats (possibly partial or absent) into a Result with SLO verdicts."""
     total = stats["total"] if stats else None
     start, end = (total["measureStart"], total["measureEnd"]) if total else (None, None)
@@ -246,11 +253,13 @@ def build_result(spec: RunSpec, stats: StatsDocument | None, status: str, reason
         timeline=analysis.timeline(stats, analysis.stage_ends(spec), window) if stats else [],
         stages=analysis.stages(spec, total, percentiles) if total else [],
         spec=spec.to_data(),
+        stable_at=stable_at,
     )
     if llm:
         result.llm = llm_metrics.block(llm, stats["interval"] if stats else spec.metrics.interval, window)
     result.slos = slo.evaluate(spec.slos, values)
     result.validity = validity.judge(spec, result)
+    result.until = until.ending(spec, result)
     return result
 
 
@@ -270,6 +279,8 @@ def _load_applied(spec: RunSpec, workers: int | None) -> dict[str, Any]:
         applied["requests"] = load.requests
     if load.duration is not None:
         applied["duration"] = load.duration
+    if load.until is not None:
+        applied["until"] = load.until
     if load.warmup.requests:
         applied["warmupRequests"] = load.warmup.requests
     if load.warmup.duration:

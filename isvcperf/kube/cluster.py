@@ -177,26 +177,35 @@ class Cluster:
             self.namespace, field_selector=f"involvedObject.name={name},type=Warning", _preload_content=False))
         return sorted(data.get("items", []), key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
-    def port_forward_get(self, pod: str, port: int, path: str, timeout: float = 5.0) -> bytes:
-        """GET `path` on a pod's port through a port-forward (what `kubectl port-forward` does).
+    def port_forward_get(self, pod: str, port: int, path: str, timeout: float = 5.0, method: str = "GET") -> bytes:
+        """GET (or `method`) `path` on a pod's port through a port-forward (what `kubectl port-forward` does).
 
         Needs no traffic from the API server to the pod network: the kubelet connects inside
         the pod, so it works on private control planes and behind mesh mTLS where the proxy
         does not. Raises ProxyUnavailable when nothing answers or the call is refused.
         """
-        return portforward.http_get(self._api("CoreV1Api"), self.namespace, pod, port, path, timeout, self.where)
+        return portforward.http_get(self._api("CoreV1Api"), self.namespace, pod, port, path, timeout, self.where,
+                                    method)
 
     def service_proxy_get(self, service: str, port: str, path: str, timeout: float = 5.0) -> bytes:
         """GET `path` on a Service's port through the API server's proxy (no route from here to the pod needed).
 
         Raises CouldNotRun for permission problems and `ProxyUnavailable` while nothing answers yet.
         """
+        return self._service_proxy("get", service, port, path, timeout)
+
+    def service_proxy_post(self, service: str, port: str, path: str, timeout: float = 5.0) -> bytes:
+        """POST (no body) to `path` on a Service's port through the API server's proxy: `create services/proxy`."""
+        return self._service_proxy("post", service, port, path, timeout)
+
+    def _service_proxy(self, method: str, service: str, port: str, path: str, timeout: float) -> bytes:
         core = self._api("CoreV1Api")
+        connect = getattr(core, f"connect_{method}_namespaced_service_proxy_with_path")
         try:
             return self._call(
-                "get", "services/proxy", self.namespace,
-                lambda: core.connect_get_namespaced_service_proxy_with_path(
-                    f"{service}:{port}", self.namespace, path, _preload_content=False, _request_timeout=timeout),
+                "get" if method == "get" else "create", "services/proxy", self.namespace,
+                lambda: connect(f"{service}:{port}", self.namespace, path, _preload_content=False,
+                                _request_timeout=timeout),
                 raw=True, proxy=True)
         except _NotFound as exc:
             raise ProxyUnavailable(str(exc)) from None

@@ -141,8 +141,13 @@ def for_run(spec: RunSpec, payload: Bodies, instance: str, namespace: str) -> Ma
                      render_only=["podmonitor.yaml.j2"] if spec.outputs.prometheus.pod_monitor else [])
 
 
-def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, schedule: str | None) -> Manifests:
-    """An in-cluster runner Job (or CronJob) that runs `spec` with local Locust processes and stores the result."""
+def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, schedule: str | None,
+               allow_invalid: bool = False) -> Manifests:
+    """An in-cluster runner Job (or CronJob) that runs `spec` with local Locust processes and stores the result.
+
+    `allow_invalid` (k launch --allow-invalid) goes onto the job's command line: the runner's exit
+    code follows the SLOs even when the measurement is invalid, and with it the Job's status.
+    """
     body = payload.single
     if body is None:
         raise SpecError("endpoints" if spec.endpoints else "payload", "isvcperf k launch runs one target with one "
@@ -161,7 +166,8 @@ def for_launch(spec: RunSpec, payload: Bodies, group: str, namespace: str, sched
     result_name = result_config_map(group)
     context = _base_context(spec, instance, namespace, f"{instance}-spec") | {
         "runner_name": instance,
-        "runner_args": ["-m", "isvcperf", "k", "job-run", f"{CONFIG_DIR}/spec.yaml", "-g", group, "-n", namespace],
+        "runner_args": ["-m", "isvcperf", "k", "job-run", f"{CONFIG_DIR}/spec.yaml", "-g", group, "-n", namespace,
+                        *(["--allow-invalid"] if allow_invalid else [])],
         "rules": runner_rules(result_name),
         "isvc_namespace": spec.target.namespace or namespace,
         "schedule": schedule,

@@ -23,8 +23,9 @@ class ProxyUnavailable(Exception):
     """Nothing answers behind the service proxy or the port-forward (pod starting, gone, or unreachable)."""
 
 
-def http_get(core: Any, namespace: str, pod: str, port: int, path: str, timeout: float, where: str) -> bytes:
-    """The body of `GET /path` on `pod`:`port`; ProxyUnavailable unless it answered 200."""
+def http_get(core: Any, namespace: str, pod: str, port: int, path: str, timeout: float, where: str,
+             method: str = "GET") -> bytes:
+    """The body of `GET /path` (or a bodiless `method`) on `pod`:`port`; ProxyUnavailable unless it answered 200."""
     try:
         forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     except ApiException as exc:
@@ -37,7 +38,8 @@ def http_get(core: Any, namespace: str, pod: str, port: int, path: str, timeout:
     try:
         sock = forward.socket(port)
         sock.settimeout(timeout)
-        sock.sendall(f"GET /{path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode("ascii"))
+        length = "" if method == "GET" else "Content-Length: 0\r\n"
+        sock.sendall(f"{method} /{path} HTTP/1.0\r\nHost: localhost\r\n{length}\r\n".encode("ascii"))
         answer = b""
         while len(answer) < MAX_ANSWER and (chunk := sock.recv(65536)):
             answer += chunk

@@ -65,15 +65,21 @@ class RemoteWriteConfig:
         return {k: expand_env(v, f"outputs.prometheus.headers.{k}") for k, v in self.headers.items()}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoadgenConfig:
-    """Load parameters for the whole run; each worker gets its share from the master."""
+    """Load parameters for the whole run; each worker gets its share from the master.
+
+    Built only by plan.topology.loadgen_config from a resolved spec (and read back with
+    from_json), so the deadlines and the interval have no defaults here: they come from
+    spec.budget and the spec's own defaults, and a second copy could only drift.
+    """
 
     protocol: str = "v2"
     """target.protocol: which user class a locustfile offering several runs (locustfiles/kserve.py)."""
     endpoints: list[EndpointConfig] = field(default_factory=list)
     """Where the load goes, split by weight (one entry, id "", for a run with one target)."""
-    timeout: float = 30.0
+    timeout: float
+    """One request's limit (Budget.request, from target.timeout)."""
     error_ranges: list[tuple[int | None, int | None]] = field(default_factory=lambda: [(400, None)])
     users: int = 1
     workers: int = 1
@@ -88,12 +94,12 @@ class LoadgenConfig:
     """Open loop, every user busy: `drop` the arrival or `queue` it (load.overload)."""
     stages: list[dict[str, float]] = field(default_factory=list)
     """[{duration, rate} ...] or [{duration, users} ...]; the measured window follows them."""
-    interval: float = 1.0
-    """Timeline resolution in seconds."""
+    interval: float
+    """Timeline resolution in seconds (metrics.interval)."""
     insecure: bool = False
     ca_bundle: str | None = None
-    linger: float = 300.0
-    """How long a finished master waits for its result to be fetched before quitting."""
+    linger: float
+    """How long a finished master waits for its result to be fetched before quitting (Budget.linger)."""
     llm: dict[str, Any] = field(default_factory=dict)
     """protocol openai: {stream, exact, goodput: {ttft, tpot, e2e} in seconds} (loadgen.openai_user)."""
     # What the master's /metrics needs (isvcperf.loadgen.prometheus): labels, and the SLOs to evaluate live.

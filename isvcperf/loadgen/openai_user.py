@@ -3,7 +3,8 @@
 It is the InferenceUser (same ticket loop, encoded requests, kept-alive connection, error
 statuses) with a different way of reading the answer: the HTTP client hands the body to a
 loadgen.sse.StreamReader chunk by chunk, which notes when each content frame arrived.
-Then the answer is judged:
+Then the answer is judged (loadgen.sse.judge, kept out of this Locust module so a test can
+import it without monkey-patching its process with gevent):
 
 - output tokens are the server's `usage.completion_tokens` when it sent usage, else the
   number of content frames (the result says how many requests were counted each way);
@@ -25,11 +26,9 @@ import time
 from isvcperf.loadgen import plugin
 from isvcperf.loadgen.http1 import ConnectionClosed
 from isvcperf.loadgen.llm_recorder import Answer, LlmRecorder
-from isvcperf.loadgen.sse import StreamReader
+from isvcperf.loadgen.sse import ERROR_TRUNCATED, StreamReader, judge
 from isvcperf.loadgen.ticket_user import Sent
 from isvcperf.loadgen.user import InferenceUser, UserEndpoint
-
-ERROR_TRUNCATED = "truncated stream"
 
 
 def _meta(body: bytes, exact: bool) -> tuple[bool, int | None]:
@@ -38,23 +37,6 @@ def _meta(body: bytes, exact: bool) -> tuple[bool, int | None]:
     value = data.get("max_tokens")
     expected = int(value) if exact and isinstance(value, (int, float)) else None
     return bool(data.get("stream")), expected
-
-
-def judge(reader: StreamReader, streamed: bool, expected: int | None) -> tuple[int, bool, str | None]:
-    """(output tokens, whether they came from usage, error type or None) of one 2xx answer."""
-    usage = reader.usage or {}
-    reported = usage.get("completion_tokens")
-    from_usage = isinstance(reported, int)
-    tokens = reported if from_usage else len(reader.times)
-    if reader.error is not None:
-        return tokens, from_usage, "stream error"
-    if streamed and not reader.done:
-        return tokens, from_usage, f"{ERROR_TRUNCATED}: no [DONE]"
-    if reader.finish_reason is None:
-        return tokens, from_usage, f"{ERROR_TRUNCATED}: no finish_reason"
-    if expected is not None and tokens < expected:
-        return tokens, from_usage, f"{ERROR_TRUNCATED}: fewer tokens than max_tokens"
-    return tokens, from_usage, None
 
 
 class OpenAIUser(InferenceUser):

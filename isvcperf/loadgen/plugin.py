@@ -38,6 +38,7 @@ from isvcperf.loadgen import (
     last_words,
     llm_recorder,
     orphan,
+    pauses,
     prometheus,
     standalone,
     web_controls,
@@ -168,6 +169,7 @@ def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, s
     @environment.events.test_start.add_listener
     def _start(**_: Any) -> None:
         runner.send_message(MSG_HELLO, _process_name())
+        pauses.before_load(st.recorder.lateness is not None)
         st.controller.start()  # type: ignore[union-attr]
         gevent.spawn(_sample_intervals, runner, st)
         gevent.spawn(last_words.report_often, runner, snapshot, st.config.interval, st.controller.finished.is_set)  # type: ignore[union-attr]

@@ -30,7 +30,8 @@ SINCE_PARAM = "since"
 """The stats route's query parameter: `?since=N` answers with the timeline rows (and a generative run's
 interval rows) from index N on, everything else whole (isvcperf.loadgen.increment)."""
 STOP_ROUTE = "/isvcperf/stop"
-"""POST: tell every worker to send its snapshot now and to hand out no more tickets."""
+"""POST: tell every worker to send its snapshot now and to hand out no more tickets (on an interrupt, and
+when `load.until: stable` ends the measurement: then the run finishes as completed)."""
 SLO_ROUTE = "/isvcperf/slos"
 """POST (from the orchestrator) / GET: the SLO rows the web UI's SLO tab shows."""
 LOCUST_STATS_ROUTE = "/stats/requests"
@@ -45,7 +46,7 @@ MSG_DONE = "isvcperf_done"
 MSG_SNAPSHOT = "isvcperf_snapshot"
 """worker → master: a WorkerSnapshot between Locust's reports (every metrics interval, and on a stop)."""
 MSG_STOP = "isvcperf_stop"
-"""master → workers: the run is being interrupted; send a snapshot and stop the load."""
+"""master → workers: the run is being interrupted, or load.until's rule holds; send a snapshot and stop the load."""
 REPORT_KEY = "isvcperf"
 """The key of a worker's WorkerSnapshot in the data of Locust's `report_to_master` event."""
 
@@ -195,6 +196,9 @@ class TimelineRow(TypedDict):
     cpu: float
     """The busiest worker's CPU percent in this interval."""
     users: int
+    workers: int
+    """How many workers have reported this interval: it is complete when every measuring worker has
+    (load.until judges only complete intervals, results.until)."""
 
 
 class _Document(TypedDict):

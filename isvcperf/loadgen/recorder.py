@@ -321,9 +321,11 @@ class Timeline:
             index = int(key)
             self._next[worker] = max(self._next.get(worker, 0), index + 1)
             row = self._rows.setdefault(index, protocol.TimelineRow(index=index, requests=0, successes=0, errors=0,
-                                                                    p50=None, p90=None, p99=None, cpu=0.0, users=0))
+                                                                    p50=None, p90=None, p99=None, cpu=0.0, users=0,
+                                                                    workers=0))
             for name in ("requests", "successes", "errors", "users"):
                 row[name] += data.get(name, 0)
+            row["workers"] += 1
             row["cpu"] = max(row["cpu"], data.get("cpu", 0.0))
             interval = self._open.get(index)
             if interval is None and (not self._rows or index >= max(self._rows) - self.FREEZE_AFTER):

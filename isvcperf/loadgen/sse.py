@@ -8,7 +8,7 @@ skipped. A frame counts as content when a choice carries text (`delta.content`,
 `delta.reasoning_content`, `delta.tool_calls` in chat, `text` in completions): the role-only
 first frame of a chat stream and the usage-only last frame are not tokens.
 
-What the reader keeps is what judging the answer needs (isvcperf.loadgen.openai_user): the
+What the reader keeps is what judging the answer needs (`judge`, for loadgen.openai_user): the
 content frames' arrival times, whether `[DONE]` and a `finish_reason` came, the server's
 `usage`, an `error` object if the server sent one mid-stream, and the first bytes as an
 example for the errors table. Nothing else of the body is held.
@@ -22,6 +22,7 @@ from typing import Any
 
 EXAMPLE_BYTES = 300
 DONE = b"[DONE]"
+ERROR_TRUNCATED = "truncated stream"
 
 
 def _has_content(choice: dict[str, Any]) -> bool:
@@ -120,3 +121,20 @@ class StreamReader:
             self.done = True  # a complete JSON body is the whole answer
             if "data" in document and self.usage is not None:  # embeddings: the vectors are the answer
                 self.finish_reason = self.finish_reason or "embedding"
+
+
+def judge(reader: StreamReader, streamed: bool, expected: int | None) -> tuple[int, bool, str | None]:
+    """(output tokens, whether they came from usage, error type or None) of one 2xx answer."""
+    usage = reader.usage or {}
+    reported = usage.get("completion_tokens")
+    from_usage = isinstance(reported, int)
+    tokens = reported if from_usage else len(reader.times)
+    if reader.error is not None:
+        return tokens, from_usage, "stream error"
+    if streamed and not reader.done:
+        return tokens, from_usage, f"{ERROR_TRUNCATED}: no [DONE]"
+    if reader.finish_reason is None:
+        return tokens, from_usage, f"{ERROR_TRUNCATED}: no finish_reason"
+    if expected is not None and tokens < expected:
+        return tokens, from_usage, f"{ERROR_TRUNCATED}: fewer tokens than max_tokens"
+    return tokens, from_usage, None

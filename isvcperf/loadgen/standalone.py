@@ -7,7 +7,8 @@ the same public steps as `isvcperf run` (isvcperf.spec, the payload, the Plan's
 loadgen_config), so the request path, the counting and the SLO tab are the ones the tool
 uses. Give the option to the master and to every worker (or to the one process of a run
 without `--master`). Without an orchestrator to evaluate the SLOs, the master evaluates
-them itself every interval, with the same code, for the web UI's SLO tab.
+them and the validity so far itself every interval, with the same code (engine.monitor's
+snapshot and panel_rows), for the web UI's SLO tab.
 """
 
 from __future__ import annotations
@@ -72,18 +73,21 @@ def active() -> bool:
 
 
 def follow(document: Callable[[], dict[str, Any]], every: float) -> None:
-    """Keep the web UI's SLO tab current from `document()` (the master's stats) every `every` seconds."""
+    """Keep the web UI's SLO tab (validity first, then the SLOs) current from `document()` (the
+    master's stats) every `every` seconds."""
+    from functools import partial
+
     import gevent
 
-    from isvcperf.engine.monitor import current_metrics, panel_rows
+    from isvcperf.engine.monitor import panel_rows, snapshot
+    from isvcperf.engine.run import validity_so_far
     from isvcperf.loadgen import slo_panel
-    from isvcperf.results import slo
 
     def loop() -> None:
         while True:
             stats = document()
-            values, _ = current_metrics(_spec, stats)
-            slo_panel.show(panel_rows(_spec, slo.evaluate(_spec.slos, values) if values else [], values, stats))
+            now = snapshot(_spec, stats, partial(validity_so_far, _spec))
+            slo_panel.show(panel_rows(_spec, now.verdicts, now.values, stats, now.validity))
             gevent.sleep(every)
 
     gevent.spawn(loop)

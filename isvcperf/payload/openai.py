@@ -40,20 +40,29 @@ WORDS = (
 
 
 def draw(lengths: Lengths, rng: random.Random) -> int:
-    """One length from the distribution, clipped to its min and max (and to at least 1)."""
-    low, high = lengths.min or 1, lengths.max or math.inf
-    mean = lengths.mean or 1.0
+    """One length from a resolved distribution, clipped to its min and max (no max: no upper bound).
+
+    spec.resolve gives every distribution its min and spec.validate requires each one's own
+    fields (uniform: min and max; the others: mean; normal and lognormal: stddev), so nothing
+    here falls back to a default of its own.
+    """
+    assert lengths.min is not None, "spec.resolve gives every length distribution its min"
     if lengths.distribution == "uniform":
-        return rng.randint(low, int(high))
-    if lengths.distribution == "normal":
-        value = rng.gauss(mean, lengths.stddev or 0.0)
-    elif lengths.distribution == "lognormal":
-        # mu and sigma of the underlying normal such that the lengths have this mean and stddev
-        sigma2 = math.log(1 + (lengths.stddev or 0.0) ** 2 / mean**2)
-        value = rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
-    else:
-        value = mean
-    return int(max(low, min(high, round(value))))
+        assert lengths.max is not None, "spec.validate requires max for distribution uniform"
+        return rng.randint(lengths.min, lengths.max)
+    mean, stddev = lengths.mean, lengths.stddev
+    assert mean is not None, "spec.validate requires mean for distributions fixed, normal and lognormal"
+    value = mean
+    if lengths.distribution != "fixed":
+        assert stddev is not None, "spec.validate requires stddev for distributions normal and lognormal"
+        if lengths.distribution == "normal":
+            value = rng.gauss(mean, stddev)
+        else:
+            # mu and sigma of the underlying normal such that the lengths have this mean and stddev
+            sigma2 = math.log(1 + stddev**2 / mean**2)
+            value = rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+    clipped = max(lengths.min, round(value))
+    return clipped if lengths.max is None else min(lengths.max, clipped)
 
 
 def _generate(spec: RunSpec) -> Generate:

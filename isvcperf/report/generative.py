@@ -17,10 +17,11 @@ from isvcperf.util.durations import format_duration
 PERCENTILES = ("p50", "p90", "p99")
 MEASURES = (
     ("ttft", "TTFT", "time to first token"),
-    ("tpot", "TPOT", "time per output token, per request"),
     ("itl", "ITL", "inter-token latency, every gap"),
+    ("tpot", "TPOT", "time per output token, per request"),
     ("e2e", "E2E", "to the last token"),
 )
+"""In metric_names.LLM_ORDER, as the metrics table below the block and the ITL/TPOT charts."""
 
 
 class LatencyRow(NamedTuple):

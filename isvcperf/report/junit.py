@@ -29,10 +29,13 @@ def render_junit(view: dict[str, Any]) -> str:
             message = f"{slo.metric} = {slo.value}, limit {slo.limit}{margin}"
             ET.SubElement(case, "failure", message=message, type="SLONotSatisfied").text = message
         cases.append(case)
-    cases.append(_validity_case(result))
-    failures = sum(case.find("failure") is not None for case in cases)
-    errors = sum(case.find("error") is not None for case in cases)
-    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": str(errors), "skipped": "0"}
+    cases.append(_validity_case(result, view["validity"]))
+
+    def tally(tag: str) -> str:
+        return str(sum(case.find(tag) is not None for case in cases))
+
+    counts = {"tests": str(len(cases)), "failures": tally("failure"), "errors": tally("error"),
+              "skipped": tally("skipped")}
     suites = ET.Element("testsuites", name=SUITE, **counts, time=f"{result.measured_seconds:.3f}")
     suite = ET.SubElement(suites, "testsuite", name=oneline(result.name), **counts,
                           time=f"{result.measured_seconds:.3f}", timestamp=result.started_at or "")
@@ -44,11 +47,14 @@ def render_junit(view: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def _validity_case(result: Any) -> ET.Element:
+def _validity_case(result: Any, word: str) -> ET.Element:
     """Whether the measurement can be stood behind, as its own case: an invalid one fails CI even when
-    every SLO case passes."""
+    every SLO case passes; a result written before validity checks is skipped, never passed."""
     case = ET.Element("testcase", name="measurement valid", classname=f"{SUITE}.{oneline(result.name)}")
-    failed = result.validity.failed if result.validity else []
+    if result.validity is None:
+        ET.SubElement(case, "skipped", message=word)
+        return case
+    failed = result.validity.failed
     if failed:
         message = "; ".join(oneline(line(check)) for check in failed)
         ET.SubElement(case, "failure", message=message, type="InvalidMeasurement").text = message

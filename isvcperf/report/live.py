@@ -143,6 +143,8 @@ class LiveView:
         self.slos: list[SLOVerdict] = []
         self.stopping = False
         self.validity: Validity | None = None
+        self.waiting = ""
+        """What the run waits for before it ends (load.until: stable): shown after the progress."""
 
     def __enter__(self) -> LiveView:
         if self.terminal:
@@ -163,7 +165,8 @@ class LiveView:
         now = time.monotonic()
         if now - self._last_plain >= PLAIN_EVERY_S or stats.get("phase") == "finished" or self.stopping:
             self._last_plain = now
-            self.echo(plain_line(snap) + (f"  {validity_text(self.validity)}" if self.validity else ""))
+            self.echo(plain_line(snap) + (f"  {validity_text(self.validity)}" if self.validity else "")
+                      + (f"  {self.waiting}" if self.waiting else ""))
 
     def panel(self, snap: Snapshot) -> Group:
         """The terminal panel: a header line, a figures table and the SLOs' current state."""
@@ -185,6 +188,8 @@ class LiveView:
                                 _ms(snap.llm_ms("tpot", pct)))
             figures.add_row("tokens/s", _tokens(snap), "good", _good(snap))
         parts: list[Any] = [header, validity_text(self.validity), figures] if self.validity else [header, figures]
+        if self.waiting:
+            parts.insert(1, Text(self.waiting, style="cyan"))
         if self.slos:
             slo_table = Table("SLO", "value", "limit", "", box=None, padding=(0, 2))
             for verdict in self.slos:

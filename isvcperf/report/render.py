@@ -39,7 +39,7 @@ EXAMPLE_CHARS = 200
 
 _TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2", "markdown": "report.md.j2"}
 _LOAD_KEYS = ("users", "workers", "rate", "requests", "duration", "warmupRequests", "warmupDuration", "stages",
-              "arrivals")
+              "arrivals", "until")
 
 
 class StageRow(NamedTuple):
@@ -95,6 +95,9 @@ def view(result: Result) -> dict[str, Any]:
         "verdict_detail": _verdict_detail(result),
         "validity": _validity_word(result),
         "validity_checks": result.validity.checks if result.validity else [],
+        # a "What to do" column only when a check has advice (failed or warned): else it is empty
+        "validity_advised": any(check.status in ("fail", "warn") for check in result.validity.checks)
+        if result.validity else False,
         "summary": _summary(result),
         "slos": slos,
         "slos_satisfied": sum(row.satisfied for row in slos),
@@ -217,7 +220,8 @@ def load_text(load: dict[str, Any]) -> str:
     if load.get("requests") is not None:
         parts.append(_plural(load["requests"], "request"))
     if load.get("duration") is not None:
-        parts.append(f"for {format_duration(load['duration'])}")
+        span = format_duration(load["duration"])
+        parts.append(f"until stable, at most {span}" if load.get("until") == "stable" else f"for {span}")
     if load.get("warmupRequests"):
         parts.append(f"warm-up {_plural(load['warmupRequests'], 'request')}")
     if load.get("warmupDuration"):
@@ -254,24 +258,46 @@ def _worker_total(result: Result) -> WorkerSummary | None:
     )
 
 
-def text_table(rows: Iterable[Any], columns: Sequence[tuple[str, ...]]) -> str:
-    """An aligned plain-text table.
+def text_table(rows: Iterable[Any], columns: Sequence[tuple[str, ...]], width: int | None = None) -> str:
+    """An aligned plain-text table, one line per row, or `width` columns wide at most.
 
     `columns` holds (header, attribute) or (header, attribute, ">") for right-aligned
     numbers; rows are objects read by attribute. Booleans print as true/false like
-    Iter8's report.
+    Iter8's report. Given a `width` (the validity table's sentences), a wider table wraps
+    its widest text columns onto more lines (numbers never wrap; nor does one word, such
+    as a URL, longer than its column); without, rows stay whole lines, for grep.
     """
     header = [column[0] for column in columns]
     body = [[_cell(getattr(row, column[1])) for column in columns] for row in rows]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(columns))]
     right = [column[2:] == (">",) for column in columns]
-    lines = [header, ["-" * width for width in widths], *body]
-    return "\n".join(
-        "  ".join(
-            cell.rjust(w) if r else cell.ljust(w) for cell, w, r in zip(line, widths, right, strict=True)
-        ).rstrip()
-        for line in lines
-    )
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(columns))]
+    if width is not None:
+        widths = _fit(widths, right, width)
+    lines = []
+    for line in [header, ["-" * w for w in widths], *body]:
+        cells = [[cell] if len(cell) <= w else textwrap.wrap(cell, w, break_long_words=False, break_on_hyphens=False)
+                 for cell, w in zip(line, widths, strict=True)]
+        for k in range(max(len(cell) for cell in cells)):
+            parts = [cell[k] if k < len(cell) else "" for cell in cells]
+            lines.append("  ".join(
+                part.rjust(w) if r else part.ljust(w) for part, w, r in zip(parts, widths, right, strict=True)
+            ).rstrip())
+    return "\n".join(lines)
+
+
+MIN_WRAPPED = 16
+"""The narrowest a wrapped text column gets: narrower, a table is harder to read than too wide."""
+
+
+def _fit(widths: list[int], right: list[bool], width: int) -> list[int]:
+    """Narrow the widest text (left-aligned) column, one character at a time, until the row fits."""
+    fitted = list(widths)
+    while sum(fitted) + 2 * (len(fitted) - 1) > width:
+        text = [i for i, r in enumerate(right) if not r and fitted[i] > MIN_WRAPPED]
+        if not text:
+            break
+        fitted[max(text, key=lambda i: fitted[i])] -= 1
+    return fitted
 
 
 def text_fields(rows: Sequence[tuple[str, str]]) -> str:
@@ -303,7 +329,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(table=text_table, fields=text_fields)
+    env.globals.update(table=text_table, fields=text_fields, text_width=TEXT_WIDTH)
     env.filters["oneline"] = oneline
     env.filters["md"] = markdown_cell
     return env

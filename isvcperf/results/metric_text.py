@@ -42,7 +42,7 @@ def format_metric(name: str, value: float | None) -> str:
     if not math.isfinite(value):
         return str(value)
     metric = name.partition("/")[2]
-    if metric.endswith("-count"):
+    if metric.endswith("-count") or metric in metric_names.LLM_TALLIES:
         return str(round(value))
     if metric == "error-rate":
         # A fraction, like the SLO limits written against it (upper: 0.01), to four significant

@@ -153,6 +153,11 @@ class Result:
     """protocol openai: the merged histograms and per-interval tokens and goodput (results.llm_metrics)."""
     validity: Validity | None = None
     """None in a result written before the checks existed (then not judged)."""
+    until: str = ""
+    """How `load.until: stable` ended the measurement (`stable after 15 s (3 windows of 5 s within ±20%)`,
+    `not stable within the 50 s maximum`); "" for a fixed window."""
+    stable_at: float | None = None
+    """load.until: stable, when the rule held: seconds into the measured window where the judged windows end."""
     version: int = FORMAT_VERSION
 
     @property

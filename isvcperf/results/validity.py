@@ -19,7 +19,7 @@ from collections.abc import Callable
 from isvcperf.results.result import Result, TimelinePoint, Validity, ValidityCheck
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
-from isvcperf.spec.validity import MASTER_ADVICE
+from isvcperf.spec.validity import MASTER_ADVICE, stability_window
 from isvcperf.util.durations import format_duration
 
 Check = Callable[[RunSpec, Result], ValidityCheck]
@@ -140,6 +140,9 @@ def achieved_rate(spec: RunSpec, result: Result) -> ValidityCheck:
     sent = _metric(spec, result, "request-count") or 0.0
     if load.requests is not None:  # the count is fixed, the time it took is what varies
         expected, achieved, asked = float(load.requests), sent / result.measured_seconds, load.rate
+    elif result.stable_at is not None:  # load.until ended it early: the rate over what was measured
+        achieved, asked = sent / result.measured_seconds, load.rate
+        expected = asked * result.measured_seconds
     else:
         expected = _scheduled(spec)
         span = _span(spec)
@@ -202,10 +205,18 @@ def samples(spec: RunSpec, result: Result) -> ValidityCheck:
             worst = (name, n, beyond, math.ceil(round(need / (1 - q / 100), 6)))
     name, n, beyond, enough = worst  # type: ignore[misc]
     return ValidityCheck("samples", "fail" if beyond < need - 1e-9 else "pass",
-                         f"{name} rests on {beyond:.1f} of {n:.0f} requests beyond it".replace(".0 of", " of"),
+                         f"{name} rests on {_requests(beyond)} of {n:.0f} requests beyond it",
                          f"n·(1−q) ≥ {need}, here {enough} requests",
                          f"too few samples for {name}: run at least {enough} requests (load.requests, or a longer "
                          "load.duration) or judge a lower percentile")
+
+
+def _requests(beyond: float) -> str:
+    """How many requests a percentile rests on: to hundredths below 100 (0.16 of them), whole ones
+    above (2084, not 2084.2); rounded down, so a count short of the limit never reads as reaching it."""
+    if beyond >= 100:
+        return str(math.floor(round(beyond, 6)))
+    return f"{math.floor(round(beyond * 100, 6)) / 100:.2f}".rstrip("0").rstrip(".")
 
 
 def _columns(spec: RunSpec) -> list[float]:
@@ -219,30 +230,40 @@ def _lengths(points: list[TimelinePoint]) -> list[float]:
 
 
 def stability(spec: RunSpec, result: Result) -> ValidityCheck:
+    """perf_analyzer's rule (windows_agree) on the measured timeline; a run that `load.until: stable` ended
+    is judged on the windows the live decision judged (up to `stable_at`), so both say the same."""
+    points = result.timeline if result.stable_at is None else [p for p in result.timeline
+                                                               if p.t <= result.stable_at + 1e-6]
+    return windows_agree(spec, points)
+
+
+def windows_agree(spec: RunSpec, timeline: list[TimelinePoint]) -> ValidityCheck:
     """perf_analyzer's rule: the last N windows agree, in throughput and in each judged percentile,
-    within a share of their mean."""
+    within a share of their mean. One function for the final check and load.until's live decision."""
     limits = spec.validity
     windows, interval = limits.stability_windows, spec.metrics.interval
     limit = f"±{_pct(limits.stability_tolerance)} over the last {windows} windows"
     if spec.load.stages:
         return ValidityCheck("stability", "skip", "load stages change the load on purpose", limit)
-    points = [p for p in result.timeline if p.requests]
-    per = max(1, round(limits.stability_window / interval))
+    points = [p for p in timeline if p.requests]
+    per, length = stability_window(limits, interval)
     if len(points) < windows * per:  # shorter windows would judge noise, not the run
         return ValidityCheck("stability", "skip", f"{format_duration(round(len(points) * interval, 3))} measured, "
-                             f"less than {windows} windows of {format_duration(per * interval)}", limit)
+                             f"less than {windows} windows of {format_duration(length)}", limit)
     tail = points[-windows * per:]
     groups = [tail[i * per:(i + 1) * per] for i in range(windows)]
     spreads = {"throughput": _spread([_throughput(g) for g in groups])}
     for q in _columns(spec):
-        if all(sum(p.requests for p in g) * (1 - q / 100) >= limits.min_tail_samples for g in groups):
+        if all(sum(p.requests for p in g) * (1 - q / 100) >= limits.min_tail_samples - 1e-9 for g in groups):
             spreads[f"p{q:g}"] = _spread([_weighted(g, q) for g in groups])
     worst = max(spreads, key=lambda k: spreads[k])
     shown = ", ".join(f"{k} ±{_pct(v)}" for k, v in spreads.items())
+    advice = (f"the windows disagree on {worst}: the run had not settled within load.duration, the maximum; "
+              "raise load.duration, or find what keeps the target from settling" if spec.load.until == "stable"
+              else f"the windows disagree on {worst}: the run had not settled; run longer "
+              "(load.until: stable measures until it has)")
     return ValidityCheck("stability", "fail" if spreads[worst] > limits.stability_tolerance else "pass",
-                         f"{shown} over {windows} windows of {format_duration(round(per * interval, 3))}", limit,
-                         f"the windows disagree on {worst}: the run had not settled; run longer "
-                         "(load.until: stable measures until it has)")
+                         f"{shown} over {windows} windows of {format_duration(round(length, 3))}", limit, advice)
 
 
 def _throughput(group: list[TimelinePoint]) -> float:

@@ -3,8 +3,9 @@
 A runner starts the Plan's master and workers somewhere (processes here, pods in a
 cluster) and can answer three questions: what does the master report now, is anything
 wrong that waiting will not fix, and why has the run not started. Following the run —
-progress, the finished phase, the start timeout, the run's deadline, the last figures
-after Ctrl-C — is the same for both, so it is written once here (`follow`), on top of the
+progress, the finished phase, the start timeout, the run's deadline, ending the
+measurement when the progress callback says so (load.until), the last figures after
+Ctrl-C — is the same for both, so it is written once here (`follow`), on top of the
 shared poll-until-deadline helper.
 """
 
@@ -21,7 +22,8 @@ from isvcperf.util.errors import CouldNotRun
 from isvcperf.util.polling import poll_until
 
 POLL_INTERVAL = 1.0
-Progress = Callable[[StatsDocument], None]
+Progress = Callable[[StatsDocument], "str | None"]
+"""Told every stats document; returns why the measurement should end now (load.until's rule held), else None."""
 
 
 class Runner(Protocol):
@@ -56,6 +58,10 @@ class Followed(Protocol):
     def not_started(self, stats: StatsDocument | None) -> str | None:
         """Why the run has not started, when the start timeout ran out (None: keep following)."""
 
+    def end(self) -> None:
+        """Ask the master to end the measurement now: workers hand out no more tickets and send their
+        final snapshots, and the run finishes as completed (loadgen.last_words: the stop route)."""
+
     def refresh_quietly(self) -> None:
         """After Ctrl-C: best effort to put the latest figures into `last_stats`."""
 
@@ -72,12 +78,16 @@ def follow(runner: Followed, progress: Progress, deadline: float | None) -> Outc
     """Start `runner` and follow it to its Outcome; KeyboardInterrupt propagates after a last refresh."""
     runner.start()
     connect_by = time.monotonic() + runner.start_timeout
+    ending: list[str] = []
 
     def step() -> Outcome | None:
         stats = runner.fetch()
         if stats is not None:
             runner.last_stats = stats
-            progress(stats)
+            reason = progress(stats)
+            if reason and not ending and stats["phase"] == "running":
+                ending.append(reason)
+                runner.end()  # then follow on: the master finishes once the workers' last figures are in
             if stats["phase"] == "finished":
                 stopped = bool(stats.get("interrupted"))
                 return Outcome(stats=stats, finished=not stopped, reason=stats["finishReason"] or "completed",

@@ -22,7 +22,7 @@ from isvcperf.kube.cluster import COMPONENT_LABEL, Cluster, instance_selector
 from isvcperf.kube.portforward import ProxyUnavailable
 from isvcperf.loadgen import increment
 from isvcperf.loadgen.log_result import parse_log
-from isvcperf.loadgen.protocol import STATS_ROUTE, WEB_PORT, StatsDocument, parse_document
+from isvcperf.loadgen.protocol import STATS_ROUTE, STOP_ROUTE, WEB_PORT, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import Plan
 from isvcperf.runners.base import Progress, follow, unfinished
@@ -33,6 +33,7 @@ from isvcperf.util.errors import CouldNotRun
 from isvcperf.util.polling import deadline_after, poll_until
 
 STATS_PATH = STATS_ROUTE.lstrip("/")
+STOP_PATH = STOP_ROUTE.lstrip("/")
 """The stats route as a path under the API server's service proxy and a port-forward."""
 DELETE_WAIT = 30.0
 LOG_TAIL = 3
@@ -148,6 +149,22 @@ class KubernetesRunner:
         if self.last_stats is None and self._blind:
             raise PodUnreachable(self._unreachable_message())
         return unfinished(self.last_stats)
+
+    def end(self) -> None:
+        """POST the master's stop route the way its stats are reached (service proxy, else port-forward);
+        when neither can, say so: the measurement then runs to its maximum (load.duration)."""
+        master = next((p for p in self._pods.get("master", []) if _phase(p) == "Running"), None)
+        try:
+            if not self._via_forward:
+                self.cluster.service_proxy_post(self.manifests.names["master"], "web", STOP_PATH)
+            elif master is not None:
+                self.cluster.port_forward_get(master["metadata"]["name"], WEB_PORT, STOP_PATH, method="POST")
+            else:
+                raise ProxyUnavailable("the master pod is not running")
+        except (ProxyUnavailable, CouldNotRun) as exc:
+            note = f"could not end the measurement early ({exc}); it runs to load.duration, its maximum"
+            self.plan.warnings.append(note)
+            self.echo(f"isvcperf: warning: {note}")
 
     def refresh_quietly(self) -> None:
         try:

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -34,9 +33,12 @@ from isvcperf.runners.base import follow, unfinished
 from isvcperf.runners.outcome import Outcome
 from isvcperf.spec.model import RunSpec
 from isvcperf.util.errors import CouldNotRun
+from isvcperf.util.polling import deadline_after, poll_until
 
 STOP_GRACE = 10.0
 FETCH_TIMEOUT = 5.0
+FINAL_POLL = 0.1
+"""After a stop: how often the master is asked whether every worker's final report is in."""
 PORT_ATTEMPTS = 3
 
 
@@ -224,6 +226,12 @@ class LocalRunner:
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
+    def end(self) -> None:
+        """POST the master's stop route (best effort: a master that is gone has nothing left to stop)."""
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
+            urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
+
     def refresh_quietly(self) -> None:
         """Best effort, before stopping after an interrupt: stop the load and take the workers' last figures.
 
@@ -231,17 +239,17 @@ class LocalRunner:
         their final reports arrive once the requests in flight are answered (STOP_WAIT at most).
         """
         try:
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
-                urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
-            until = time.monotonic() + STOP_WAIT
-            self.last_stats = self.fetch() or self.last_stats
-            while self.last_stats is not None and time.monotonic() < until and not all(
-                    w["done"] or w["lostAt"] for w in self.last_stats["workers"].values()):
-                time.sleep(0.1)
-                self.last_stats = self.fetch() or self.last_stats
+            self.end()
+            poll_until(self._final_reports_in, deadline_after(STOP_WAIT), FINAL_POLL, lambda: False)
         except KeyboardInterrupt:
             self._hurry = True  # a second Ctrl-C: keep what was fetched, stop everything at once
+
+    def _final_reports_in(self) -> bool | None:
+        """Fetch the stats; True once every worker has sent its final report or was lost, or nothing can be read."""
+        self.last_stats = self.fetch() or self.last_stats
+        if self.last_stats is None or all(w["done"] or w["lostAt"] for w in self.last_stats["workers"].values()):
+            return True
+        return None
 
     def _check_master_alive(self) -> None:
         master = self._procs["master"]

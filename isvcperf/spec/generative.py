@@ -9,13 +9,15 @@ from spec.model because a predictive spec never needs any of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from isvcperf.spec.schema import duration_field
 from isvcperf.util.errors import SpecError
 
 Api = Literal["chat", "completions", "embeddings"]
+MIN_TOKENS = 1
+"""No prompt or answer is shorter than one token: a length distribution's min when it gives none."""
 KSERVE_OPENAI_PREFIX = "/openai/v1"
 """KServe's huggingfaceserver serves the OpenAI routes here (its KSERVE_OPENAI_ROUTE_PREFIX)."""
 
@@ -89,14 +91,19 @@ def check_lengths(lengths: Lengths, where: str) -> None:
         raise SpecError(f"{where}.mean", f"is required for distribution {kind} (tokens, e.g. mean: 64)")
     if kind in ("normal", "lognormal") and (lengths.stddev is None or lengths.stddev <= 0):
         raise SpecError(f"{where}.stddev", f"is required for distribution {kind} and must be more than 0")
-    if lengths.mean is not None and lengths.mean < 1:
-        raise SpecError(f"{where}.mean", f"{lengths.mean:g} must be at least 1 token")
+    if lengths.mean is not None and lengths.mean < MIN_TOKENS:
+        raise SpecError(f"{where}.mean", f"{lengths.mean:g} must be at least {MIN_TOKENS} token")
     for key in ("min", "max"):
         value = getattr(lengths, key)
-        if value is not None and value < 1:
-            raise SpecError(f"{where}.{key}", f"{value} must be at least 1 token")
+        if value is not None and value < MIN_TOKENS:
+            raise SpecError(f"{where}.{key}", f"{value} must be at least {MIN_TOKENS} token")
     if lengths.min is not None and lengths.max is not None and lengths.min > lengths.max:
         raise SpecError(f"{where}.min", f"{lengths.min} is more than max {lengths.max}")
+
+
+def resolve_lengths(lengths: Lengths) -> Lengths:
+    """A checked distribution with its min filled in (MIN_TOKENS), so drawing from it needs no default of its own."""
+    return replace(lengths, min=MIN_TOKENS if lengths.min is None else lengths.min)
 
 
 def check_generate(generate: Generate, api: str) -> None:

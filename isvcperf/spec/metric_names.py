@@ -17,25 +17,42 @@ from typing import Any
 PREFIXES = ("http", "grpc")
 LLM = "llm"
 """The generative metrics' prefix (protocol openai), beside its http/ ones."""
-LLM_FIXED = (
+LLM_DISTRIBUTIONS = ("ttft", "itl", "tpot", "e2e", "input-length", "output-length")
+"""llm/<name>-mean|stddev|min|max|pNN: milliseconds, except the lengths (tokens per request)."""
+LLM_ORDER = (
     "request-count",
     "error-count",
     "error-rate",
+    "ttft",
+    "itl",
+    "tpot",
+    "e2e",
     "request-throughput",
     "output-tokens-per-second",
     "total-tokens-per-second",
+    "input-length",
+    "output-length",
+    "input-tokens",
+    "output-tokens",
     "goodput",
     "goodput-ratio",
     "good-count",
-    "input-tokens",
-    "output-tokens",
     "tokens-from-usage",
     "tokens-from-frames",
 )
+"""The order a person reads a generative run in, in every table (the reports' metrics, `compare`,
+the Generative block): counts as for http/, the token latencies as a stream unfolds (first
+token, each gap, per request, the last token), throughput, lengths, goodput, then where the
+token counts came from. A distribution's own figures go mean, stddev, min, percentiles
+ascending, max, as http/ latencies do."""
+LLM_FIXED = tuple(name for name in LLM_ORDER if name not in LLM_DISTRIBUTIONS)
 """llm/ totals; README "Generative models" defines each."""
-LLM_DISTRIBUTIONS = ("ttft", "itl", "tpot", "e2e", "input-length", "output-length")
-"""llm/<name>-mean|stddev|min|max|pNN: milliseconds, except the lengths (tokens per request)."""
-_LLM_DISTRIBUTION = re.compile(r"^(ttft|itl|tpot|e2e|input-length|output-length)-(mean|stddev|min|max|p(\d+(?:\.\d+)?))$")
+LLM_TALLIES = ("input-tokens", "output-tokens", "tokens-from-usage", "tokens-from-frames")
+"""llm/ totals of whole tokens or requests that are not named `-count`: shown without decimals."""
+_LLM_DISTRIBUTION = re.compile(rf"^({'|'.join(LLM_DISTRIBUTIONS)})-(mean|stddev|min|max|p(\d+(?:\.\d+)?))$")
+_STATISTIC_RANK = {"mean": 0, "stddev": 1, "min": 2, "max": 4}
+"""A distribution's figures (http/ latencies and llm/ ones alike) in reading order: mean, stddev,
+min, the percentiles (rank 3, by their value), max."""
 FIXED = (
     "request-count",
     "error-count",
@@ -66,14 +83,12 @@ _FIXED_RANK = {
     "error-count": 1,
     "error-rate": 2,
     "throughput": 3,
-    "latency-mean": 4,
-    "latency-stddev": 5,
-    "latency-min": 6,
 }
-"""The order a person reads a run's metrics in; percentiles, then max, follow."""
-_PERCENTILE_RANK = 7
-_MAX_RANK = 8
-_OTHER_RANK = 9
+"""The order a person reads a run's metrics in; the latencies follow (_STATISTIC_RANK), each
+statistic of latency, service time and send lateness side by side, then what this version does
+not know."""
+_LATENCY_RANK = len(_FIXED_RANK)
+_OTHER_RANK = _LATENCY_RANK + 1
 
 UNITS = {
     "request-count": "",
@@ -204,19 +219,32 @@ def unit(name: str) -> str:
 
 
 def order(name: str) -> tuple[Any, ...]:
-    """Sort key: by prefix (known ones first), then counts, rate, throughput, mean,
-    stddev, min, percentiles ascending, max; metrics this version does not know last.
+    """Sort key: by prefix (known ones first), then counts, rate, throughput, then mean, stddev,
+    min, percentiles ascending and max, each with latency, service time and send lateness side
+    by side; llm/ metrics in LLM_ORDER; metrics this version does not know last.
 
     Part of the vocabulary, not of a report: a comparison lists its deltas in this order too.
     """
     prefix, _, metric = name.partition("/")
+    if prefix == LLM:
+        return (len(PREFIXES), prefix, _llm_rank(metric), metric)
     metric = generic(metric)
     prefix_rank = PREFIXES.index(prefix) if prefix in PREFIXES else len(PREFIXES)
-    percentile = percentile_of(metric)
-    if percentile is not None:
-        rank: tuple[int, float] = (_PERCENTILE_RANK, percentile)
-    elif metric == "latency-max":
-        rank = (_MAX_RANK, 0.0)
+    kind, _, statistic = metric.rpartition("-")
+    if kind in _LATENCY_KINDS and (statistic in _STATISTIC_RANK or percentile_of(metric) is not None):
+        percentile = percentile_of(metric)
+        rank: tuple[float, ...] = (_LATENCY_RANK, _STATISTIC_RANK.get(statistic, 3), percentile or 0.0,
+                                   _LATENCY_KINDS.index(kind))
     else:
-        rank = (_FIXED_RANK.get(metric, _OTHER_RANK), 0.0)
+        rank = (_FIXED_RANK.get(metric, _OTHER_RANK),)
     return (prefix_rank, prefix, rank, metric)
+
+
+def _llm_rank(metric: str) -> tuple[float, ...]:
+    """(place in LLM_ORDER, the statistic's rank, the percentile) of an llm/ metric; unknown ones last."""
+    match = _LLM_DISTRIBUTION.match(metric)
+    if match:
+        pct = match.group(3)
+        statistic = _STATISTIC_RANK.get(match.group(2), 3)
+        return (LLM_ORDER.index(match.group(1)), statistic, float(pct) if pct is not None else 0.0)
+    return (LLM_ORDER.index(metric) if metric in LLM_ORDER else len(LLM_ORDER), 0, 0.0)

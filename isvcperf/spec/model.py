@@ -184,6 +184,9 @@ class Load:
     overload: Literal["drop", "queue"] = "drop"
     """Open loop, an arrival finding every user busy: dropped and counted (k6), or queued until a user is
     free, its latency from the intended start holding the wait (wrk2). README: drop or queue."""
+    until: Literal["stable"] | None = None
+    """`stable`: measure until the stability check passes (validity.stabilityWindows windows agree), with
+    `duration` as the maximum (default: 10 windows, perf_analyzer's max-trials); None: the fixed window."""
 
 
 @dataclass(frozen=True)

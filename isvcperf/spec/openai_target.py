@@ -15,7 +15,14 @@ from dataclasses import replace
 
 from isvcperf.kserve import openai
 from isvcperf.spec import schema
-from isvcperf.spec.generative import KSERVE_OPENAI_PREFIX, Generate, check_generate, check_goodput, check_prefix
+from isvcperf.spec.generative import (
+    KSERVE_OPENAI_PREFIX,
+    Generate,
+    check_generate,
+    check_goodput,
+    check_prefix,
+    resolve_lengths,
+)
 from isvcperf.spec.model import RunSpec, Target
 from isvcperf.util.errors import SpecError
 
@@ -93,7 +100,9 @@ def check_spec(spec: RunSpec) -> None:
 
 
 def resolve_generate(spec: RunSpec) -> Generate | None:
-    """The generate block of a checked spec: the given one, or the defaults for protocol openai."""
+    """The generate block of a checked spec (the given one, or the defaults for protocol openai), its
+    lengths' min filled in."""
     if spec.target.protocol != "openai":
         return spec.generate
-    return spec.generate or Generate()
+    generate = spec.generate or Generate()
+    return replace(generate, input=resolve_lengths(generate.input), output=resolve_lengths(generate.output))

@@ -17,9 +17,13 @@ from dataclasses import replace
 from isvcperf.kserve import urls
 from isvcperf.spec import metric_names, openai_target
 from isvcperf.spec.model import SLO, Check, Endpoint, Load, RunSpec, Target
+from isvcperf.spec.validity import stability_window
 
 DEFAULT_REQUESTS = 100
 """Iter8's default: a run with neither duration nor requests sends this many."""
+UNTIL_MAX_WINDOWS = 10
+"""load.until: stable without a duration measures at most this many stability windows (perf_analyzer's
+default max-trials: 10 windows of 5 s), README: load.until."""
 
 
 def resolve(spec: RunSpec, base_dir: str) -> RunSpec:
@@ -27,7 +31,7 @@ def resolve(spec: RunSpec, base_dir: str) -> RunSpec:
     endpoints = [_endpoint(spec, endpoint) for endpoint in spec.endpoints]
     target = replace(spec.target, protocol=run_protocol(spec)) if endpoints else target_of(spec.target)
     resolved = replace(spec, base_dir=base_dir, target=target, endpoints=endpoints, checks=_checks(spec.checks),
-                       load=_load(spec.load), slos=all_slos(spec), generate=openai_target.resolve_generate(spec))
+                       load=_load(spec), slos=all_slos(spec), generate=openai_target.resolve_generate(spec))
     return resolved.with_server_resolved()
 
 
@@ -88,8 +92,13 @@ def _checks(checks: list[Check]) -> list[Check]:
             for c in checks]
 
 
-def _load(load: Load) -> Load:
-    """Stages set the duration (and, of user stages, the most users); otherwise a run needs a duration or a count."""
+def _load(spec: RunSpec) -> Load:
+    """Stages set the duration (and, of user stages, the most users); `until: stable` defaults its maximum;
+    otherwise a run needs a duration or a count."""
+    load = spec.load
+    if load.until == "stable" and load.duration is None:
+        _, window = stability_window(spec.validity, spec.metrics.interval)
+        return replace(load, duration=UNTIL_MAX_WINDOWS * window)
     if load.stages:
         user_stages = [s.users for s in load.stages if s.users is not None]
         return replace(load, users=max(user_stages) if user_stages else load.users,

@@ -19,6 +19,7 @@ from isvcperf.spec import metric_names, observability, openai_target, schema, va
 from isvcperf.spec.model import Check, Load, Notify, Payload, RunSpec, Target
 from isvcperf.spec.resolve import all_slos, endpoint_target, run_protocol
 from isvcperf.util import json_path
+from isvcperf.util.durations import format_duration
 from isvcperf.util.env import ENV_REF
 from isvcperf.util.errors import SpecError
 
@@ -38,6 +39,7 @@ def check(spec: RunSpec) -> None:
     openai_target.check_spec(spec)
     _check_kubernetes(spec)
     _check_load(spec.load)
+    _check_until(spec)
     _check_notify(spec.notify)
     observability.check(spec)
     validity.check(spec.validity)
@@ -185,6 +187,26 @@ def _check_load(load: Load) -> None:
         raise SpecError("load.warmup.requests", f"{load.warmup.requests} must be 0 or more")
     if load.warmup.requests and load.warmup.duration:
         raise SpecError("load.warmup", "give either requests or duration, not both")
+
+
+def _check_until(spec: RunSpec) -> None:
+    """load.until: stable measures for a time, at one load, for at least the stability windows."""
+    load = spec.load
+    if load.until is None:
+        return
+    if load.requests is not None:
+        raise SpecError("load.until", "stable measures for a time, with load.duration as its maximum; "
+                                      "remove load.requests (or load.until)")
+    if load.stages:
+        raise SpecError("load.until", "stable needs one steady load, and load.stages change it on purpose; "
+                                      "remove load.stages (or load.until)")
+    _, window = validity.stability_window(spec.validity, spec.metrics.interval)
+    need = spec.validity.stability_windows * window
+    if load.duration is not None and load.duration < need:
+        raise SpecError("load.duration", f"{format_duration(load.duration)} is shorter than the "
+                        f"{spec.validity.stability_windows} stability windows of {format_duration(window)} that "
+                        f"load.until: stable must measure; set load.duration to at least {format_duration(need)} "
+                        "(it is the maximum) or shorten validity.stabilityWindow")
 
 
 def _check_stages(load: Load) -> None:

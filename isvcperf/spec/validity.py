@@ -60,6 +60,12 @@ class Validity:
     ignore: list[CheckName] = field(default_factory=list)
 
 
+def stability_window(validity: Validity, interval: float) -> tuple[int, float]:
+    """A stability window as the timeline measures it: whole intervals (metrics.interval) and their seconds."""
+    per = max(1, round(validity.stability_window / interval))
+    return per, per * interval
+
+
 def check(validity: Validity) -> None:
     """Limits that cannot mean anything: one line naming the field and a sensible value."""
     shares = {"maxLatenessShare": validity.max_lateness_share, "maxDropRate": validity.max_drop_rate,

@@ -41,6 +41,8 @@ def test_a_real_run_reports_its_generative_section(run_cli: Run, tmp_path: Path,
     assert figures == GENERATIVE_CHARTS, figures
     markdown = run_cli("report", str(out), "-o", "markdown")
     assert markdown.returncode == 0 and "| `llm/tpot-p90` | ≤ 100 ms |" in markdown.stdout
+    assert f"| TTFT | time to first token | {format_measure(result['metrics']['llm/ttft-p50'])} |" in markdown.stdout
+    assert "| Token counts | requests' output tokens: 24 from the server's usage |" in markdown.stdout
 
 
 def test_a_sweep_with_a_goodput_target(run_cli: Run, tmp_path: Path, llama_server: LlamaServer) -> None:

@@ -3,6 +3,7 @@ hostile server text inert. Screenshots are kept in the test's temporary director
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from browser import chromium, chromium_path
@@ -12,6 +13,7 @@ from synthetic_results import staged
 from isvcperf.report import write_reports
 from isvcperf.report.comparison import render_comparison
 from isvcperf.results.compare import compare
+from isvcperf.results.result import Validity, ValidityCheck
 
 CHART_CHECK = """
 Array.from(document.querySelectorAll('figure.chart')).map(function (figure) {
@@ -83,3 +85,32 @@ def test_generative_charts_paint(tmp_path: Path) -> None:
                              ).startswith("TTFT")
         assert page.errors == [], page.errors
         page.screenshot(tmp_path / "generative.png")
+
+
+VALIDITY_ROWS = """
+Array.from(document.querySelectorAll('table.validity tbody tr')).map(function (row) {
+  var name = row.cells[0], style = getComputedStyle(name), text = document.createRange();
+  text.selectNodeContents(name);
+  return {name: name.textContent, color: style.color, bold: style.fontWeight >= 700,
+          lines: text.getClientRects().length};
+})
+"""
+
+
+def test_a_failed_validity_check_stands_out_and_names_stay_whole(tmp_path: Path) -> None:
+    """The failed check is red and bold, a skipped one muted; `generator-cpu` never breaks at its hyphen."""
+    checks = [ValidityCheck("generator-cpu", "pass", "a worker's CPU reached 16% during the measured window", "90%"),
+              ValidityCheck("send-lateness", "skip", "closed loop: requests have no intended time", "-"),
+              ValidityCheck("drops", "fail", "1312 of 12000 arrivals dropped (10.9%)", "0.1%",
+                            "raise load.users or lower load.rate; or load.overload: queue to count the wait in the "
+                            "latency " * 3)]
+    paths = write_reports(dataclasses.replace(staged(), validity=Validity("invalid", checks)), tmp_path, ["html"])
+    with chromium(chromium_path(), width=900) as page:
+        page.goto(paths["html"].as_uri())
+        rows = {row["name"]: row for row in page.evaluate(VALIDITY_ROWS)}
+        assert rows["drops"]["color"] == "rgb(207, 34, 46)" and rows["drops"]["bold"]
+        assert not rows["generator-cpu"]["bold"] and rows["generator-cpu"]["color"] != rows["drops"]["color"]
+        assert rows["send-lateness"]["color"] not in (rows["generator-cpu"]["color"], rows["drops"]["color"])
+        assert all(row["lines"] == 1 for row in rows.values()), rows
+        assert page.errors == [], page.errors
+        page.screenshot(tmp_path / "validity.png")

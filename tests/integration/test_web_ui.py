@@ -2,7 +2,8 @@
 MLServer: STOP ends the run like Ctrl-C, EDIT cannot change a spec's load, the statistics
 hold no warm-up, the SLO tab is linkable and marked, workers are named, `--ui-port` and
 `--ui-linger` work, and plain `locust -f locustfiles/kserve.py --isvcperf-spec` gives the
-same UI. Screenshots go to the test's tmp dir and to isvcperf-test-screenshots/."""
+same UI, validity row included. Screenshots go to the test's tmp dir and to
+isvcperf-test-screenshots/."""
 
 from __future__ import annotations
 
@@ -107,6 +108,15 @@ def _locust_processes(out: Path) -> list[psutil.Process]:
     return found
 
 
+def _assert_validity_row(text: str) -> None:
+    """The SLO tab starts with the validity so far (engine.monitor.panel_rows), green and `valid`
+    when every check holds, else red, `INVALID` and the failing checks named."""
+    row = re.search(r"validity \(so far\)\t(.+?)\tevery check holds\t+(?:🟢\t(valid)|🔴\t(INVALID))\t", text)
+    assert row, text
+    assert text.index("validity (so far)") < text.index("http/latency-p50"), text  # shown first
+    assert (row.group(1) == "all checks hold") == (row.group(2) == "valid"), row.group(0)
+
+
 def test_stop_edit_statistics_and_slo_tab_in_the_browser(iris_server: Any, tmp_path: Path) -> None:
     browser = chromium_path()
     spec = _spec(tmp_path, iris_server.infer_url, {"users": 2, "workers": 2, "duration": "60s",
@@ -125,6 +135,7 @@ def test_stop_edit_statistics_and_slo_tab_in_the_browser(iris_server: Any, tmp_p
         assert re.search(r"http/latency-p50\t.*\t🔴\tFAILING\tno", text), text  # red; "Stops the run": no
         assert re.search(r"http/error-count\t.*\t🟢\tok\tno", text), text
         assert re.search(r"warm-up requests\t25\t.*not measured", text), text
+        _assert_validity_row(text)
         _shot(page, tmp_path, "ui-slo-tab.png")
 
         page.goto(url + "?tab=workers", settle_s=1.5)
@@ -222,6 +233,7 @@ def test_plain_locust_with_the_spec(iris_server: Any, tmp_path: Path) -> None:
         page.goto(url + "?tab=isvcperf-slos", settle_s=2.0)
         text = page.wait_for("document.body.innerText.includes('FAILING') && document.body.innerText", 10)
         assert "http/latency-p50" in text and "warm-up requests\t10" in text, text
+        _assert_validity_row(text)  # judged by the plain Locust master itself, as isvcperf run's orchestrator does
         _shot(page, tmp_path, "plain-locust-slos.png")
         stats = _get(url + "isvcperf/stats")
         requests = _get(url + "stats/requests")

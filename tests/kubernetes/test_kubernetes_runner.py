@@ -185,6 +185,33 @@ def test_worker_pod_killed_mid_run_is_a_load_shortfall(cluster: FakeCluster, iri
     assert isvcperf_objects(cluster) == [] and cluster.processes() == []
 
 
+def test_k_launch_allow_invalid_lets_the_runner_job_succeed_on_an_invalid_measurement(
+        cluster: FakeCluster, iris_server: Any, run_cli: RunCli) -> None:
+    """60 requests cannot carry a p90 SLO (validity: samples needs 100): the stored result is invalid, and
+    the in-cluster runner, given --allow-invalid by k launch, exits with the SLOs' verdict, so its Job succeeds."""
+    cluster.create_isvc("default", ISVC, ready=True, address_url=iris_server.base_url)
+    launch = run_cli("k", "launch", "-g", "lenient", "--set", f"ready.isvc={ISVC}", "--set", "ready.timeout=30s",
+                     "--set", f"http.payloadFile={PAYLOAD}", "--set", "http.numRequests=60",
+                     "--set", "assess.SLOs.upper.http/latency-p90=1000", "--set", "load.workers=1",
+                     "--set", "runner=job", "--allow-invalid")
+    assert launch.returncode == 0, launch.stdout + launch.stderr
+    check = run_cli("k", "assert", "-g", "lenient", "-c", "completed", "-c", "slos", "--timeout", "150s")
+    log = run_cli("k", "log", "-g", "lenient")
+    assert check.returncode == 0, check.stdout + check.stderr + log.stdout
+    invalid = run_cli("k", "assert", "-g", "lenient", "-c", "valid")
+    assert invalid.returncode == 1 and "valid: NOT satisfied" in invalid.stdout
+    job = cluster.wait_for(lambda: _finished(cluster.get("jobs", "default", "isvcperf-lenient")), timeout=30,
+                           what="the runner Job to finish")
+    assert job == "Complete", log.stdout
+    run_cli("k", "delete", "-g", "lenient")
+
+
+def _finished(job: dict[str, Any] | None) -> str | None:
+    """Complete or Failed once the Job has finished, else None."""
+    conditions = (job or {}).get("status", {}).get("conditions") or []
+    return next((c["type"] for c in conditions if c["type"] in ("Complete", "Failed") and c["status"] == "True"), None)
+
+
 def test_sigint_mid_run_leaves_nothing(cluster: FakeCluster, iris_server: Any, tmp_path: Path) -> None:
     cluster.create_isvc("default", ISVC, ready=True, address_url=iris_server.base_url)
     spec = write_spec(tmp_path, load={"users": 2, "requests": None, "duration": "60s", "rate": 10, "workers": 1,
@@ -198,6 +225,26 @@ def test_sigint_mid_run_leaves_nothing(cluster: FakeCluster, iris_server: Any, t
     assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
     assert isvcperf_objects(cluster) == []
     assert cluster.processes() == []
+
+
+def test_a_second_launch_of_a_group_replaces_the_first(cluster: FakeCluster, tmp_path: Path, run_cli: RunCli) -> None:
+    """k launch deletes the group's previous launch and waits (util.polling) until it is gone; k assert
+    waits for a result on the same poll and, when none comes, says what the runner is doing."""
+    launch = ("k", "launch", "-g", "weekly", "--set", f"ready.isvc={ISVC}", "--set", f"http.payloadFile={PAYLOAD}",
+              "--set", "runner=cronjob", "--set", "cronjobSchedule=0 3 * * *")  # the fake runs no schedule
+    first = run_cli(*launch)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = cluster.get("cronjobs", "default", "isvcperf-weekly")
+    second = run_cli(*launch)
+    assert second.returncode == 0, second.stdout + second.stderr
+    after = cluster.get("cronjobs", "default", "isvcperf-weekly")
+    assert before is not None and after is not None and after["metadata"]["uid"] != before["metadata"]["uid"]
+    assert [e.name for e in cluster.audit if e.kind == "CronJob" and e.verb == "delete"] == ["isvcperf-weekly"]
+    check = run_cli("k", "assert", "-g", "weekly", "-c", "completed", "--timeout", "1s")
+    assert check.returncode == 3 and check.stdout == ""
+    assert check.stderr.strip().endswith("no result stored for launch 'weekly' in namespace default yet; "
+                                         "the runner is scheduled; see isvcperf k log"), check.stderr
+    run_cli("k", "delete", "-g", "weekly")
 
 
 def test_in_cluster_runner_job_stores_a_result_k_report_reads(cluster: FakeCluster, iris_server: Any,
@@ -225,3 +272,27 @@ def test_in_cluster_runner_job_stores_a_result_k_report_reads(cluster: FakeClust
     assert deleted.returncode == 0 and "ConfigMap/isvcperf-nightly-result" in deleted.stdout
     cluster.wait_for(lambda: not isvcperf_objects(cluster) and not cluster.processes(), timeout=30,
                      what="the launch to be gone")
+
+
+def test_until_stable_ends_the_pods_measurement_early(cluster: FakeCluster, iris_server: Any, tmp_path: Path,
+                                                      run_cli: RunCli, edit_kubeconfig: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # as a namespace `edit` user: the stop goes through `create services/proxy`, which that role holds
+    monkeypatch.setenv("KUBECONFIG", str(edit_kubeconfig))
+    path = write_spec(tmp_path, load={"users": 8, "requests": None, "duration": "60s", "rate": 20, "workers": 2,
+                                      "until": "stable"},
+                      validity={"stabilityWindow": "1s", "stabilityWindows": 3})
+    data = yaml.safe_load(path.read_text())
+    data["target"] = {"url": iris_server.infer_url}
+    path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    # --allow-invalid: what is judged here is how the run ended; on a busy machine the pods' MLServer may
+    # answer slowly enough for a drop or two, which the validity tests cover
+    proc = run_cli("run", str(path), "--out", str(out), "--allow-invalid")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "completed" and result["until"].startswith("stable after "), result["until"]
+    assert result["stableAt"] <= result["measuredSeconds"] < 30  # the maximum is 60 s
+    assert sum(w["requests"] for w in result["workers"]) == result["metrics"]["http/request-count"]
+    assert not any("could not end the measurement" in w for w in result["warnings"])
+    assert isvcperf_objects(cluster) == [] and cluster.processes() == []

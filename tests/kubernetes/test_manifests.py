@@ -41,10 +41,12 @@ def rendered(example: Path, *overrides: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
 
 
-def launched(*flags: str) -> list[dict[str, Any]]:
+def launched(*flags: str, options: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """`k launch --dry` with these --set flags and command-line `options`."""
     sets = [arg for f in flags for arg in ("--set", f)]
     proc = isvcperf("k", "launch", "--dry", "-g", "nightly", "-n", "perf", "--set", "ready.isvc=sklearn-irisv2",
-                    "--set", f"http.payloadFile={PAYLOAD}", "--set", "assess.SLOs.upper.http/latency-p90=500", *sets)
+                    "--set", f"http.payloadFile={PAYLOAD}", "--set", "assess.SLOs.upper.http/latency-p90=500", *sets,
+                    *options)
     assert proc.returncode == 0, proc.stderr
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
 
@@ -165,6 +167,17 @@ def test_runner_role_grants_only_the_documented_calls(variants: list[list[dict[s
     readme = (ROOT / "README.md").read_text()
     for rule in RUNNER_RULES:
         assert f"{'/'.join(rule['verbs'])} {rule['resources'][0]}" in readme
+
+
+def test_k_launch_allow_invalid_reaches_the_runner_job(variants: list[list[dict[str, Any]]]) -> None:
+    """The runner's exit code is the Job's status, so --allow-invalid must reach its command line, as with `run`."""
+    plain = pod_specs(variants[-2])[0]["containers"][0]["args"]
+    for runner, kind in ((("runner=job",), "Job"), (("runner=cronjob", "cronjobSchedule=*/10 * * * *"), "CronJob")):
+        objects = launched(*runner, options=("--allow-invalid",))
+        assert any(o["kind"] == kind for o in objects)
+        assert pod_specs(objects)[0]["containers"][0]["args"] == [*plain, "--allow-invalid"]
+    assert "--allow-invalid" not in plain
+    assert plain[:5] == ["-m", "isvcperf", "k", "job-run", "/etc/isvcperf/spec.yaml"]
 
 
 def test_cronjob_launch_keeps_a_history(variants: list[list[dict[str, Any]]]) -> None:

@@ -130,7 +130,7 @@ def test_the_validity_so_far_is_shown_before_the_figures() -> None:
     out = io.StringIO()
     run = run_spec(load={"duration": "60s"}, slos={"http/latency-p99.9": {"upper": 1000}})
     monitor = Monitor(run, live=LiveView(run, stream=out, terminal=True),
-                      judge=lambda found: build_result(run, found, "interrupted", "", []).validity)
+                      judge=lambda found, _stable_at: build_result(run, found, "interrupted", "", []).validity)
     document = stats(10.0)  # the parts of the stats document build_result reads beyond the live view's
     document.update(workers={}, interval=1.0, intervals=[])
     document["total"].update(errorGroups={})

@@ -13,7 +13,8 @@ from isvcperf import spec
 from isvcperf.kserve import openai
 from isvcperf.payload.bodies import load_payload
 from isvcperf.payload.openai import draw
-from isvcperf.spec.generative import Lengths
+from isvcperf.spec.generative import MIN_TOKENS, Lengths, resolve_lengths
+from isvcperf.spec.resolve import resolve
 from isvcperf.util.errors import SpecError
 
 BASE: dict[str, Any] = {"name": "llm", "target": {"baseUrl": "http://127.0.0.1:8000", "protocol": "openai",
@@ -76,12 +77,24 @@ def test_synthetic_bodies_are_varied_repeatable_and_ask_for_usage() -> None:
 
 def test_length_distributions_stay_in_their_bounds() -> None:
     rng = random.Random(1)
-    for lengths in (Lengths("uniform", min=5, max=9), Lengths("normal", mean=50, stddev=30, min=10, max=80),
-                    Lengths("lognormal", mean=100, stddev=80, max=400)):
+    for given in (Lengths("uniform", min=5, max=9), Lengths("normal", mean=50, stddev=30, min=10, max=80),
+                  Lengths("lognormal", mean=100, stddev=80, max=400)):
+        lengths = resolve_lengths(given)
         values = [draw(lengths, rng) for _ in range(2000)]
-        assert min(values) >= (lengths.min or 1) and max(values) <= (lengths.max or 10**9)
-    lognormal = [draw(Lengths("lognormal", mean=100, stddev=50), rng) for _ in range(20000)]
+        assert min(values) >= (given.min or MIN_TOKENS) and max(values) <= (given.max or 10**9)
+    lognormal = [draw(resolve_lengths(Lengths("lognormal", mean=100, stddev=50)), rng) for _ in range(20000)]
     assert 95 <= sum(lognormal) / len(lognormal) <= 105
+
+
+def test_lengths_take_their_min_from_the_resolved_spec_not_from_the_drawing() -> None:
+    """payload.openai once fell back to literals (mean 1.0, min 1) of its own; spec.resolve fills in the min once."""
+    run = load({"generate": {"output": {"distribution": "normal", "mean": 2, "stddev": 5}}})
+    assert run.generate is not None and run.generate.output.min == MIN_TOKENS == run.generate.input.min
+    assert resolve(run, run.base_dir) == run
+    bodies = [json.loads(body) for body in load_payload(run).endpoints[0]]
+    assert min(b["max_tokens"] for b in bodies) == MIN_TOKENS  # a normal around 2 tokens reaches below 1: clipped
+    with pytest.raises(AssertionError, match=r"spec\.resolve"):
+        draw(Lengths("fixed", mean=8), random.Random(0))  # an unresolved distribution is a bug, not a default
 
 
 def test_payload_and_sharegpt_sources(tmp_path: Path) -> None:

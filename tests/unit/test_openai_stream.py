@@ -9,8 +9,7 @@ import threading
 import pytest
 
 from isvcperf.loadgen.http1 import Connection, Endpoint, encode_request
-from isvcperf.loadgen.openai_user import judge
-from isvcperf.loadgen.sse import StreamReader
+from isvcperf.loadgen.sse import StreamReader, judge
 
 
 def frame(content: str | None = None, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import pytest
 
 from isvcperf.report import DEFAULT_FORMATS, render, write_reports
 from isvcperf.results.metric_text import format_measure, format_metric
-from isvcperf.results.result import ErrorGroup, Result, SLOVerdict, WorkerSummary, load_result
+from isvcperf.results.result import ErrorGroup, Result, SLOVerdict, Validity, ValidityCheck, WorkerSummary, load_result
 from isvcperf.spec.metric_names import order as metric_order
 from isvcperf.util.errors import SpecError
 
@@ -159,6 +160,44 @@ def test_metrics_sort_counts_rate_throughput_then_latencies_by_percentile() -> N
         "latency-p99.9",
         "latency-max",
     ]
+
+
+def test_the_validity_table_wraps_its_sentences_to_the_reports_width() -> None:
+    """Checks say what they measured in a sentence: the table wraps them to 100 columns, not past."""
+    stability = ValidityCheck("stability", "pass", "throughput ±8.76%, p50 ±3.36%, p90 ±11.9% over 3 windows of 5s",
+                              "±20% over the last 3 windows")
+    samples = ValidityCheck("samples", "pass", "http/latency-p90 rests on 2084 of 20842 requests beyond it",
+                            "n·(1−q) ≥ 10, here 100 requests")
+    report = render(dataclasses.replace(passing(), validity=Validity("valid", [stability, samples])), "text")
+    rows = section(report, "Validity")
+    assert max(len(line) for line in rows) <= 100, "\n".join(rows)
+    assert rows[0].split() == ["Check", "Status", "Measured", "Limit"]
+    assert re.match(r"stability +pass +throughput ±8\.76%", rows[2]), rows[2]
+    # a wrapped row goes on under its own column, and every word of it is still there
+    indent = rows[0].index("Measured")
+    wrapped = [line for line in rows[2:] if line[:indent].strip() == ""]
+    assert wrapped and all(line[indent - 1] == " " for line in wrapped)
+    words = " ".join(" ".join(line.split()) for line in rows[2:])
+    for check in (stability, samples):
+        assert all(word in words for word in (check.value + " " + check.limit).split())
+    assert len(section(render(passing(), "text"), "Metrics")[2]) < 100  # other tables: one line per row, as before
+
+
+def test_open_loop_latencies_sort_statistic_by_statistic_not_alphabetically() -> None:
+    """service-time-max and send-lateness-mean used to trail the table after latency-max."""
+    names = [f"http/{kind}-{s}" for kind in ("send-lateness", "service-time", "latency")
+             for s in ("stddev", "max", "p99", "mean", "p50", "min")] + ["http/throughput", "http/request-count"]
+    assert [n.partition("/")[2] for n in sorted(names, key=metric_order)] == [
+        "request-count", "throughput",
+        "latency-mean", "service-time-mean", "send-lateness-mean",
+        "latency-stddev", "service-time-stddev", "send-lateness-stddev",
+        "latency-min", "service-time-min", "send-lateness-min",
+        "latency-p50", "service-time-p50", "send-lateness-p50",
+        "latency-p99", "service-time-p99", "send-lateness-p99",
+        "latency-max", "service-time-max", "send-lateness-max",
+    ]
+    grpc = sorted(["grpc/latency/max", "grpc/service-time/p90", "grpc/latency/p90", "grpc/latency/mean"], key=metric_order)
+    assert grpc == ["grpc/latency/mean", "grpc/latency/p90", "grpc/service-time/p90", "grpc/latency/max"]
 
 
 def test_text_report_of_a_passing_run() -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from synthetic_results import HOSTILE, staged
 
+from isvcperf.cli.main import main
 from isvcperf.report import render, write_reports
 from isvcperf.report.safe_text import markdown_cell
-from isvcperf.results.result import Result
+from isvcperf.results.result import Result, Validity, ValidityCheck
 
 
 def junit(result: Result) -> ET.Element:
@@ -28,6 +32,11 @@ def test_junit_has_one_case_per_slo_and_failures_carry_value_and_limit() -> None
     assert [c.get("name") for c in cases] == [
         "run completed", "http/latency-p90 ≤ 10 ms", "http/error-rate ≤ 0.001", "http/throughput ≥ 50 req/s",
         "measurement valid"]  # the validity case (issue 14): a result without validity data was not judged
+    assert suite.get("skipped") == "1" and root.get("skipped") == "1"  # ... so it is skipped, never passed
+    skipped = cases[-1].find("skipped")
+    assert skipped is not None and skipped.get("message") == "not judged (a result written before validity checks)"
+    judged = junit(_judged(ValidityCheck("drops", "pass", "0 of 900 arrivals dropped", "0.1%"))).find("testsuite")
+    assert judged is not None and judged.get("skipped") == "0" and judged.find("testcase/skipped") is None
     failed = [c for c in cases if c.find("failure") is not None]
     assert len(failed) == 1
     failure = failed[0].find("failure")
@@ -70,6 +79,35 @@ def test_markdown_summary_table() -> None:
     assert "&lt;script&gt;" in md
 
 
+def _judged(*checks: ValidityCheck) -> Result:
+    return dataclasses.replace(staged(), reason="stopped early at 12s", validity=Validity(
+        "invalid" if any(c.status == "fail" for c in checks) else "valid", list(checks)))
+
+
+def test_markdown_paragraphs_never_run_into_a_table() -> None:
+    """A table glued to the line before it is that line's text in most Markdown renderers."""
+    for result in (staged(), _judged(ValidityCheck("drops", "pass", "0 of 900 arrivals dropped", "0.1%"))):
+        md = render(result, "markdown")
+        lines = md.splitlines()
+        for before, line in itertools.pairwise(lines):
+            if line.startswith("|") and not before.startswith("|"):
+                assert before == "", f"{before!r} runs into {line!r}"
+        assert "\n\n\n" not in md
+
+
+def test_the_what_to_do_column_only_when_a_check_has_advice() -> None:
+    passed = ValidityCheck("drops", "pass", "0 of 900 arrivals dropped", "0.1%", "raise load.users")
+    failed = ValidityCheck("samples", "fail", "http/latency-p99 rests on 4 of 400 requests", "n·(1−q) ≥ 10",
+                           "run at least 1000 requests")
+    valid, invalid = _judged(passed), _judged(passed, failed)
+    assert "What to do" not in render(valid, "markdown") and "What to do" not in render(valid, "html")
+    md = render(invalid, "markdown")
+    assert "| Check | Status | Measured | Limit | What to do |" in md
+    assert "| drops | pass | 0 of 900 arrivals dropped | 0.1% |  |" in md  # a passing check's advice is not shown
+    assert "| samples | fail | http/latency-p99 rests on 4 of 400 requests | n·(1−q) ≥ 10 | run at least 1000 requests |" in md
+    assert "<th>What to do</th>" in render(invalid, "html")
+
+
 def test_markdown_cell_keeps_server_text_literal_and_in_one_cell() -> None:
     assert markdown_cell("a|b\nc") == "a\\|b c"
     assert markdown_cell("<b>*x*</b> & `y`") == "&lt;b&gt;\\*x\\*&lt;/b&gt; &amp; \\`y\\`"
@@ -82,3 +120,17 @@ def test_write_reports_writes_the_formats_asked_for(tmp_path: Path) -> None:
         "json": "result.json", "markdown": "report.md", "junit": "junit.xml"}
     ET.parse(paths["junit"])
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "junit", "json"])
+def test_isvcperf_report_prints_what_the_file_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """`isvcperf report DIR -o FMT > file` gives the run's own report file, ending in one newline, not two."""
+    paths = write_reports(staged(), tmp_path, [fmt])
+    assert main(["report", str(tmp_path), "-o", fmt]) == 0
+    printed = capsys.readouterr().out
+    assert printed.endswith("\n") and not printed.endswith("\n\n")
+    stored = paths[fmt].read_text(encoding="utf-8")
+    if fmt == "json":  # read back, a limit written 10 is 10.0: the same data, another spelling
+        assert json.loads(printed) == json.loads(stored)
+    else:
+        assert printed == stored

@@ -15,6 +15,7 @@ from test_report_charts import chart_data
 from isvcperf.loadgen.recorder import decode_histogram
 from isvcperf.report import render
 from isvcperf.report.llm_charts import llm_charts, merge_rows
+from isvcperf.spec.metric_names import LLM_ORDER
 
 GENERATIVE_CHARTS = ["llm-ttft-distribution", "llm-ttft-spectrum", "llm-itl-tpot-distribution", "llm-itl-tpot-spectrum",
                      "llm-tokens-over-time", "llm-goodput-over-time", "llm-lengths"]
@@ -105,6 +106,38 @@ def test_text_report_has_the_generative_block() -> None:
     assert "Generative" not in render(staged(), "text")
 
 
+def _llm_rows(report: str, row: str) -> list[str]:
+    """The llm/ metric names of a report's metrics table, in the order it shows them."""
+    return re.findall(row, report, re.MULTILINE)
+
+
+def test_every_report_lists_llm_metrics_in_the_vocabularys_order() -> None:
+    """ttft, itl, tpot, e2e, throughput, lengths, goodput: not alphabetical (e2e, good-count, ...),
+    each distribution mean, stddev, min, percentiles ascending, max, as http/ latencies."""
+    result = generative()
+    text = render(result, "text").split("\nMetrics\n", 1)[1]
+    shown = {
+        "text": _llm_rows(text, r"^llm/(\S+) "),
+        "markdown": _llm_rows(render(result, "markdown"), r"^\| `llm/([^`]+)` \| [^|]+ \| [^|]* \|$"),
+        "html": _llm_rows(render(result, "html"), r"<tr><td>llm/([^<]+)</td>"),
+    }
+    names = shown["text"]
+    assert len(names) == len([n for n in result.metrics if n.startswith("llm/")])
+    assert shown["markdown"] == names and shown["html"] == names
+    families = list(dict.fromkeys(re.sub(r"-(mean|stddev|min|max|p[\d.]+)$", "", n) for n in names))
+    assert families == [n for n in LLM_ORDER if f"llm/{n}" in result.metrics or any(
+        m.startswith(f"llm/{n}-") for m in result.metrics)]
+    assert families[:7] == ["request-count", "error-count", "error-rate", "ttft", "itl", "tpot", "e2e"]
+    assert [n for n in names if n.startswith("ttft-")] == [
+        "ttft-mean", "ttft-stddev", "ttft-min", "ttft-p50", "ttft-p90", "ttft-p99", "ttft-max"]
+    block = render(result, "text").split("Generative (llm/ metrics", 1)[1].split("\nMetrics\n", 1)[0]
+    assert re.findall(r"^(TTFT|ITL|TPOT|E2E) ", block, re.MULTILINE) == ["TTFT", "ITL", "TPOT", "E2E"]
+    tallies = {n: re.search(rf"^llm/{n} +(\S+)", text, re.MULTILINE).group(1)  # type: ignore[union-attr]
+               for n in ("tokens-from-usage", "tokens-from-frames", "input-tokens", "good-count")}
+    assert tallies == {"tokens-from-usage": "600", "tokens-from-frames": "0", "input-tokens": "38400",
+                       "good-count": str(round(result.metrics["llm/good-count"]))}  # whole numbers: not 600.0, 0.000
+
+
 def test_frames_counted_tokens_are_said_and_unasked_percentiles_are_dashes() -> None:
     result = generative()
     metrics = {k: v for k, v in result.metrics.items() if not k.endswith("-p99")}
@@ -123,6 +156,24 @@ def test_html_has_the_generative_section_before_the_run_charts() -> None:
     assert "<td>TTFT <span" in section
     assert [c["id"] for c in chart_data(html) if c["group"] == "generative"] == GENERATIVE_CHARTS
     assert 'id="generative"' not in render(staged(), "html")
+
+
+def test_markdown_has_the_generative_block_with_the_text_blocks_figures() -> None:
+    result = generative()
+    markdown = render(result, "markdown")
+    block = markdown.split("**Generative** (`llm/` metrics", 1)[1].split("**Warnings**", 1)[0]
+    text = render(result, "text").split("Generative (llm/ metrics", 1)[1].split("\nMetrics\n", 1)[0]
+    for measure in ("TTFT", "ITL", "TPOT", "E2E"):
+        row = re.search(rf"^\| {measure} \| [^|]+ \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", block, re.MULTILINE)
+        line = re.search(rf"^{measure} .*$", text, re.MULTILINE)
+        assert row and line, block
+        assert [cell.strip() for cell in row.groups()] == line.group(0).split()[-4:]
+    assert f"| TTFT | time to first token | {result.metrics['llm/ttft-p50']:.2f} |" in block
+    for label in ("Output tokens/s", "Requests/s", "Goodput", "Token counts", "Lengths"):
+        assert re.search(rf"^\| {re.escape(label)} \| \S", block, re.MULTILINE), label
+    assert "| Goodput | 15.23 req/s; 76.2% of requests good (within TTFT ≤ 100ms) |" in block
+    assert markdown.index("**Generative**") < markdown.index("<summary>Metrics</summary>")
+    assert "Generative" not in render(staged(), "markdown")
 
 
 def test_markdown_and_junit_carry_llm_slos() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from isvcperf import spec
 from isvcperf.kube import manifests
+from isvcperf.loadgen.config import LoadgenConfig
 from isvcperf.payload.bodies import load_payload
 from isvcperf.plan.topology import loadgen_config
 from isvcperf.spec.budget import REQUESTS_RUN_BOUND, budget
@@ -113,6 +114,20 @@ def test_the_cluster_and_the_master_use_the_same_linger() -> None:
     assert rendered.plan is not None and rendered.plan.config.linger == run.kubernetes.linger == 300.0
     assert rendered.context["active_deadline"] == budget(run).master_job == 60 + (30 + 30 + 120) + 300
     assert loadgen_config(run, payload, 1).linger == 300.0
+
+
+def test_the_loadgen_config_has_no_deadlines_of_its_own() -> None:
+    """LoadgenConfig once kept copies of the spec's defaults (timeout 30, interval 1, linger 300)."""
+    own = {f.name for f in dataclasses.fields(LoadgenConfig)
+           if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    assert not own & {"timeout", "interval", "linger"}
+    for given in (data(), data(target={"url": URL, "timeout": "5s"}, metrics={"interval": "2s"},
+                               kubernetes={"linger": "2m"})):
+        run = spec.from_data(given)
+        limits, config = budget(run), loadgen_config(run, load_payload(run), 1)
+        assert (config.timeout, config.linger, config.interval) == (limits.request, limits.linger, run.metrics.interval)
+        assert LoadgenConfig.from_json(config.to_json()) == config
+    assert (config.timeout, config.linger, config.interval) == (5.0, 120.0, 2.0)
 
 
 def test_a_generative_spec_is_resolved_and_frozen_like_the_others() -> None:

@@ -92,6 +92,10 @@ def test_too_few_samples_for_a_judged_percentile_says_how_many_would_do() -> Non
     assert "0.4 of 400 requests" in found.value and "10000 requests" in found.limit
     assert "run at least 10000 requests" in found.advice
     assert checks(run, result(requests=10000))["samples"].status == "pass"
+    p90 = run_spec(requests=400, slos={"http/latency-p90": {"upper": 100}})
+    assert "rests on 2084 of 20842 requests" in checks(p90, result(requests=20842))["samples"].value  # not 2084.2
+    short = checks(p90, result(requests=99))["samples"]  # 9.9 beyond: short of 10, and says so
+    assert short.status == "fail" and "rests on 9.9 of 99 requests" in short.value
 
 
 def test_send_lateness_is_judged_against_the_latency_it_sits_in() -> None:
