@@ -20,7 +20,9 @@ from isvcperf.cli.commands import help_of
 from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, add_allow_invalid, exit_codes
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
 from isvcperf.outputs.formats import DEFAULT_FORMATS, FORMATS
+from isvcperf.plan.topology import worker_count
 from isvcperf.report.live import LiveView
+from isvcperf.spec.validity import master_capacity_note
 from isvcperf.util.durations import parse_duration
 from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 
@@ -203,6 +205,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     target = run_spec.infer_url or f"InferenceService {run_spec.target.isvc}"
     count = len(run_spec.slos)
     print(f"{args.spec}: valid ({run_spec.target.protocol} {target}, {count} SLO{'' if count == 1 else 's'})")
+    crowded = master_capacity_note(worker_count(run_spec)[0], run_spec.validity)
+    if crowded:
+        print(f"{args.spec}: warning: {crowded}")
     return EXIT_OK
 
 

@@ -30,6 +30,7 @@ from isvcperf.spec import metric_names, observability, schema
 from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
+from isvcperf.spec.validity import master_capacity_note
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun, SpecError
 
@@ -129,6 +130,9 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
             runner = KubernetesRunner(spec, payload, cluster, echo)
         else:
             runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port)
+        crowded = master_capacity_note(len(runner.plan.workers), spec.validity)
+        if crowded:
+            echo(f"isvcperf: warning: {crowded}")
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
         with Monitor(spec, live(spec, echo), ui_url, judge=functools.partial(validity_so_far, spec)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))

@@ -26,6 +26,7 @@ from typing import Any
 
 import gevent
 import psutil
+from flask import request
 from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunner
@@ -33,6 +34,7 @@ from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunne
 from isvcperf.loadgen import (
     collector,
     health,
+    increment,
     last_words,
     llm_recorder,
     orphan,
@@ -49,6 +51,7 @@ from isvcperf.loadgen.protocol import (
     MSG_DONE,
     MSG_HELLO,
     REPORT_KEY,
+    SINCE_PARAM,
     STATS_ROUTE,
     Phase,
     StatsDocument,
@@ -324,11 +327,15 @@ def _linger(runner: MasterRunner, st: State) -> None:
             runner.environment.web_ui.stop()
 
 
-def _stats_response(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
-    """The stats route: the document, and a finished run's result counts as fetched."""
+def _stats_response(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument | tuple[dict[str, str], int]:
+    """The stats route: the document (from timeline row `?since=` on), and a finished run's result counts as fetched."""
+    try:
+        since = increment.parse_since(request.args.get(SINCE_PARAM))
+    except ValueError as exc:
+        return {"error": str(exc)}, 400
     if st.phase == "finished":
         st.fetched = True
-    return stats_document(runner, st)
+    return increment.tail(stats_document(runner, st), since)
 
 
 def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
@@ -357,6 +364,8 @@ def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocume
         total=st.merged,
         interval=st.config.interval,
         timeline=st.timeline.summary(),
+        timelineSettled=st.timeline.settled(
+            [cid for cid, t in st.workers.items() if not t.done] if st.phase == "running" else []),
         stages=st.config.stages,
     )
     if health.enabled():

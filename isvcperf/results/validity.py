@@ -19,7 +19,7 @@ from collections.abc import Callable
 from isvcperf.results.result import Result, TimelinePoint, Validity, ValidityCheck
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
-from isvcperf.spec.validity import stability_window
+from isvcperf.spec.validity import MASTER_ADVICE, stability_window
 from isvcperf.util.durations import format_duration
 
 Check = Callable[[RunSpec, Result], ValidityCheck]
@@ -315,11 +315,16 @@ def survivorship(spec: RunSpec, result: Result) -> ValidityCheck:
 
 
 def master_capacity(spec: RunSpec, result: Result) -> ValidityCheck:
-    """Advice only: past the limit the master's CPU, not the target, may set the pace of reports."""
-    workers, limit = len(result.workers), spec.validity.max_workers_per_master
-    return ValidityCheck("master-capacity", "warn" if workers > limit else "pass", f"{workers} worker{'s' if workers != 1 else ''}",
-                         f"{limit} per master", "more workers than one master is trusted to serve (a provisional "
-                         "limit, not yet measured): watch the master's CPU, or give it a core of its own")
+    """Advice only: past the limit the master's CPU, not the target, may set the pace of reports.
+    Judged on the workers asked (load.workers; no more are started than users) as well as those that
+    attached, so a run that never got them all is still told."""
+    attached, limit = len(result.workers), spec.validity.max_workers_per_master
+    asked = min(spec.load.workers or 0, spec.load.users)
+    workers = max(attached, asked)
+    value = f"{workers} worker{'s' if workers != 1 else ''}" + (f" asked, {attached} attached" if asked > attached else "")
+    return ValidityCheck("master-capacity", "warn" if workers > limit else "pass", value, f"{limit} per master",
+                         f"more workers than one master serves within half a core (benchmarks/README.md, section 7); "
+                         f"{MASTER_ADVICE}")
 
 
 CHECKS: tuple[Check, ...] = (generator_cpu, send_lateness, drops, achieved_rate, workers_lost, samples, stability,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from isvcperf.loadgen import web_login
+from isvcperf.loadgen import increment, web_login
 from isvcperf.loadgen.config import PARENT_ENV, PROCESS_ENV
 from isvcperf.loadgen.last_words import FINAL_ENV, STOP_WAIT, stats_from_files
 from isvcperf.loadgen.protocol import STOP_ROUTE, StatsDocument, parse_document
@@ -87,6 +87,7 @@ class LocalRunner:
         self._logs: list[IO[bytes]] = []
         self._master_died = False
         self._hurry = False
+        self._stats = increment.Assembly()
         self.last_stats: StatsDocument | None = None
         self.start_timeout = WORKER_CONNECT_TIMEOUT + 15.0
         self._port_attempts = 1
@@ -219,8 +220,9 @@ class LocalRunner:
 
     def fetch(self) -> StatsDocument | None:
         try:
-            with urllib.request.urlopen(self.plan.stats_url, timeout=FETCH_TIMEOUT) as response:
-                return parse_document(response.read())
+            with urllib.request.urlopen(increment.path(self.plan.stats_url, self._stats.since),
+                                        timeout=FETCH_TIMEOUT) as response:
+                return self._stats.add(parse_document(response.read()))
         except (urllib.error.URLError, OSError, ValueError):
             return None
 

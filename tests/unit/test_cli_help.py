@@ -55,6 +55,16 @@ def test_validate_of_an_inferenceservice_target(tmp_path, capsys: pytest.Capture
     assert capsys.readouterr().out == f"{path}: valid (v2 InferenceService iris, 1 SLO)\n"
 
 
+def test_validate_warns_before_a_run_asks_more_workers_than_a_master_serves(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "crowded.yaml"
+    path.write_text("target: {isvc: iris}\npayload: {inline: {}}\nload: {users: 400, workers: 300}\n"
+                    "validity: {maxWorkersPerMaster: 250}\n")
+    assert main(["validate", str(path)]) == 0  # advice, not an error
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(f"{path}: warning: 300 worker processes report to one Locust master, which serves "
+                               "250 (validity.maxWorkersPerMaster): past it the master's CPU")
+
+
 URL = "http://127.0.0.1:9/v2/models/m/infer"
 
 

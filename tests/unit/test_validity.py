@@ -150,3 +150,22 @@ def test_bad_limits_are_one_line(field: str, value: str) -> None:
     with pytest.raises(SpecError) as info:
         run_spec(duration="1s", valid={key: yaml.safe_load(value)})
     assert field in str(info.value) and "\n" not in str(info.value)
+
+
+def test_master_capacity_warns_on_the_workers_asked_as_well_as_those_attached() -> None:
+    from isvcperf.spec.validity import MASTER_WORKERS, master_capacity_note
+
+    many = MASTER_WORKERS + 1
+    within = checks(run_spec(duration="10s", users=8, workers=1), result())["master-capacity"]
+    assert within.status == "pass" and within.value == "1 worker"
+    asked = checks(run_spec(duration="10s", users=many, workers=many), result())["master-capacity"]
+    assert asked.status == "warn" and asked.value == f"{many} workers asked, 1 attached"
+    assert asked.limit == f"{MASTER_WORKERS} per master" and "raise metrics.interval" in asked.advice
+    capped = checks(run_spec(duration="10s", users=8, workers=many), result())["master-capacity"]
+    assert capped.status == "pass"  # no more workers are started than users
+    assert validity.judge(run_spec(duration="10s", users=many, workers=many), result()).verdict == "valid"  # advice only
+    note = master_capacity_note(many, run_spec(duration="10s").validity)
+    assert note is not None and note.startswith(f"{many} worker processes report to one Locust master, which serves "
+                                                f"{MASTER_WORKERS} (validity.maxWorkersPerMaster)")
+    assert master_capacity_note(MASTER_WORKERS, run_spec(duration="10s").validity) is None
+    assert master_capacity_note(3, run_spec(duration="10s", valid={"maxWorkersPerMaster": 2}).validity) is not None
