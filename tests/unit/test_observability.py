@@ -103,7 +103,7 @@ def _families(open_loop: bool, late_us: list[int]) -> dict[str, dict[str, float]
         intended = 100.0 + i / 1000
         recorder.record(intended, intended + late / 1e6, intended + 0.002, None)
     document = {"phase": "running", "total": merge([recorder.snapshot()]), "workers": {}}
-    collector = RunCollector(LoadgenConfig(run_name="r", run_id="1"), lambda: StatsDocument(**document))  # type: ignore[typeddict-item]
+    collector = RunCollector(LoadgenConfig(run_name="r", run_id="1", timeout=5.0, interval=1.0, linger=2.0), lambda: StatsDocument(**document))  # type: ignore[typeddict-item]
     return {family.name: {sample.name + sample.labels.get("le", ""): sample.value for sample in family.samples}
             for family in collector.collect()}
 
