@@ -80,4 +80,5 @@ def test_a_locustfile_with_no_user_class_could_not_run_and_is_not_called_valid(t
     assert result["status"] == "could-not-run" and result["validity"]["verdict"] == "invalid"
     assert result["validity"]["checks"][0]["name"] == "nothing-measured"
     assert "Validity  INVALID: nothing-measured" in (out / "report.txt").read_text()
-    assert "No User class found" in (out / "locust-master.log").read_text()
+    # the reason quotes Locust's refusal and names the file it is in (Locust logs it to --logfile)
+    assert result["reason"].endswith(f"(see {out / 'locust-master.log'}): No User class found!"), result["reason"]
