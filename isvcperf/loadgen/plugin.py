@@ -92,6 +92,8 @@ class State:
     controller: Controller | None = None
     workers: dict[str, WorkerTrack] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
+    llm_intervals: llm_recorder.IntervalSums = field(default_factory=llm_recorder.IntervalSums)
+    """A generative run's interval rows, summed as the workers ship them (each once, like the timeline's)."""
     merged: Totals | None = None
     """The workers' snapshots merged, until the next report changes one."""
     phase: Phase = "waiting"
@@ -244,6 +246,7 @@ def _init_master(environment: Environment, runner: MasterRunner | LocalRunner, w
         track = st.workers.get(client_id)
         if track is not None:
             st.timeline.add(client_id, snapshot.pop("intervals", {}))  # type: ignore[misc]
+            st.llm_intervals.take(snapshot)  # type: ignore[arg-type]
             track.snapshot = snapshot
             st.merged = None
         return track
@@ -347,7 +350,7 @@ def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocume
     """
     if st.merged is None:
         snapshots = [t.snapshot for t in st.workers.values()]
-        st.merged = llm_recorder.with_llm(merge(snapshots), snapshots)
+        st.merged = llm_recorder.with_llm(merge(snapshots), snapshots, st.llm_intervals)
     document = StatsDocument(
         phase=st.phase,
         finishReason=st.finish_reason,

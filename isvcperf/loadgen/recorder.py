@@ -84,7 +84,8 @@ class Interval:
 class Shipped(Protocol):
     """More measurements a worker ships inside its snapshot (loadgen.llm_recorder.LlmRecorder)."""
 
-    def snapshot(self) -> protocol.LlmStats: ...
+    def snapshot(self, below: int | None = None) -> protocol.LlmStats:
+        """Cumulative figures and the interval rows before `below` (all when None), each shipped once."""
 
 
 class Recorder:
@@ -202,7 +203,8 @@ class Recorder:
         # An interval is shipped once, a whole interval after it ended and only once its CPU sample
         # is in, and forgotten here: the master keeps it, so a soak does not grow the worker. Closed
         # in order, they ship in order, none skipped: the master can tell which rows are settled.
-        ready = sorted(i for i in self.intervals if final or (i < current - 1 and i <= self._closed))
+        below = None if final else min(current - 1, self._closed + 1)
+        ready = sorted(i for i in self.intervals if below is None or i < below)
         shipped = {i: self.intervals.pop(i) for i in ready}
         snapshot = protocol.WorkerSnapshot(
             **self.total.to_data(),
@@ -228,7 +230,7 @@ class Recorder:
             },
         )
         if self.llm is not None:
-            snapshot["llm"] = self.llm.snapshot()
+            snapshot["llm"] = self.llm.snapshot(below)  # its interval rows ship with the HTTP ones
         return snapshot
 
 

@@ -29,12 +29,23 @@ nearest of these at or below it (p99.9 at p99, p95 at p90, the mean at p50)."""
 
 
 def judge(spec: RunSpec, result: Result) -> Validity:
-    """Every check, in the order the README's table lists them; invalid when any fails."""
+    """Every check, in the order the README's table lists them; invalid when any fails. A run that
+    measured no request (it could not start, or stopped before the first answer) is invalid first of
+    all: its checks are all skipped, and no skipped check may read as a pass."""
     checks = [check(spec, result) for check in CHECKS]
     for found in checks:
         if found.status == "fail" and found.name in spec.validity.ignore:
             found.status = "warn"
+    if nothing_measured(spec, result.metrics):
+        checks.insert(0, ValidityCheck("nothing-measured", "fail", "no request was measured", "at least 1 request",
+                                       "there are no figures to judge: see the verdict's reason and the "
+                                       "master's and workers' logs, fix what kept the load from running, rerun"))
     return Validity("invalid" if any(c.status == "fail" for c in checks) else "valid", checks)
+
+
+def nothing_measured(spec: RunSpec, metrics: dict[str, float]) -> bool:
+    """No request in the measured window: a precondition of every check, not a check to ignore."""
+    return not metrics.get(metric_names.full_name(_prefix(spec), "request-count"))
 
 
 def line(check: ValidityCheck) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -257,7 +258,11 @@ class LocalRunner:
         if code is None:
             return
         self._master_died = True
-        tail = _tail(self.out_dir / "locust-master.out")
+        where = self.out_dir / "locust-master.out"
+        tail = _tail(where)
+        if not tail.strip():  # Locust logs its own refusals ("No User class found!") to --logfile, not stdout
+            where = self.out_dir / "locust-master.log"
+            tail = _tail(where)
         if "Gave up waiting for workers" in tail:
             raise CouldNotRun(
                 f"Locust workers did not connect within {WORKER_CONNECT_TIMEOUT}s; "
@@ -267,9 +272,9 @@ class LocalRunner:
             raise PortTaken(f"the ports chosen for the Locust master were taken by another process "
                             f"{PORT_ATTEMPTS} times in a row; run again ({tail.splitlines()[-1]})")
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-        last = f": {tail.strip().splitlines()[-1]}" if tail.strip() and code > 0 else ""
+        last = f": {_log_message(tail.strip().splitlines()[-1])}" if tail.strip() and code > 0 else ""
         raise CouldNotRun(f"the Locust master {how} during the run; the workers were stopped and the result "
-                          f"holds what was measured until then (see {self.out_dir / 'locust-master.out'}){last}")
+                          f"holds what was measured until then (see {where}){last}")
 
     def _workers_missing_message(self, stats: StatsDocument) -> str:
         dead = [name for name, p in self._procs.items() if name != "master" and p.poll() is not None]
@@ -297,6 +302,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _log_message(line: str) -> str:
+    """A log line without Locust's `[time] host/LEVEL/logger: ` prefix: the reason quotes what was said."""
+    return re.sub(r"^\[[^\]]*\] \S+: ", "", line)
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -95,3 +95,14 @@ def test_quick_run_mistakes_are_one_line(capsys: pytest.CaptureFixture[str], arg
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+
+@pytest.mark.parametrize("command,given,flag", [(["run"], ["spec.yaml"], "--report"), (["report"], ["out"], "-o"),
+                                                (["k", "report"], [], "-o"), (["compare"], ["a", "b"], "-o")])
+def test_md_is_markdown_wherever_a_format_is_named(capsys: pytest.CaptureFixture[str], command: list[str],
+                                                   given: list[str], flag: str) -> None:
+    """People guess `md` for Markdown (the file is report.md): accepted, resolved, and listed in --help."""
+    args = build_parser().parse_args([*command, *given, flag, "md"])
+    assert (args.reports if flag == "--report" else args.output) in (["markdown"], "markdown")
+    assert "md: markdown" in help_of(capsys, *command)
