@@ -84,8 +84,10 @@ def _dropped(result: Result) -> int:
 
 def generator_cpu(spec: RunSpec, result: Result) -> ValidityCheck:
     hot, limit = _hottest(result), spec.validity.max_generator_cpu
-    status = "skip" if not result.timeline else "fail" if hot > limit else "pass"
-    return ValidityCheck("generator-cpu", status, f"a worker's CPU reached {hot:.0f}% during the measured window",
+    if not result.timeline:
+        return ValidityCheck("generator-cpu", "skip", "no interval measured", f"{limit:g}%")
+    return ValidityCheck("generator-cpu", "fail" if hot > limit else "pass",
+                         f"a worker's CPU reached {hot:.0f}% during the measured window",
                          f"{limit:g}%", "load generator saturated: latency figures include time spent in the "
                          "generator itself; add workers (load.workers) or lower the load")
 

@@ -273,8 +273,11 @@ class LocalRunner:
                             f"{PORT_ATTEMPTS} times in a row; run again ({tail.splitlines()[-1]})")
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         last = f": {_log_message(tail.strip().splitlines()[-1])}" if tail.strip() and code > 0 else ""
-        raise CouldNotRun(f"the Locust master {how} during the run; the workers were stopped and the result "
-                          f"holds what was measured until then (see {where}){last}")
+        total = self.last_stats.get("total") if self.last_stats else None
+        kept = "the result holds what was measured until then" if total and total.get("requests") else \
+            "nothing was measured"
+        raise CouldNotRun(f"the Locust master {how} during the run; the workers were stopped and {kept} "
+                          f"(see {where}){last}")
 
     def _workers_missing_message(self, stats: StatsDocument) -> str:
         dead = [name for name, p in self._procs.items() if name != "master" and p.poll() is not None]
