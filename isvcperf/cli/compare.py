@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from isvcperf.cli.commands import help_of
-from isvcperf.cli.help import BAD_INPUT, FORMATTER, exit_codes
+from isvcperf.cli.help import BAD_INPUT, FORMATTER, add_output_option, exit_codes
 from isvcperf.report.comparison import COMPARE_FORMATS, render_comparison
 from isvcperf.results.compare import DEFAULT_TOLERANCES, LATENCY_FLOOR_MS, compare, load_changes, parse_tolerances
 from isvcperf.results.result import load_result
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     command.add_argument("--max-regression", dest="tolerances", action="append", default=[], metavar="METRIC=AMOUNT",
                          help="how much worse METRIC (or a glob, http/latency-*) may get: 10%% of the base, or an "
                          "absolute amount in the metric's unit (repeatable; overrides the defaults)")
-    command.add_argument("-o", "--output", choices=COMPARE_FORMATS, default="text", help="format (default text)")
+    add_output_option(command, COMPARE_FORMATS)
     command.add_argument("--force", action="store_true",
                          help="compare runs made at different loads anyway (with a warning in the output)")
     command.add_argument("--allow-invalid", action="store_true",

@@ -10,6 +10,9 @@ here once for every command that runs a test (run, launch, k launch and its in-c
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+
+from isvcperf.outputs.formats import ALIAS_NOTE, choices, format_name
 
 FORMATTER = argparse.RawDescriptionHelpFormatter
 
@@ -37,3 +40,9 @@ def add_allow_invalid(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-invalid", action="store_true",
                    help="exit with the SLO verdict's code even when the measurement is invalid (the reports "
                    "still say invalid); without it an invalid measurement exits 1")
+
+
+def add_output_option(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    """-o/--output: one of `formats` or an alias of one (md), the alias resolved before the command sees it."""
+    p.add_argument("-o", "--output", choices=choices(formats), type=format_name, default="text",
+                   help=f"format ({ALIAS_NOTE}; default text)")

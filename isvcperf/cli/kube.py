@@ -18,7 +18,7 @@ from typing import Any
 from isvcperf import spec
 from isvcperf.cli.cluster_flags import cluster_options
 from isvcperf.cli.commands import help_of
-from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, NO_CLUSTER, add_allow_invalid, exit_codes
+from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, NO_CLUSTER, add_allow_invalid, add_output_option, exit_codes
 from isvcperf.cli.results import add_condition_option, assert_result, exit_code
 from isvcperf.kserve import urls
 from isvcperf.kube import manifests, result_store
@@ -93,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     launch.add_argument("--dry", action="store_true", help="print the manifests instead of creating them")
     add_allow_invalid(launch)  # carried to the runner Job's command line: its exit code is the Job's status
     report = ksub.add_parser("report", help="render the newest stored result", formatter_class=FORMATTER)
-    report.add_argument("-o", "--output", choices=FORMATS, default="text")
+    add_output_option(report, FORMATS)
     check = ksub.add_parser("assert", help="check conditions on the newest stored result", formatter_class=FORMATTER)
     add_condition_option(check)
     check.add_argument("--timeout", default="0s", help="wait this long for a result to be stored (e.g. 5m)")

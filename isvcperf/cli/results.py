@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from isvcperf.cli.commands import help_of
-from isvcperf.cli.help import BAD_INPUT, FORMATTER, exit_codes
+from isvcperf.cli.help import BAD_INPUT, FORMATTER, add_output_option, exit_codes
 from isvcperf.report.render import FORMATS, render
 from isvcperf.results.assertions import CONDITIONS, check
 from isvcperf.results.result import Result, load_result
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "in one of the report formats, e.g. to turn yesterday's run into HTML or JUnit.",
                             epilog=exit_codes((0, "rendered"), (2, "no such result, or not a result.json")))
     report.add_argument("result", metavar="RESULT_OR_DIR", help="a result.json or a run's output directory")
-    report.add_argument("-o", "--output", choices=FORMATS, default="text", help="format (default text)")
+    add_output_option(report, FORMATS)
     report.set_defaults(handler=cmd_report)
 
     conditions = "".join(f"  {name:<10} {condition.meaning}\n" for name, condition in CONDITIONS.items())

@@ -19,8 +19,10 @@ from isvcperf.cli import cluster_flags, quick
 from isvcperf.cli.commands import help_of
 from isvcperf.cli.help import BAD_INPUT, EPILOG, FORMATTER, add_allow_invalid, exit_codes
 from isvcperf.engine.run import check_inputs, default_out_dir, run_test
-from isvcperf.outputs.formats import DEFAULT_FORMATS, FORMATS
+from isvcperf.outputs.formats import ALIAS_NOTE, DEFAULT_FORMATS, FORMATS, choices, format_name
+from isvcperf.plan.topology import worker_count
 from isvcperf.report.live import LiveView
+from isvcperf.spec.validity import master_capacity_note
 from isvcperf.util.durations import parse_duration
 from isvcperf.util.errors import EXIT_OK, EXIT_SLO_FAILED, SpecError
 
@@ -142,8 +144,9 @@ def _add_run_options(p: argparse.ArgumentParser, set_help: str) -> None:
     p.add_argument("--ui-linger", metavar="DURATION", type=_duration, default=0.0,
                    help="after the run, keep the web UI open this long (e.g. 10m) to look at the final charts; "
                    "the result is written first, Ctrl-C ends it early (implies --ui)")
-    p.add_argument("--report", dest="reports", action="append", choices=FORMATS, metavar="FORMAT",
-                   help=f"a report to write into the output directory, one of {', '.join(FORMATS)} "
+    p.add_argument("--report", dest="reports", action="append", choices=choices(FORMATS), type=format_name,
+                   metavar="FORMAT", help=f"a report to write into the output directory, one of "
+                   f"{', '.join(choices(FORMATS))} ({ALIAS_NOTE}) "
                    f"(repeatable; default {' '.join(DEFAULT_FORMATS)}; result.json is always written)")
     add_allow_invalid(p)
     cluster_flags.add_run_flags(p)
@@ -203,6 +206,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     target = run_spec.infer_url or f"InferenceService {run_spec.target.isvc}"
     count = len(run_spec.slos)
     print(f"{args.spec}: valid ({run_spec.target.protocol} {target}, {count} SLO{'' if count == 1 else 's'})")
+    crowded = master_capacity_note(worker_count(run_spec)[0], run_spec.validity)
+    if crowded:
+        print(f"{args.spec}: warning: {crowded}")
     return EXIT_OK
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from isvcperf.loadgen.protocol import SLO_ROUTE, StatsDocument
-from isvcperf.results import llm_metrics, metrics, slo, until
+from isvcperf.results import llm_metrics, metrics, slo, until, validity
 from isvcperf.results.metric_text import format_metric, slo_row, with_unit
 from isvcperf.results.result import SLOVerdict, Validity
 from isvcperf.spec import metric_names
@@ -110,7 +110,7 @@ def current_metrics(spec: RunSpec, stats: StatsDocument) -> tuple[dict[str, floa
 
 
 class Snapshot(NamedTuple):
-    """A run so far: its metrics, measured seconds, SLO verdicts and validity (None before any metric)."""
+    """A run so far: its metrics, measured seconds, SLO verdicts and validity (None before any request measured)."""
 
     values: dict[str, float]
     window: float
@@ -125,7 +125,9 @@ def snapshot(spec: RunSpec, stats: StatsDocument, judge: Judge | None = None,
     values, window = current_metrics(spec, stats)
     if not values:
         return Snapshot(values, window, [], None)
-    return Snapshot(values, window, slo.evaluate(spec.slos, values), judge(stats, stable_at) if judge else None)
+    # before the first answer (a slow model's first second) the run is not yet judged, not invalid
+    judged = judge is not None and not validity.nothing_measured(spec, values)
+    return Snapshot(values, window, slo.evaluate(spec.slos, values), judge(stats, stable_at) if judged else None)
 
 
 class Monitor:

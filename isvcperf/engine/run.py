@@ -30,6 +30,7 @@ from isvcperf.spec import metric_names, observability, schema
 from isvcperf.spec.budget import budget
 from isvcperf.spec.model import RunSpec
 from isvcperf.spec.request import ca_bundle_path, request_headers
+from isvcperf.spec.validity import master_capacity_note
 from isvcperf.util.durations import format_duration
 from isvcperf.util.errors import CouldNotRun, SpecError
 
@@ -64,13 +65,15 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 def check_inputs(spec: RunSpec) -> tuple[RunSpec, Bodies]:
     """Everything that can be checked without the target: payloads, header variables, CA bundle,
-    and the pacer the workers will take from ISVCPERF_PACER.
+    and the pacer and scheduler slice the workers will take from ISVCPERF_PACER and ISVCPERF_SLICE_US.
 
     Returns the bodies, and the spec with what they tell (the model a gRPC payload names).
     """
-    from isvcperf.loadgen import pacing  # gevent: loaded for this check, not by every command that imports the engine
+    # gevent: loaded for this check, not by every command that imports the engine
+    from isvcperf.loadgen import pacing, pauses
 
     pacing.configured()
+    pauses.configured_slice()
     for endpoint in spec.all_endpoints():
         request_headers(spec, endpoint=endpoint)
     observability.check_environment(spec)
@@ -127,6 +130,9 @@ def run_test(spec: RunSpec, out_dir: Path, live: DisplayFactory, reports: Sequen
             runner = KubernetesRunner(spec, payload, cluster, echo)
         else:
             runner = LocalRunner(spec, payload, out_dir, ui=ui, ui_host=ui_host, ui_port=ui_port)
+        crowded = master_capacity_note(len(runner.plan.workers), spec.validity)
+        if crowded:
+            echo(f"isvcperf: warning: {crowded}")
         ui_url = runner.plan.web_url if ui and spec.runner == "local" else None
         with Monitor(spec, live(spec, echo), ui_url, judge=functools.partial(validity_so_far, spec)) as monitor:
             outcome = runner.run(monitor, _deadline(spec))

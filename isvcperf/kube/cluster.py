@@ -377,4 +377,7 @@ def _load_config(context: str | None) -> tuple[client.ApiClient, str, str]:
         namespace = SERVICE_ACCOUNT_NAMESPACE.read_text().strip() if SERVICE_ACCOUNT_NAMESPACE.is_file() else "default"
         where = f"this cluster ({configuration.host})"
     configuration.retries = 2
+    # A proxied path (`isvcperf/stats?since=N`) goes out as written, its query included: the API server
+    # forwards a proxy request's query, and Kubernetes names never hold these characters.
+    configuration.safe_chars_for_path_param = "/?=&"
     return client.ApiClient(configuration), namespace, where

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from isvcperf.loadgen.llm_recorder import with_llm
+from isvcperf.loadgen.llm_recorder import IntervalSums, with_llm
 from isvcperf.loadgen.protocol import MSG_SNAPSHOT, MSG_STOP, STOP_ROUTE, StatsDocument, WorkerSnapshot, worker_stats
 from isvcperf.loadgen.recorder import merge
 
@@ -102,7 +102,8 @@ def stats_from_files(paths: Iterable[Path], interval: float) -> StatsDocument | 
         expectedWorkers=len(finals),
         workers={final["id"]: worker_stats(final["index"], final["snapshot"], process=final["process"])
                  for final in finals},
-        total=with_llm(merge(snapshots), snapshots),
+        # no timeline: the rows shipped went with the master; the files hold only the unshipped tail
+        total=with_llm(merge(snapshots), snapshots, IntervalSums()),
         interval=interval,
         timeline=[],
         stages=[],

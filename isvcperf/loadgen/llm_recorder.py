@@ -16,13 +16,16 @@ input and output tokens, and how many requests' output was counted from usage or
 frames. The same again per load stage (by the stage of the request's intended start, as
 the Recorder files its latency), so each stage gets its own llm/ metrics. Per interval of
 the measured window: requests, good requests and output tokens, for tokens/s and goodput
-over time. The worker ships the cumulative state in its Recorder's snapshot (key `llm`,
-the stages under `stages`); the master merges the latest of every worker exactly.
+over time. The worker ships its cumulative histograms and counts in its Recorder's snapshot
+(key `llm`, the stages under `stages`) and the master merges the latest of every worker
+exactly; the interval rows follow the HTTP timeline's rule instead (loadgen.recorder): each
+is shipped once, when its HTTP interval is, and summed on the master (IntervalSums), so a
+snapshot does not grow with the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -119,9 +122,12 @@ class LlmRecorder:
             return False
         return e2e_limit is None or (e2e is not None and e2e <= e2e_limit)
 
-    def snapshot(self) -> LlmStats:
+    def snapshot(self, below: int | None = None) -> LlmStats:
+        """Cumulative figures, plus the interval rows before `below` (all when None), shipped once and
+        forgotten: a row that grows after it was shipped (a late answer) ships again with the growth only."""
+        shipped = sorted(i for i in self.intervals if below is None or i < below)
         return LlmStats(**self.total.snapshot(), stages=[stage.snapshot() for stage in self.stages],
-                        intervals={str(i): row for i, row in self.intervals.items()})
+                        intervals={str(i): self.intervals.pop(i) for i in shipped})
 
 
 def _merge_slices(present: Sequence[LlmSlice]) -> LlmSlice:
@@ -148,19 +154,45 @@ def merge(snapshots: list[LlmStats | None]) -> LlmStats | None:
     stages = max((len(snap.get("stages", [])) for snap in present), default=0)
     merged["stages"] = [_merge_slices([snap["stages"][i] for snap in present if i < len(snap.get("stages", []))])
                         for i in range(stages)]
-    intervals: dict[int, list[int]] = {}
+    sums = IntervalSums()
     for snap in present:
-        for index, row in snap.get("intervals", {}).items():
-            total = intervals.setdefault(int(index), [0, 0, 0])
-            for i, value in enumerate(row):
-                total[i] += value
-    merged["intervals"] = {str(i): intervals[i] for i in sorted(intervals)}
+        sums.add(snap.get("intervals", {}))
+    merged["intervals"] = sums.rows()
     return merged  # type: ignore[return-value]
 
 
-def with_llm(total: Totals, snapshots: Iterable[Mapping[str, Any]]) -> Totals:
-    """`total` (the workers' merged Totals) with their merged `llm` figures, when any worker had them."""
+class IntervalSums:
+    """The master's per-interval generative rows: every worker's shipments summed as they arrive
+    (a worker ships each row once, and only a row's growth if it ships it again)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, list[int]] = {}
+
+    def take(self, snapshot: MutableMapping[str, Any]) -> None:
+        """Move a worker snapshot's generative interval rows (if any) into the sums: the snapshot the
+        master keeps for the worker then holds only figures that do not grow with the run."""
+        llm = snapshot.get("llm")
+        if llm is not None:
+            self.add(llm.pop("intervals", {}))
+
+    def add(self, intervals: Mapping[str, list[int]]) -> None:
+        for index, row in intervals.items():
+            total = self._rows.setdefault(int(index), [0, 0, 0])
+            for i, value in enumerate(row):
+                total[i] += value
+
+    def rows(self) -> dict[str, list[int]]:
+        """Interval index (as text, in order) → [requests, good requests, output tokens]."""
+        return {str(i): list(self._rows[i]) for i in sorted(self._rows)}
+
+
+def with_llm(total: Totals, snapshots: Iterable[Mapping[str, Any]], intervals: IntervalSums | None = None) -> Totals:
+    """`total` (the workers' merged Totals) with their merged `llm` figures, when any worker had them;
+    the interval rows from `intervals` (the master's sums of what was shipped) when given, else the
+    snapshots' own."""
     llm = merge([snap.get("llm") for snap in snapshots])
     if llm is not None:  # a generative run's token-level figures (protocol openai)
+        if intervals is not None:
+            llm["intervals"] = intervals.rows()
         total["llm"] = llm
     return total

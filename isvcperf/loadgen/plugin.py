@@ -26,6 +26,7 @@ from typing import Any
 
 import gevent
 import psutil
+from flask import request
 from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunner
@@ -33,10 +34,12 @@ from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunne
 from isvcperf.loadgen import (
     collector,
     health,
+    increment,
     last_words,
     llm_recorder,
     lost_workers,
     orphan,
+    pauses,
     prometheus,
     standalone,
     web_controls,
@@ -49,6 +52,7 @@ from isvcperf.loadgen.protocol import (
     MSG_DONE,
     MSG_HELLO,
     REPORT_KEY,
+    SINCE_PARAM,
     STATS_ROUTE,
     Phase,
     StatsDocument,
@@ -90,6 +94,8 @@ class State:
     controller: Controller | None = None
     workers: dict[str, WorkerTrack] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
+    llm_intervals: llm_recorder.IntervalSums = field(default_factory=llm_recorder.IntervalSums)
+    """A generative run's interval rows, summed as the workers ship them (each once, like the timeline's)."""
     merged: Totals | None = None
     """The workers' snapshots merged, until the next report changes one."""
     phase: Phase = "waiting"
@@ -167,6 +173,7 @@ def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, s
     @environment.events.test_start.add_listener
     def _start(**_: Any) -> None:
         runner.send_message(MSG_HELLO, _process_name())
+        pauses.before_load(st.recorder.lateness is not None)
         st.controller.start()  # type: ignore[union-attr]
         gevent.spawn(_sample_intervals, runner, st)
         gevent.spawn(last_words.report_often, runner, snapshot, st.config.interval, st.controller.finished.is_set)  # type: ignore[union-attr]
@@ -241,6 +248,7 @@ def _init_master(environment: Environment, runner: MasterRunner | LocalRunner, w
         track = st.workers.get(client_id)
         if track is not None:
             st.timeline.add(client_id, snapshot.pop("intervals", {}))  # type: ignore[misc]
+            st.llm_intervals.take(snapshot)  # type: ignore[arg-type]
             track.snapshot = snapshot
             st.merged = None
         return track
@@ -324,11 +332,15 @@ def _linger(runner: MasterRunner, st: State) -> None:
             runner.environment.web_ui.stop()
 
 
-def _stats_response(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
-    """The stats route: the document, and a finished run's result counts as fetched."""
+def _stats_response(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument | tuple[dict[str, str], int]:
+    """The stats route: the document (from timeline row `?since=` on), and a finished run's result counts as fetched."""
+    try:
+        since = increment.parse_since(request.args.get(SINCE_PARAM))
+    except ValueError as exc:
+        return {"error": str(exc)}, 400
     if st.phase == "finished":
         st.fetched = True
-    return stats_document(runner, st)
+    return increment.tail(stats_document(runner, st), since)
 
 
 def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocument:
@@ -340,7 +352,7 @@ def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocume
     """
     if st.merged is None:
         snapshots = [t.snapshot for t in st.workers.values()]
-        st.merged = llm_recorder.with_llm(merge(snapshots), snapshots)
+        st.merged = llm_recorder.with_llm(merge(snapshots), snapshots, st.llm_intervals)
     document = StatsDocument(
         phase=st.phase,
         finishReason=st.finish_reason,
@@ -357,6 +369,8 @@ def stats_document(runner: MasterRunner | LocalRunner, st: State) -> StatsDocume
         total=st.merged,
         interval=st.config.interval,
         timeline=st.timeline.summary(),
+        timelineSettled=st.timeline.settled(
+            [cid for cid, t in st.workers.items() if not t.done] if st.phase == "running" else []),
         stages=st.config.stages,
     )
     if health.enabled():

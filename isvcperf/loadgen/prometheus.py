@@ -43,6 +43,9 @@ ROUTE = "/metrics"
 LABELS = ("run", "run_id")
 BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Inference latencies: a scikit-learn model answers in a millisecond, a generative one in tens of seconds."""
+LATENESS_BUCKETS_S = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
+"""Send lateness: a punctual generator sends within 0.1 ms (p50) and 0.5 ms (p99) of the intended time;
+the validity check's default limit on its p99 is 5 ms; a stalled one is late by tens of milliseconds or more."""
 FINAL_SCRAPE_MAX = 8.0
 """The most a quitting master waits for Prometheus's last scrape (the local runner kills it after 10 s)."""
 PHASES = ("waiting", "running", "finished")
@@ -119,18 +122,22 @@ class RunCollector:
         if total.get("service"):
             yield self._histogram("isvcperf_service_time_seconds", "Open loop: from the real send to the response",
                                   total["service"])
+        if total.get("lateness"):
+            yield self._histogram("isvcperf_send_lateness_seconds", "Open loop: how late each measured request "
+                                  "went out, real send - intended time (the result's send-lateness-* metrics)", total["lateness"],
+                                  LATENESS_BUCKETS_S)
 
-    def _histogram(self, name: str, doc: str, encoded: str) -> Metric:
+    def _histogram(self, name: str, doc: str, encoded: str, bounds: tuple[float, ...] = BUCKETS_S) -> Metric:
         histogram = decode_histogram(encoded)
-        counts = [0] * len(BUCKETS_S)
+        counts = [0] * len(bounds)
         for item in histogram.get_recorded_iterator():
             seconds = histogram.get_highest_equivalent_value(item.value_iterated_to) / 1e6
-            for i, bound in enumerate(BUCKETS_S):
+            for i, bound in enumerate(bounds):
                 if seconds <= bound:
                     counts[i] += item.count_at_value_iterated_to
                     break
         cumulative, buckets = 0, []
-        for bound, count in zip(BUCKETS_S, counts, strict=True):
+        for bound, count in zip(bounds, counts, strict=True):
             cumulative += count
             buckets.append((repr(bound), cumulative))
         count = histogram.get_total_count()

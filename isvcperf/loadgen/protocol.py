@@ -26,6 +26,9 @@ WEB_PORT = 8089
 
 STATS_ROUTE = "/isvcperf/stats"
 """GET: the StatsDocument. Fetching a finished run's document lets the master quit."""
+SINCE_PARAM = "since"
+"""The stats route's query parameter: `?since=N` answers with the timeline rows (and a generative run's
+interval rows) from index N on, everything else whole (isvcperf.loadgen.increment)."""
 STOP_ROUTE = "/isvcperf/stop"
 """POST: tell every worker to send its snapshot now and to hand out no more tickets (on an interrupt, and
 when `load.until: stable` ends the measurement: then the run finishes as completed)."""
@@ -233,6 +236,11 @@ class StatsDocument(_Document, total=False):
     """With ISVCPERF_HEALTH=1: the master's own descriptors, greenlets and RSS."""
     interrupted: bool
     """The run was stopped before its end (the web UI's STOP): its figures are partial."""
+    timelineSettled: int
+    """Timeline rows with an index below this will not change any more (every worker still running
+    has shipped them): a follower asks `?since=` it next. Absent from a document rebuilt from files."""
+    timelineSince: int
+    """Only in an answer to `?since=N`: `timeline` and `total.llm.intervals` hold the rows from index N on."""
 
 
 def worker_stats(index: int, snapshot: dict[str, Any], *, done: bool = False, lost_at: float | None = None,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,7 +84,8 @@ class Interval:
 class Shipped(Protocol):
     """More measurements a worker ships inside its snapshot (loadgen.llm_recorder.LlmRecorder)."""
 
-    def snapshot(self) -> protocol.LlmStats: ...
+    def snapshot(self, below: int | None = None) -> protocol.LlmStats:
+        """Cumulative figures and the interval rows before `below` (all when None), each shipped once."""
 
 
 class Recorder:
@@ -114,6 +116,8 @@ class Recorder:
         self.stage_dropped = [0 for _ in self.stage_ends]
         self.interval = interval
         self.intervals: dict[int, Interval] = {}
+        self._closed = -1
+        """The last interval close_interval noted (they are closed in order, none skipped)."""
         self._base = 0.0
         self.llm: Shipped | None = None
         """A generative run's token-level measurements (set by loadgen.openai_user), shipped as `llm`."""
@@ -186,6 +190,7 @@ class Recorder:
         if interval is None:
             interval = self.intervals[index] = Interval()
         interval.cpu, interval.users = cpu, users
+        self._closed = max(self._closed, index)
 
     def interval_index(self, perf_now: float) -> int:
         return int((perf_now - self._base) / self.interval)
@@ -195,9 +200,11 @@ class Recorder:
     def snapshot(self, final: bool = False) -> protocol.WorkerSnapshot:
         """Cumulative totals, plus the intervals closed since the last snapshot (all when final)."""
         current = self.interval_index(time.perf_counter()) if self.measure_start is not None else 0
-        # An interval is shipped once, a whole interval after it closed (its CPU sample is in by
-        # then), and forgotten here: the master keeps it, so a soak does not grow the worker.
-        ready = sorted(i for i in self.intervals if final or i < current - 1)
+        # An interval is shipped once, a whole interval after it ended and only once its CPU sample
+        # is in, and forgotten here: the master keeps it, so a soak does not grow the worker. Closed
+        # in order, they ship in order, none skipped: the master can tell which rows are settled.
+        below = None if final else min(current - 1, self._closed + 1)
+        ready = sorted(i for i in self.intervals if below is None or i < below)
         shipped = {i: self.intervals.pop(i) for i in ready}
         snapshot = protocol.WorkerSnapshot(
             **self.total.to_data(),
@@ -223,7 +230,7 @@ class Recorder:
             },
         )
         if self.llm is not None:
-            snapshot["llm"] = self.llm.snapshot()
+            snapshot["llm"] = self.llm.snapshot(below)  # its interval rows ship with the HTTP ones
         return snapshot
 
 
@@ -305,6 +312,8 @@ class Timeline:
         self._seen: set[tuple[str, str]] = set()
         self._open: dict[int, Interval] = {}
         self._rows: dict[int, protocol.TimelineRow] = {}
+        self._next: dict[str, int] = {}
+        """Worker → the first interval it has not shipped (it ships them in order)."""
 
     def add(self, worker: str, intervals: dict[str, protocol.IntervalCounts]) -> None:
         for key, data in intervals.items():
@@ -312,6 +321,7 @@ class Timeline:
                 continue
             self._seen.add((worker, key))
             index = int(key)
+            self._next[worker] = max(self._next.get(worker, 0), index + 1)
             row = self._rows.setdefault(index, protocol.TimelineRow(index=index, requests=0, successes=0, errors=0,
                                                                     p50=None, p90=None, p99=None, cpu=0.0, users=0,
                                                                     workers=0))
@@ -329,6 +339,11 @@ class Timeline:
         newest = max(self._rows, default=0)
         for index in [i for i in self._open if i < newest - self.FREEZE_AFTER]:
             del self._open[index]
+
+    def settled(self, pending: Iterable[str]) -> int:
+        """The first row that may still change: every row before it has been shipped by each of the
+        `pending` workers (those that may still report); all rows when none is pending."""
+        return min((self._next.get(worker, 0) for worker in pending), default=max(self._rows, default=-1) + 1)
 
     def summary(self) -> list[protocol.TimelineRow]:
         """Per interval: counts, p50/p90/p99 in ms (None when nothing completed), max CPU, users."""

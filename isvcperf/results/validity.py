@@ -19,7 +19,7 @@ from collections.abc import Callable
 from isvcperf.results.result import Result, TimelinePoint, Validity, ValidityCheck
 from isvcperf.spec import metric_names
 from isvcperf.spec.model import RunSpec
-from isvcperf.spec.validity import stability_window
+from isvcperf.spec.validity import MASTER_ADVICE, stability_window
 from isvcperf.util.durations import format_duration
 
 Check = Callable[[RunSpec, Result], ValidityCheck]
@@ -29,12 +29,23 @@ nearest of these at or below it (p99.9 at p99, p95 at p90, the mean at p50)."""
 
 
 def judge(spec: RunSpec, result: Result) -> Validity:
-    """Every check, in the order the README's table lists them; invalid when any fails."""
+    """Every check, in the order the README's table lists them; invalid when any fails. A run that
+    measured no request (it could not start, or stopped before the first answer) is invalid first of
+    all: its checks are all skipped, and no skipped check may read as a pass."""
     checks = [check(spec, result) for check in CHECKS]
     for found in checks:
         if found.status == "fail" and found.name in spec.validity.ignore:
             found.status = "warn"
+    if nothing_measured(spec, result.metrics):
+        checks.insert(0, ValidityCheck("nothing-measured", "fail", "no request was measured", "at least 1 request",
+                                       "there are no figures to judge: see the verdict's reason and the "
+                                       "master's and workers' logs, fix what kept the load from running, rerun"))
     return Validity("invalid" if any(c.status == "fail" for c in checks) else "valid", checks)
+
+
+def nothing_measured(spec: RunSpec, metrics: dict[str, float]) -> bool:
+    """No request in the measured window: a precondition of every check, not a check to ignore."""
+    return not metrics.get(metric_names.full_name(_prefix(spec), "request-count"))
 
 
 def line(check: ValidityCheck) -> str:
@@ -73,8 +84,10 @@ def _dropped(result: Result) -> int:
 
 def generator_cpu(spec: RunSpec, result: Result) -> ValidityCheck:
     hot, limit = _hottest(result), spec.validity.max_generator_cpu
-    status = "skip" if not result.timeline else "fail" if hot > limit else "pass"
-    return ValidityCheck("generator-cpu", status, f"a worker's CPU reached {hot:.0f}% during the measured window",
+    if not result.timeline:
+        return ValidityCheck("generator-cpu", "skip", "no interval measured", f"{limit:g}%")
+    return ValidityCheck("generator-cpu", "fail" if hot > limit else "pass",
+                         f"a worker's CPU reached {hot:.0f}% during the measured window",
                          f"{limit:g}%", "load generator saturated: latency figures include time spent in the "
                          "generator itself; add workers (load.workers) or lower the load")
 
@@ -315,11 +328,16 @@ def survivorship(spec: RunSpec, result: Result) -> ValidityCheck:
 
 
 def master_capacity(spec: RunSpec, result: Result) -> ValidityCheck:
-    """Advice only: past the limit the master's CPU, not the target, may set the pace of reports."""
-    workers, limit = len(result.workers), spec.validity.max_workers_per_master
-    return ValidityCheck("master-capacity", "warn" if workers > limit else "pass", f"{workers} worker{'s' if workers != 1 else ''}",
-                         f"{limit} per master", "more workers than one master is trusted to serve (a provisional "
-                         "limit, not yet measured): watch the master's CPU, or give it a core of its own")
+    """Advice only: past the limit the master's CPU, not the target, may set the pace of reports.
+    Judged on the workers asked (load.workers; no more are started than users) as well as those that
+    attached, so a run that never got them all is still told."""
+    attached, limit = len(result.workers), spec.validity.max_workers_per_master
+    asked = min(spec.load.workers or 0, spec.load.users)
+    workers = max(attached, asked)
+    value = f"{workers} worker{'s' if workers != 1 else ''}" + (f" asked, {attached} attached" if asked > attached else "")
+    return ValidityCheck("master-capacity", "warn" if workers > limit else "pass", value, f"{limit} per master",
+                         f"more workers than one master serves within half a core (benchmarks/README.md, section 7); "
+                         f"{MASTER_ADVICE}")
 
 
 CHECKS: tuple[Check, ...] = (generator_cpu, send_lateness, drops, achieved_rate, workers_lost, samples, stability,

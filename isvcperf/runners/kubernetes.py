@@ -20,6 +20,7 @@ from isvcperf.kube import diagnosis, manifests
 from isvcperf.kube.apply import apply_suspended
 from isvcperf.kube.cluster import COMPONENT_LABEL, Cluster, instance_selector
 from isvcperf.kube.portforward import ProxyUnavailable
+from isvcperf.loadgen import increment
 from isvcperf.loadgen.log_result import parse_log
 from isvcperf.loadgen.protocol import STATS_ROUTE, STOP_ROUTE, WEB_PORT, StatsDocument, parse_document
 from isvcperf.payload.bodies import Bodies
@@ -66,6 +67,7 @@ class KubernetesRunner:
         self._unreachable = ""
         """Why the stats route could not be reached on the last poll ("" when it was)."""
         self._blind = False
+        self._stats = increment.Assembly()
         cluster.on_retry = self._api_trouble
 
     # -- the run ----------------------------------------------------------------------------
@@ -84,18 +86,23 @@ class KubernetesRunner:
                   f"1 master + {len(self.plan.workers)} worker pod(s)")
 
     def fetch(self) -> StatsDocument | None:
-        """The master's stats: service proxy, else port-forward, else its log's result line."""
+        """The master's stats, assembled from what changed since the last fetch (isvcperf.loadgen.increment)."""
+        stats = self._fetch(increment.path(STATS_PATH, self._stats.since))
+        return None if stats is None else self._stats.add(stats)
+
+    def _fetch(self, path: str) -> StatsDocument | None:
+        """The stats at `path`: service proxy, else port-forward, else the whole document from the master's log."""
         self._pods = self._list_pods()
         master = next((p for p in self._pods.get("master", []) if _phase(p) == "Running"), None)
         problems = []
         if not self._via_forward:
             try:
-                return _json(self.cluster.service_proxy_get(self.manifests.names["master"], "web", STATS_PATH))
+                return _json(self.cluster.service_proxy_get(self.manifests.names["master"], "web", path))
             except ProxyUnavailable as exc:
                 problems.append(f"service proxy: {exc}")
         if master is not None:
             try:
-                stats = _json(self.cluster.port_forward_get(master["metadata"]["name"], WEB_PORT, STATS_PATH))
+                stats = _json(self.cluster.port_forward_get(master["metadata"]["name"], WEB_PORT, path))
             except ProxyUnavailable as exc:
                 problems.append(str(exc))
             else:

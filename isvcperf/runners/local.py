@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from isvcperf.loadgen import web_login
+from isvcperf.loadgen import increment, web_login
 from isvcperf.loadgen.config import PARENT_ENV, PROCESS_ENV
 from isvcperf.loadgen.last_words import FINAL_ENV, STOP_WAIT, stats_from_files
 from isvcperf.loadgen.protocol import EXITED_ROUTE, STOP_ROUTE, StatsDocument, parse_document, process_label
@@ -90,6 +91,7 @@ class LocalRunner:
         self._hurry = False
         self._exits_told: set[str] = set()
         """Workers whose exit the master has been told of."""
+        self._stats = increment.Assembly()
         self.last_stats: StatsDocument | None = None
         self.start_timeout = WORKER_CONNECT_TIMEOUT + 15.0
         self._port_attempts = 1
@@ -237,8 +239,9 @@ class LocalRunner:
 
     def fetch(self) -> StatsDocument | None:
         try:
-            with urllib.request.urlopen(self.plan.stats_url, timeout=FETCH_TIMEOUT) as response:
-                return parse_document(response.read())
+            with urllib.request.urlopen(increment.path(self.plan.stats_url, self._stats.since),
+                                        timeout=FETCH_TIMEOUT) as response:
+                return self._stats.add(parse_document(response.read()))
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
@@ -282,7 +285,11 @@ class LocalRunner:
         if code is None:
             return
         self._master_died = True
-        tail = _tail(self.out_dir / "locust-master.out")
+        where = self.out_dir / "locust-master.out"
+        tail = _tail(where)
+        if not tail.strip():  # Locust logs its own refusals ("No User class found!") to --logfile, not stdout
+            where = self.out_dir / "locust-master.log"
+            tail = _tail(where)
         if "Gave up waiting for workers" in tail:
             raise CouldNotRun(
                 f"Locust workers did not connect within {WORKER_CONNECT_TIMEOUT}s; "
@@ -291,9 +298,12 @@ class LocalRunner:
         if "Address already in use" in tail:
             raise PortTaken(f"the ports chosen for the Locust master were taken by another process "
                             f"{PORT_ATTEMPTS} times in a row; run again ({tail.splitlines()[-1]})")
-        last = f": {tail.strip().splitlines()[-1]}" if tail.strip() and code > 0 else ""
-        raise CouldNotRun(f"the Locust master {_ended(code)} during the run; the workers were stopped and the result "
-                          f"holds what was measured until then (see {self.out_dir / 'locust-master.out'}){last}")
+        last = f": {_log_message(tail.strip().splitlines()[-1])}" if tail.strip() and code > 0 else ""
+        total = self.last_stats.get("total") if self.last_stats else None
+        kept = "the result holds what was measured until then" if total and total.get("requests") else \
+            "nothing was measured"
+        raise CouldNotRun(f"the Locust master {_ended(code)} during the run; the workers were stopped and {kept} "
+                          f"(see {where}){last}")
 
     def _workers_missing_message(self, stats: StatsDocument) -> str:
         dead = [name for name, p in self._procs.items() if name != "master" and p.poll() is not None]
@@ -326,6 +336,11 @@ def _ended(code: int) -> str:
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _log_message(line: str) -> str:
+    """A log line without Locust's `[time] host/LEVEL/logger: ` prefix: the reason quotes what was said."""
+    return re.sub(r"^\[[^\]]*\] \S+: ", "", line)
 
 
 def _tail(path: Path, lines: int = 15) -> str:

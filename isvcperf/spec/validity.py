@@ -17,10 +17,14 @@ CheckName = Literal["generator-cpu", "send-lateness", "drops", "achieved-rate", 
                     "stability", "warm-up", "survivorship", "master-capacity"]
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
-MASTER_WORKERS = 64
-"""Workers one master is trusted to serve: the largest count the issue asks to measure (64 worker
-processes). Provisional: the master-at-scale benchmark that projects it from the measured
-per-snapshot cost is not written yet (README: validity table)."""
+MASTER_WORKERS = 500
+"""Worker processes one Locust master serves within half a core at the default cadence (a snapshot a
+second from each, with Locust's heartbeat and report): benchmarks/README.md, section 7, measured to 64
+workers on a 2-vCPU EPYC and projected — ~1,000 with 750-B snapshots, ~720 with 1.5-KB ones; 500
+holds for snapshots up to ~2.7 KB."""
+MASTER_ADVICE = ("past it the master's CPU, not the target, may set the pace of the workers' reports: give the "
+                 "master a core of its own (kubernetes: resources.master), raise metrics.interval (a snapshot per "
+                 "interval per worker), or watch the master's CPU")
 
 
 @dataclass(frozen=True)
@@ -77,3 +81,12 @@ def check(validity: Validity) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise SpecError(f"validity.{key}", f"{value:g} must be more than 0")
+
+
+def master_capacity_note(workers: int, validity: Validity) -> str | None:
+    """The warning for a run of more worker processes than one master serves (None within the limit)."""
+    limit = validity.max_workers_per_master
+    if workers <= limit:
+        return None
+    return (f"{workers} worker processes report to one Locust master, which serves {limit} "
+            f"(validity.maxWorkersPerMaster): {MASTER_ADVICE}")

@@ -63,3 +63,22 @@ def test_missing_locustfile_is_one_line_naming_the_field(tmp_path: Path, run_cli
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "load.locustfile" in proc.stderr and "nowhere.py" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_locustfile_with_no_user_class_could_not_run_and_is_not_called_valid(tmp_path: Path,
+                                                                              run_cli: RunCli) -> None:
+    # Locust says "No User class found" and the master exits: nothing is sent (so no target is needed)
+    (tmp_path / "no_user.py").write_text('"""A locustfile that defines no User."""\n')
+    spec = {"name": "no-user", "target": {"url": "http://127.0.0.1:9/v2/models/m/infer"},
+            "ready": {"enabled": False}, "payload": {"file": str(PAYLOAD)},
+            "load": {"users": 1, "workers": 1, "duration": "3s", "locustfile": "no_user.py"}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    proc = run_cli("run", str(tmp_path / "spec.yaml"), "--out", str(out), "--report", "text", "--report", "junit")
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # could not run, as the exit-code table says
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "could-not-run" and result["validity"]["verdict"] == "invalid"
+    assert result["validity"]["checks"][0]["name"] == "nothing-measured"
+    assert "Validity  INVALID: nothing-measured" in (out / "report.txt").read_text()
+    # the reason quotes Locust's refusal and names the file it is in (Locust logs it to --logfile)
+    assert result["reason"].endswith(f"(see {out / 'locust-master.log'}): No User class found!"), result["reason"]

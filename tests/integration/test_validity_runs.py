@@ -124,3 +124,20 @@ def test_generator_stability_warm_up_and_survivorship_checks_read_real_runs(ngin
     assert run_cli("run", str(failing), "--out", str(out)).returncode == 0
     found = checks(out)["survivorship"]
     assert found["status"] == "warn" and found["value"] == "100% of requests failed"
+
+
+def test_a_run_of_more_workers_than_a_master_serves_is_warned_before_it_starts(nginx: Any, tmp_path: Path,
+                                                                              run_cli: RunCli) -> None:
+    """master-capacity (advice only): said before the load starts, and in the verdict's checks after."""
+    load = {"users": 2, "workers": 2, "rate": 20, "duration": "2s"}
+    spec = write(tmp_path, nginx.url(), load, validity={"maxWorkersPerMaster": 1}, target={"url": nginx.url(),
+                                                                                          "protocol": "raw"})
+    out = tmp_path / "out"
+    proc = run_cli("run", str(spec), "--out", str(out), "--report", "text")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a warning does not make the measurement invalid
+    warning = ("isvcperf: warning: 2 worker processes report to one Locust master, which serves 1 "
+               "(validity.maxWorkersPerMaster): past it the master's CPU")
+    assert warning in proc.stdout
+    assert proc.stdout.index(warning) < proc.stdout.index("isvcperf report")  # before the run, not only in its report
+    found = checks(out)["master-capacity"]
+    assert found["status"] == "warn" and found["value"] == "2 workers" and found["limit"] == "1 per master"

@@ -175,6 +175,13 @@ def test_worker_pod_killed_mid_run_is_a_load_shortfall(cluster: FakeCluster, iri
     assert sum(1 for w in result["workers"] if w["lostAt"]) == 1
     assert any(victim in w for w in result["warnings"])  # which pod, and when
     assert "load shortfall" in stdout, stdout  # the printed report says so
+    # the stats were pulled through the service proxy (503 until the master listened), from the settled
+    # rows on once there were some: the query (`?since=N`) reached the master unescaped
+    pulls = [r for r in cluster.requests if "/proxy/isvcperf/stats" in r.path]
+    answered = [r for r in pulls if r.status == 200]
+    assert answered and {r.status for r in pulls} <= {200, 503}, pulls
+    assert "since=" not in answered[0].path and any("/proxy/isvcperf/stats?since=" in r.path for r in answered), pulls
+    assert "port-forward" not in stdout
     assert isvcperf_objects(cluster) == [] and cluster.processes() == []
 
 

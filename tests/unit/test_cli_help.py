@@ -55,6 +55,16 @@ def test_validate_of_an_inferenceservice_target(tmp_path, capsys: pytest.Capture
     assert capsys.readouterr().out == f"{path}: valid (v2 InferenceService iris, 1 SLO)\n"
 
 
+def test_validate_warns_before_a_run_asks_more_workers_than_a_master_serves(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "crowded.yaml"
+    path.write_text("target: {isvc: iris}\npayload: {inline: {}}\nload: {users: 400, workers: 300}\n"
+                    "validity: {maxWorkersPerMaster: 250}\n")
+    assert main(["validate", str(path)]) == 0  # advice, not an error
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(f"{path}: warning: 300 worker processes report to one Locust master, which serves "
+                               "250 (validity.maxWorkersPerMaster): past it the master's CPU")
+
+
 URL = "http://127.0.0.1:9/v2/models/m/infer"
 
 
@@ -85,3 +95,14 @@ def test_quick_run_mistakes_are_one_line(capsys: pytest.CaptureFixture[str], arg
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+
+@pytest.mark.parametrize("command,given,flag", [(["run"], ["spec.yaml"], "--report"), (["report"], ["out"], "-o"),
+                                                (["k", "report"], [], "-o"), (["compare"], ["a", "b"], "-o")])
+def test_md_is_markdown_wherever_a_format_is_named(capsys: pytest.CaptureFixture[str], command: list[str],
+                                                   given: list[str], flag: str) -> None:
+    """People guess `md` for Markdown (the file is report.md): accepted, resolved, and listed in --help."""
+    args = build_parser().parse_args([*command, *given, flag, "md"])
+    assert (args.reports if flag == "--report" else args.output) in (["markdown"], "markdown")
+    assert "md: markdown" in help_of(capsys, *command)

@@ -145,3 +145,15 @@ def test_the_validity_so_far_is_shown_before_the_figures() -> None:
     plain.validity = monitor.validity
     plain(stats(10.0))
     assert lines[0].endswith("validity so far: INVALID (samples)")
+
+
+def test_no_validity_so_far_before_the_first_request_is_measured() -> None:
+    # a slow model's first second: measuring has begun, nothing has answered yet; not judged, not INVALID
+    from isvcperf.engine.monitor import snapshot as evaluate
+    from isvcperf.engine.run import validity_so_far
+
+    run = run_spec(load={"duration": "60s"})
+    document = stats(0.5, requests=0)
+    document.update(workers={}, interval=1.0, intervals=[])
+    document["total"].update(errorGroups={})
+    assert evaluate(run, document, lambda found, at: validity_so_far(run, found, at)).validity is None  # type: ignore[arg-type]

@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
+from isvcperf.loadgen.config import LoadgenConfig
+from isvcperf.loadgen.prometheus import RunCollector
+from isvcperf.loadgen.protocol import StatsDocument
+from isvcperf.loadgen.recorder import Recorder, merge
 from isvcperf.outputs import remote_write
 from isvcperf.results import server_metrics as sm
 from isvcperf.spec.load import load_file
@@ -88,3 +92,28 @@ def test_remote_write_carries_every_sample_with_sorted_labels() -> None:
     bucket = (("__name__", "isvcperf_latency_seconds_bucket"), ("le", "+Inf"), ("run", "r"))
     assert series[bucket].value == 4
     assert len(request.timeseries) == 1 + 4  # the counter; two buckets, count and sum
+
+
+def _families(open_loop: bool, late_us: list[int]) -> dict[str, dict[str, float]]:
+    """The master's /metrics families for one worker whose requests went out `late_us` late:
+    family name → {sample name and le: value}."""
+    recorder = Recorder(open_loop=open_loop)
+    recorder.begin(100.0)
+    for i, late in enumerate(late_us):
+        intended = 100.0 + i / 1000
+        recorder.record(intended, intended + late / 1e6, intended + 0.002, None)
+    document = {"phase": "running", "total": merge([recorder.snapshot()]), "workers": {}}
+    collector = RunCollector(LoadgenConfig(run_name="r", run_id="1", timeout=5.0, interval=1.0, linger=2.0), lambda: StatsDocument(**document))  # type: ignore[typeddict-item]
+    return {family.name: {sample.name + sample.labels.get("le", ""): sample.value for sample in family.samples}
+            for family in collector.collect()}
+
+
+def test_metrics_export_send_lateness_in_open_loop_only() -> None:
+    late_us = [20, 40, 90, 90, 300, 3000, 40_000]
+    lateness = _families(True, late_us)["isvcperf_send_lateness_seconds"]
+    assert lateness["isvcperf_send_lateness_seconds_count"] == len(late_us)
+    # cumulative counts at the lateness bounds, exact: the HdrHistogram holds these values to 3 digits
+    cumulative = {"5e-05": 2, "0.0001": 4, "0.0005": 5, "0.005": 6, "0.025": 6, "0.1": 7, "+Inf": 7}
+    assert {le: lateness[f"isvcperf_send_lateness_seconds_bucket{le}"] for le in cumulative} == cumulative
+    assert lateness["isvcperf_send_lateness_seconds_sum"] == pytest.approx(sum(late_us) / 1e6, rel=1e-3)
+    assert "isvcperf_send_lateness_seconds" not in _families(False, late_us)  # closed loop: nothing is late

@@ -8,6 +8,7 @@ How precisely the pacers wake is a figure, not a behaviour: benchmarks/pacing.py
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import time
@@ -18,7 +19,7 @@ import gevent
 import gevent.monkey
 import pytest
 
-from isvcperf.loadgen import pacing
+from isvcperf.loadgen import pacing, pauses
 from isvcperf.loadgen.control import Controller, Share, Ticket
 from isvcperf.loadgen.recorder import Recorder
 from isvcperf.util.errors import SpecError
@@ -68,6 +69,56 @@ def test_the_pacer_is_chosen_by_name_and_a_wrong_name_is_one_line(monkeypatch: p
     default = pacing.choose()
     assert isinstance(default, pacing.TimerfdPacer if sys.platform == "linux" else pacing.SpinPacer)
     default.close()
+
+
+@pytest.mark.parametrize("value", ["fast", "50", "100001", "-1", "1e3"])
+def test_a_wrong_scheduler_slice_is_one_line(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(pauses.SLICE_ENV, value)
+    with pytest.raises(SpecError) as failure:
+        pauses.configured_slice()
+    message = str(failure.value)
+    assert "ISVCPERF_SLICE_US" in message and repr(value) in message and "100 to 100000" in message
+    assert "\n" not in message
+
+
+def test_the_slice_is_short_unless_asked_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(pauses.SLICE_ENV, raising=False)
+    assert pauses.configured_slice() == pauses.SHORT_SLICE_US
+    monkeypatch.setenv(pauses.SLICE_ENV, "0")
+    assert pauses.configured_slice() == 0
+    monkeypatch.setenv(pauses.SLICE_ENV, "2000")
+    assert pauses.configured_slice() == 2000
+
+
+def test_before_load_freezes_the_heap_and_asks_for_a_short_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a worker does when its test starts; the kernel reports the slice back (Linux 6.12+)."""
+    monkeypatch.delenv(pauses.SLICE_ENV, raising=False)
+    kernel_default = pauses.current_slice_ns()
+    try:
+        pauses.before_load(open_loop=True)
+        assert gc.get_freeze_count() > 0
+        if not kernel_default:
+            pytest.skip("this kernel reports no per-thread scheduler slice")
+        assert pauses.current_slice_ns() == pauses.SHORT_SLICE_US * 1000
+        assert pauses.request_slice(0)  # 0 gives the thread the kernel's own slice back
+        assert pauses.current_slice_ns() == kernel_default
+    finally:
+        gc.unfreeze()
+        pauses.request_slice(0)
+
+
+def test_asking_for_a_slice_keeps_a_real_time_thread_real_time() -> None:
+    """A worker someone started under `chrt` stays at its priority: only the slice is asked for."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except PermissionError:
+        pytest.skip("real-time priority needs root or CAP_SYS_NICE")
+    try:
+        pauses.request_slice(pauses.SHORT_SLICE_US)
+        assert os.sched_getscheduler(0) == os.SCHED_FIFO
+        assert os.sched_getparam(0).sched_priority == 1
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def _timerfds() -> int:

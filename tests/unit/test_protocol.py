@@ -85,6 +85,7 @@ def test_a_generative_snapshot_carries_llm_in_its_declared_shape(tmp_path: Path)
     llm = document["total"]["llm"]
     assert (llm["requests"], llm["errors"], llm["good"], llm["outputTokens"]) == (6, 2, 4, 18)
     assert (llm["fromUsage"], llm["fromFrames"], llm["inputTokens"]) == (2, 4, 10)
+    assert llm["intervals"] == {}  # like the timeline: the rows shipped went with the master, not a tail of them
     assert "llm" not in merge([recorded().snapshot(final=True)])  # a predictive run has none
 
 

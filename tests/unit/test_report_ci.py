@@ -134,3 +134,19 @@ def test_isvcperf_report_prints_what_the_file_holds(tmp_path: Path, capsys: pyte
         assert json.loads(printed) == json.loads(stored)
     else:
         assert printed == stored
+
+
+def test_every_report_of_a_run_that_could_not_start_says_nothing_was_measured() -> None:
+    from isvcperf import spec
+    from isvcperf.engine.run import build_result
+
+    run = spec.from_data({"target": {"url": "http://127.0.0.1:9/v2/models/m/infer"}, "payload": {"inline": "x"},
+                          "load": {"duration": "3s"}})
+    down = build_result(run, None, "could-not-run", "the Locust master exited with code 1 during the run", [])
+    text = render(down, "text")
+    assert "Validity  INVALID: nothing-measured" in text and "VALID\n" not in text
+    assert "Validity: INVALID: nothing-measured" in render(down, "html")
+    assert "**Validity: INVALID: nothing-measured**" in render(down, "markdown")
+    case = next(c for c in junit(down).iter("testcase") if c.get("name") == "measurement valid")
+    failure = case.find("failure")
+    assert failure is not None and "nothing-measured: no request was measured" in (failure.get("message") or "")

@@ -150,3 +150,39 @@ def test_bad_limits_are_one_line(field: str, value: str) -> None:
     with pytest.raises(SpecError) as info:
         run_spec(duration="1s", valid={key: yaml.safe_load(value)})
     assert field in str(info.value) and "\n" not in str(info.value)
+
+
+def test_master_capacity_warns_on_the_workers_asked_as_well_as_those_attached() -> None:
+    from isvcperf.spec.validity import MASTER_WORKERS, master_capacity_note
+
+    many = MASTER_WORKERS + 1
+    within = checks(run_spec(duration="10s", users=8, workers=1), result())["master-capacity"]
+    assert within.status == "pass" and within.value == "1 worker"
+    asked = checks(run_spec(duration="10s", users=many, workers=many), result())["master-capacity"]
+    assert asked.status == "warn" and asked.value == f"{many} workers asked, 1 attached"
+    assert asked.limit == f"{MASTER_WORKERS} per master" and "raise metrics.interval" in asked.advice
+    capped = checks(run_spec(duration="10s", users=8, workers=many), result())["master-capacity"]
+    assert capped.status == "pass"  # no more workers are started than users
+    assert validity.judge(run_spec(duration="10s", users=many, workers=many), result()).verdict == "valid"  # advice only
+    note = master_capacity_note(many, run_spec(duration="10s").validity)
+    assert note is not None and note.startswith(f"{many} worker processes report to one Locust master, which serves "
+                                                f"{MASTER_WORKERS} (validity.maxWorkersPerMaster)")
+    assert master_capacity_note(MASTER_WORKERS, run_spec(duration="10s").validity) is None
+    assert master_capacity_note(3, run_spec(duration="10s", valid={"maxWorkersPerMaster": 2}).validity) is not None
+
+
+def test_a_run_that_measured_nothing_is_never_valid() -> None:
+    # a locustfile with no User class: the master exits, no request is measured; every check is skipped,
+    # which must not read as VALID, and no validity.ignore makes it so
+    from isvcperf.engine.run import build_result
+
+    run = run_spec(duration="10s", valid={"ignore": list(spec_names())})
+    down = build_result(run, None, "could-not-run", "the Locust master exited with code 1 during the run", [])
+    assert down.validity is not None and down.validity.verdict == "invalid" and not down.valid
+    first = down.validity.checks[0]
+    assert (first.name, first.status, first.value) == ("nothing-measured", "fail", "no request was measured")
+    assert down.verdict == "could-not-run"  # still "could not run" (exit 3, raised by the engine), as documented
+    stopped = build_result(run, None, "interrupted", "interrupted by the user", [])
+    assert stopped.verdict == "interrupted" and not stopped.valid
+    measured = result()  # one measured request is enough to be judged by the checks alone
+    assert "nothing-measured" not in checks(run_spec(duration="10s"), measured)
