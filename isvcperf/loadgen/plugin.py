@@ -37,6 +37,7 @@ from isvcperf.loadgen import (
     increment,
     last_words,
     llm_recorder,
+    lost_workers,
     orphan,
     pauses,
     prometheus,
@@ -57,6 +58,7 @@ from isvcperf.loadgen.protocol import (
     StatsDocument,
     Totals,
     WorkerSnapshot,
+    process_label,
     worker_stats,
 )
 from isvcperf.loadgen.recorder import Recorder, Timeline, merge
@@ -197,7 +199,7 @@ def _init_worker(environment: Environment, runner: WorkerRunner | LocalRunner, s
 
 def _process_name() -> str:
     """This process as the runner named it (or the pod's hostname), with its pid."""
-    return f"{os.environ.get(PROCESS_ENV) or socket.gethostname()} (pid {os.getpid()})"
+    return process_label(os.environ.get(PROCESS_ENV) or socket.gethostname(), os.getpid())
 
 
 def _sample_intervals(runner: WorkerRunner | LocalRunner, st: State) -> None:
@@ -276,6 +278,7 @@ def _init_master(environment: Environment, runner: MasterRunner | LocalRunner, w
         if web_ui.web_login:
             web_login.install(web_ui)
         web_ui.app.add_url_rule(STATS_ROUTE, "isvcperf_stats", lambda: _stats_response(runner, st))
+        lost_workers.install(web_ui, lambda: st.workers if st.phase == "running" else {}, lambda: _maybe_finish(runner, st))
         web_controls.install(web_ui, config.users, config.schedule("users") is None, lambda: st.phase,
                              lambda: {cid: track.process for cid, track in st.workers.items() if track.process})
     if standalone.active():
@@ -295,8 +298,7 @@ def _watch(runner: MasterRunner, st: State) -> None:
             if track.done or track.lost_at is not None:
                 continue
             if node is None or node.state == STATE_MISSING:
-                track.lost_at = time.time()
-                log.warning("isvcperf: worker %s (index %d, %s) lost", client_id, track.index, track.process)
+                lost_workers.lose(client_id, track, "Locust's heartbeat")
             else:
                 track.max_cpu = max(track.max_cpu, float(node.cpu_usage))
         _maybe_finish(runner, st)

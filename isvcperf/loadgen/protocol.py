@@ -34,6 +34,9 @@ STOP_ROUTE = "/isvcperf/stop"
 when `load.until: stable` ends the measurement: then the run finishes as completed)."""
 SLO_ROUTE = "/isvcperf/slos"
 """POST (from the orchestrator) / GET: the SLO rows the web UI's SLO tab shows."""
+EXITED_ROUTE = "/isvcperf/exited"
+"""POST {"process": process_label(...)} (from the local runner): that worker's process has exited; the
+master declares the worker lost at once instead of after Locust's heartbeat timeout (loadgen.lost_workers)."""
 LOCUST_STATS_ROUTE = "/stats/requests"
 """Locust's own stats route: a late worker reads the master's `state` from it."""
 
@@ -51,6 +54,12 @@ REPORT_KEY = "isvcperf"
 """The key of a worker's WorkerSnapshot in the data of Locust's `report_to_master` event."""
 
 Phase = Literal["waiting", "running", "finished", "interrupted"]
+
+
+def process_label(name: str, pid: int) -> str:
+    """A worker process as it names itself to the master (MSG_HELLO) and as the local runner, which
+    started it, names it: the same string on both sides of EXITED_ROUTE."""
+    return f"{name} (pid {pid})"
 """waiting for workers → running → finished; `interrupted` only in a document rebuilt from the
 workers' final files after the master died."""
 PHASES: tuple[Phase, ...] = ("waiting", "running", "finished", "interrupted")

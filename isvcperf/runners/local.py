@@ -9,6 +9,7 @@ stopping the master with SIGTERM first so Locust writes its CSV files.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -27,7 +28,7 @@ from typing import IO
 from isvcperf.loadgen import increment, web_login
 from isvcperf.loadgen.config import PARENT_ENV, PROCESS_ENV
 from isvcperf.loadgen.last_words import FINAL_ENV, STOP_WAIT, stats_from_files
-from isvcperf.loadgen.protocol import STOP_ROUTE, StatsDocument, parse_document
+from isvcperf.loadgen.protocol import EXITED_ROUTE, STOP_ROUTE, StatsDocument, parse_document, process_label
 from isvcperf.payload.bodies import Bodies
 from isvcperf.plan.topology import LOCALHOST, WORKER_CONNECT_TIMEOUT, Plan, Ports, ProcessSpec, make_plan
 from isvcperf.runners.base import follow, unfinished
@@ -88,6 +89,8 @@ class LocalRunner:
         self._logs: list[IO[bytes]] = []
         self._master_died = False
         self._hurry = False
+        self._exits_told: set[str] = set()
+        """Workers whose exit the master has been told of."""
         self._stats = increment.Assembly()
         self.last_stats: StatsDocument | None = None
         self.start_timeout = WORKER_CONNECT_TIMEOUT + 15.0
@@ -120,7 +123,8 @@ class LocalRunner:
         self._start_all()
 
     def check(self, stats: StatsDocument | None) -> Outcome | None:
-        """A master that died is fatal, except a port taken between choosing and binding it: start again."""
+        """A master that died is fatal, except a port taken between choosing and binding it: start again.
+        A worker that exited mid-run is reported to the master, which declares it lost."""
         try:
             self._check_master_alive()
         except PortTaken:
@@ -130,7 +134,21 @@ class LocalRunner:
             self._stop_all()
             self.plan = self._make_plan()
             self._start_all()
+        if stats is not None and stats["phase"] == "running":
+            self._tell_exits()
         return None
+
+    def _tell_exits(self) -> None:
+        """Tell the master of each worker process that has exited, so it is lost now rather than when
+        Locust's heartbeat gives up on it seconds later (loadgen.lost_workers); say how it ended."""
+        for name, proc in self._procs.items():
+            code = proc.poll()
+            if name == "master" or code is None or name in self._exits_told:
+                continue
+            label = process_label(name, proc.pid)
+            if self._post(EXITED_ROUTE, {"process": label}):
+                self._exits_told.add(name)
+                self.plan.warnings.append(f"{label} {_ended(code)} during the run (see {self.out_dir}/locust-{name}.out)")
 
     def not_started(self, stats: StatsDocument | None) -> str:
         if stats is None:
@@ -229,9 +247,18 @@ class LocalRunner:
 
     def end(self) -> None:
         """POST the master's stop route (best effort: a master that is gone has nothing left to stop)."""
-        with contextlib.suppress(urllib.error.URLError, OSError):
-            url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{STOP_ROUTE}"
-            urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=FETCH_TIMEOUT).close()
+        self._post(STOP_ROUTE)
+
+    def _post(self, route: str, body: dict[str, str] | None = None) -> bool:
+        """POST `body` (JSON) to one of the master's routes; whether it answered."""
+        url = f"http://{self.plan.ports.host}:{self.plan.ports.web}{route}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=FETCH_TIMEOUT).close()
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
 
     def refresh_quietly(self) -> None:
         """Best effort, before stopping after an interrupt: stop the load and take the workers' last figures.
@@ -271,12 +298,11 @@ class LocalRunner:
         if "Address already in use" in tail:
             raise PortTaken(f"the ports chosen for the Locust master were taken by another process "
                             f"{PORT_ATTEMPTS} times in a row; run again ({tail.splitlines()[-1]})")
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         last = f": {_log_message(tail.strip().splitlines()[-1])}" if tail.strip() and code > 0 else ""
         total = self.last_stats.get("total") if self.last_stats else None
         kept = "the result holds what was measured until then" if total and total.get("requests") else \
             "nothing was measured"
-        raise CouldNotRun(f"the Locust master {how} during the run; the workers were stopped and {kept} "
+        raise CouldNotRun(f"the Locust master {_ended(code)} during the run; the workers were stopped and {kept} "
                           f"(see {where}){last}")
 
     def _workers_missing_message(self, stats: StatsDocument) -> str:
@@ -300,6 +326,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(STOP_GRACE)
     _signal_group(proc, signal.SIGKILL)
     proc.wait()
+
+
+def _ended(code: int) -> str:
+    """How a process ended, from its return code: `was killed by SIGKILL`, `exited with code 1`."""
+    return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:

@@ -49,9 +49,12 @@ def test_worker_killed_mid_run(tmp_path: Path, healthy: Nginx) -> None:
     lost = [w for w in result["workers"] if w["lostAt"]]
     assert len(lost) == 1
     lost_epoch = dt.datetime.fromisoformat(lost[0]["lostAt"].replace("Z", "+00:00")).timestamp()
-    assert killed_at - 1 <= lost_epoch <= killed_at + 15  # Locust's heartbeat notices within seconds
+    assert killed_at - 1 <= lost_epoch <= killed_at + 15
     assert lost[0]["process"] == f"worker-1 (pid {victim})"  # which process, as the logs name it
     assert any(lost[0]["id"] in w and f"worker-1 (pid {victim})" in w for w in result["warnings"]), result["warnings"]
+    # the runner saw the process end and told the master, rather than the master waiting for Locust's heartbeat
+    assert any(w.startswith(f"worker-1 (pid {victim}) was killed by SIGKILL during the run") for w in result["warnings"])
+    assert "lost (its process exited)" in (out / "locust-master.log").read_text()
     # the shortfall, measured: what the lost worker sent against what the other one did
     kept = next(w["requests"] for w in result["workers"] if not w["lostAt"])
     applied = (kept + lost[0]["requests"]) / (2 * kept)
@@ -67,6 +70,47 @@ def test_worker_killed_mid_run(tmp_path: Path, healthy: Nginx) -> None:
     record("worker process killed (SIGKILL)", overrun,
            f"the killed worker's last unreported moments: {unreported} of {server.requests} requests "
            "(workers report every second)")
+
+
+def test_worker_killed_near_the_end_does_not_hold_the_run(tmp_path: Path, healthy: Nginx) -> None:
+    """Killed 2-3 s before the end: the master used to wait for Locust's heartbeat (4-5 s after the kill) to
+    call the worker lost and finish the run; the local runner sees the exit and tells it at once."""
+    duration, rate = 10.0, 60
+    spec = write_spec(tmp_path, healthy.url(), load={"duration": f"{duration:g}s", "rate": rate, "users": 4, "workers": 2})
+    out = tmp_path / "out"
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out)])
+    wait_for_stats(out, measured(int(rate * (duration - 3))), "7 s of measured load")
+    victim = locust_pid(out, "worker-1")
+    os.kill(victim, signal.SIGKILL)
+    run = cli.wait(out)
+    assert run.returncode == 1 and run.result["reason"] == "load shortfall: 1 of 2 workers lost", run.text
+    assert any(w.startswith(f"worker-1 (pid {victim}) was killed by SIGKILL during the run") for w in run.result["warnings"])
+    assert "lost (its process exited)" in (out / "locust-master.log").read_text()
+    overrun = run.overrun(duration)
+    assert overrun < 15
+    assert_nothing_left(out)
+    record("worker process killed 2-3 s before the end", overrun, f"{healthy.requests - int(run.result['metrics']['http/request-count'])} "
+           f"of {healthy.requests} requests (workers report every second)")
+
+
+def test_a_paused_worker_is_slow_not_lost(tmp_path: Path, healthy: Nginx) -> None:
+    """SIGSTOP for 2 s, then SIGCONT: a slow but alive worker. Only a process that exited is reported to the
+    master, and 2 s is within Locust's heartbeat liveness, so nothing is lost."""
+    spec = write_spec(tmp_path, healthy.url(), load={"duration": "6s", "rate": 60, "users": 4, "workers": 2})
+    out = tmp_path / "out"
+    cli = CliRun(tmp_path, ["run", str(spec), "--out", str(out), "--allow-invalid"])  # the pause makes sends late
+    wait_for_stats(out, measured(60), "a second of measured load")
+    paused = locust_pid(out, "worker-1")
+    os.kill(paused, signal.SIGSTOP)
+    try:
+        time.sleep(2)
+    finally:
+        os.kill(paused, signal.SIGCONT)
+    run = cli.wait(out)
+    assert not any(w["lostAt"] for w in run.result["workers"]), run.result["workers"]
+    assert not any("during the run" in w or "lost" in w for w in run.result["warnings"]), run.result["warnings"]
+    assert run.result["reason"] != "load shortfall: 1 of 2 workers lost"
+    assert_nothing_left(out)
 
 
 def test_master_killed_mid_run(tmp_path: Path, healthy: Nginx) -> None:
