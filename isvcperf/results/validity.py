@@ -37,6 +37,9 @@ def judge(spec: RunSpec, result: Result) -> Validity:
         if found.status == "fail" and found.name in spec.validity.ignore:
             found.status = "warn"
     if nothing_measured(spec, result.metrics):
+        for found in checks:  # a consequence of the empty run, not advice to follow (e.g. "run 100 requests")
+            if found.status in ("fail", "warn"):
+                found.status, found.value = "skip", "not judged: nothing was measured"
         checks.insert(0, ValidityCheck("nothing-measured", "fail", "no request was measured", "at least 1 request",
                                        "there are no figures to judge: see the verdict's reason and the "
                                        "master's and workers' logs, fix what kept the load from running, rerun"))

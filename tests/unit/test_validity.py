@@ -186,3 +186,10 @@ def test_a_run_that_measured_nothing_is_never_valid() -> None:
     assert stopped.verdict == "interrupted" and not stopped.valid
     measured = result()  # one measured request is enough to be judged by the checks alone
     assert "nothing-measured" not in checks(run_spec(duration="10s"), measured)
+    # what an empty run makes other checks say ("too few samples: run 100 requests") is not advice
+    judged = build_result(run_spec(duration="10s", slos={"http/latency-p90": {"upper": 100}}), None,
+                         "could-not-run", "", [])
+    assert judged.validity is not None
+    assert [c.name for c in judged.validity.checks if c.status in ("fail", "warn")] == ["nothing-measured"]
+    samples = next(c for c in judged.validity.checks if c.name == "samples")
+    assert (samples.status, samples.value) == ("skip", "not judged: nothing was measured")
