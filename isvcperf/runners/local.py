@@ -286,6 +286,8 @@ class LocalRunner:
             return
         self._master_died = True
         where = self.out_dir / "locust-master.out"
+        # a long tail: a bind error can be followed by other greenlets' tracebacks as the master dies
+        # (Locust's CSV writer on a closed file), which would push it out of a short one
         tail = _tail(where)
         if not tail.strip():  # Locust logs its own refusals ("No User class found!") to --logfile, not stdout
             where = self.out_dir / "locust-master.log"
@@ -343,7 +345,11 @@ def _log_message(line: str) -> str:
     return re.sub(r"^\[[^\]]*\] \S+: ", "", line)
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+DIAGNOSIS_LINES = 200
+"""How much of a dead master's output is searched for a known cause (a master dies early: its output is short)."""
+
+
+def _tail(path: Path, lines: int = DIAGNOSIS_LINES) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
